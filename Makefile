@@ -1,0 +1,49 @@
+# The single task runner. Recipes stay short: the logic lives in scripts/ (see docs/stack.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+STAMP := $(VENV)/.install-stamp
+STACK_ENV := $(or $(ORCHESTRATOR_STACK_STATE_DIR),.stack)/env
+PYTEST_ARGS ?=
+
+.PHONY: install stack-up stack-down stack-status stack-reset test lint fmt run clean
+
+install: $(STAMP)
+
+# Reinstalls only when pyproject.toml is newer than the stamp.
+$(STAMP): pyproject.toml
+	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --disable-pip-version-check -q -e '.[dev]'
+	touch $@
+
+stack-up:
+	$(PYTHON) scripts/stack.py up
+
+stack-down:
+	$(PYTHON) scripts/stack.py down
+
+stack-status:
+	$(PYTHON) scripts/stack.py status
+
+stack-reset:
+	$(PYTHON) scripts/stack.py reset
+
+test: install stack-up
+	. $(STACK_ENV) && $(VENV)/bin/pytest tests $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy orchestrator/domain
+
+fmt: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# scripts/run.sh brings the stack up itself, so that on Ctrl-C it stops only what it started.
+run: install
+	scripts/run.sh
+
+clean:
+	rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis build dist
+	find . -path ./.venv -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,0 +1,311 @@
+#!/usr/bin/env python3
+"""The local development stack without Docker: one Kafka broker (KRaft) and one PostgreSQL.
+
+    python3 scripts/stack.py up|down|status|reset
+
+Standard library only (it runs before the virtualenv exists). See docs/stack.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import shutil
+import signal
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from stacklib import kafka, postgres
+from stacklib.common import (
+    Settings,
+    StackError,
+    accepts_tcp,
+    ensure_ports_free,
+    load_settings,
+    owned_process,
+    read_pid,
+    stack_processes,
+    stop_processes,
+    tail,
+    wait_until,
+)
+
+READY_DEADLINE_S = 90
+STOP_DEADLINE_S = 30
+EXIT_NOT_RUNNING = 3
+
+
+def log(message: str) -> None:
+    print(f"stack: {message}", flush=True)
+
+
+# --- recorded state ----------------------------------------------------------------------------
+
+
+def state_file(s: Settings) -> Path:
+    return s.state_dir / "stack.json"
+
+
+def load_state(s: Settings) -> dict[str, object]:
+    try:
+        return dict(json.loads(state_file(s).read_text()))
+    except (OSError, ValueError):
+        return {}
+
+
+def effective(s: Settings, state: dict[str, object]) -> Settings:
+    """Settings with the ports a running stack actually uses (recorded at its start)."""
+    recorded = {k: state[k] for k in ("kafka_port", "controller_port", "pg_port") if k in state}
+    return replace(s, **recorded)  # type: ignore[arg-type]
+
+
+def pg_data(state: dict[str, object]) -> str | None:
+    area = state.get("pg_area")
+    return f"{area}/data" if isinstance(area, str) else None
+
+
+def kafka_pid(s: Settings) -> int | None:
+    return owned_process(kafka.pid_file(s), str(s.state_dir))
+
+
+def pg_pid(s: Settings, state: dict[str, object]) -> int | None:
+    data = pg_data(state)
+    return owned_process(postgres.pid_file(s), data) if data else None
+
+
+@contextmanager
+def locked(s: Settings) -> Iterator[None]:
+    """One stack.py at a time per state folder (e.g. two `make` runs at once)."""
+    s.logs_dir.mkdir(parents=True, exist_ok=True)
+    with (s.state_dir / ".lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+# --- up ----------------------------------------------------------------------------------------
+
+
+def cmd_up(s: Settings) -> int:
+    with locked(s):
+        state = load_state(s)
+        run = effective(s, state)
+        k_pid, p_pid = kafka_pid(run), pg_pid(run, state)
+        if k_pid and p_pid:
+            log(f"already running (kafka pid {k_pid}, postgres pid {p_pid}); nothing changed")
+            write_env(s, run)
+            summary(run, state)
+            return 0
+        if k_pid:
+            log(f"kafka already running (pid {k_pid})")
+        else:
+            clear_leftovers(s, ("java",), (str(s.state_dir),))
+            run = replace(run, kafka_port=s.kafka_port, controller_port=s.controller_port)
+        if p_pid:
+            log(f"postgres already running (pid {p_pid})")
+        else:
+            if data := pg_data(state):
+                clear_leftovers(s, ("postgres", "postmaster"), (data,))
+            run = replace(run, pg_port=s.pg_port)
+        start_missing(run, state, start_kafka=not k_pid, start_pg=not p_pid)
+        write_env(s, run)
+        log("up")
+        summary(run, state)
+    return 0
+
+
+def start_missing(s: Settings, state: dict[str, object], start_kafka: bool, start_pg: bool) -> None:
+    wanted = []
+    if start_kafka:
+        wanted += [
+            (s.kafka_port, "ORCHESTRATOR_STACK_KAFKA_PORT", "Kafka broker"),
+            (s.controller_port, "ORCHESTRATOR_STACK_CONTROLLER_PORT", "Kafka controller"),
+        ]
+    if start_pg:
+        wanted.append((s.pg_port, "ORCHESTRATOR_STACK_PG_PORT", "PostgreSQL"))
+    ensure_ports_free(wanted)
+    offset = 0
+    if start_kafka:
+        libs = kafka.ensure_libs(s)
+        kafka.prepare(s, libs)
+        _, offset = kafka.start(s, libs)
+    if start_pg:
+        user = postgres.run_as_user()
+        recorded = state.get("pg_area")
+        pg_area = postgres.area(s, user, recorded if isinstance(recorded, str) else None)
+        state["pg_area"] = str(pg_area)
+        postgres.prepare(s, user, pg_area)
+        postgres.start(s, user, pg_area)
+    state.update(kafka_port=s.kafka_port, controller_port=s.controller_port, pg_port=s.pg_port)
+    state_file(s).write_text(json.dumps(state, indent=2) + "\n")
+    # Both start in parallel above; now wait for each with its own deadline message.
+    if start_kafka:
+        wait_kafka(s, offset)
+    if start_pg:
+        wait_postgres(s, state)
+        postgres.ensure_database(s.pg_port)
+
+
+def wait_kafka(s: Settings, offset: int) -> None:
+    pids = [p for p in [read_pid(kafka.pid_file(s))] if p]
+
+    def alive() -> bool:
+        return owned_process(kafka.pid_file(s), str(s.state_dir)) is not None
+
+    ready = wait_until(
+        lambda: kafka.started_since(s, offset) and accepts_tcp(s.kafka_port),
+        READY_DEADLINE_S,
+        alive=alive,
+    )
+    if not ready:
+        what = (
+            "exited during startup" if not alive() else f"did not start within {READY_DEADLINE_S}s"
+        )
+        stop_processes(pids, pids, signal.SIGKILL, 5)
+        out = s.logs_dir / "kafka.out"
+        reason = kafka.failure_reason(s, offset) or tail(out, 1) or "see the logs"
+        raise StackError(f"Kafka {what}: {reason} (logs: {kafka.log_file(s)} and {out})")
+
+
+def wait_postgres(s: Settings, state: dict[str, object]) -> None:
+    pids = [p for p in [read_pid(postgres.pid_file(s))] if p]
+
+    def alive() -> bool:
+        return pg_pid(s, state) is not None
+
+    ready = wait_until(lambda: postgres.is_ready(s.pg_port), READY_DEADLINE_S, alive=alive)
+    if not ready:
+        what = (
+            "exited during startup" if not alive() else f"did not start within {READY_DEADLINE_S}s"
+        )
+        stop_processes(pids, pids, signal.SIGKILL, 5)
+        log_path = postgres.log_file(s)
+        raise StackError(f"PostgreSQL {what}: {tail(log_path, 1)} (log: {log_path})")
+
+
+def clear_leftovers(s: Settings, programs: tuple[str, ...], markers: tuple[str, ...]) -> None:
+    """Processes of this stack that lost their pid file (e.g. a crashed `up`) would hold the
+    ports and the data directories; they are ours (their command line names our folders)."""
+    pids = stack_processes(programs, markers)
+    if pids:
+        log(f"stopping leftover {programs[0]} processes of this stack: {pids}")
+        stop_processes(pids, pids, signal.SIGTERM, STOP_DEADLINE_S)
+
+
+# --- env and summary ---------------------------------------------------------------------------
+
+
+def env_text(s: Settings) -> str:
+    return (
+        "# Written by scripts/stack.py up: where the local dev stack runs. Use: . .stack/env\n"
+        f"export ORCHESTRATOR_KAFKA_BOOTSTRAP=127.0.0.1:{s.kafka_port}\n"
+        f"export ORCHESTRATOR_DATABASE_URL=postgresql://{postgres.DB_USER}@127.0.0.1:"
+        f"{s.pg_port}/{postgres.DB_NAME}\n"
+        f"export ORCHESTRATOR_API_URL=http://127.0.0.1:{s.api_port}\n"
+    )
+
+
+def write_env(s: Settings, run: Settings) -> None:
+    # The API is not part of the stack, so its port always comes from the current environment.
+    text = env_text(replace(run, api_port=s.api_port))
+    if not s.env_file.exists() or s.env_file.read_text() != text:
+        s.env_file.write_text(text)
+
+
+def summary(s: Settings, state: dict[str, object]) -> None:
+    print(
+        f"  kafka     127.0.0.1:{s.kafka_port} (controller 127.0.0.1:{s.controller_port})"
+        f"  pid {read_pid(kafka.pid_file(s))}  data {kafka.home(s) / 'data'}"
+    )
+    print(
+        f"  postgres  127.0.0.1:{s.pg_port} db {postgres.DB_NAME} user {postgres.DB_USER}"
+        f"  pid {read_pid(postgres.pid_file(s))}  data {pg_data(state)}"
+    )
+    print(f"  logs      {s.logs_dir}/ (kafka.log, kafka.out, postgres.log)")
+    print(f"  env       {s.env_file}  (source it: . {s.env_file})")
+    print(f"  jars      {kafka.libs_dir(s)}")
+
+
+# --- down, status, reset -----------------------------------------------------------------------
+
+
+def cmd_down(s: Settings) -> int:
+    with locked(s):
+        state = load_state(s)
+        k_main = [p for p in [kafka_pid(s)] if p]
+        k_all = sorted(set(k_main) | set(stack_processes(("java",), (str(s.state_dir),))))
+        if k_all:
+            stop_processes(k_main or k_all, k_all, signal.SIGTERM, STOP_DEADLINE_S)
+        p_all: list[int] = []
+        if data := pg_data(state):
+            p_main = [p for p in [pg_pid(s, state)] if p]
+            p_all = sorted(set(p_main) | set(stack_processes(("postgres", "postmaster"), (data,))))
+            # SIGINT is PostgreSQL's "fast" shutdown: it does not wait for clients to leave.
+            if p_all:
+                stop_processes(p_main or p_all, p_all, signal.SIGINT, STOP_DEADLINE_S)
+        s.env_file.unlink(missing_ok=True)
+        for pid_path in (kafka.pid_file(s), postgres.pid_file(s)):
+            pid_path.unlink(missing_ok=True)
+        left = [*stack_processes(("java",), (str(s.state_dir),))]
+        if data:
+            left += stack_processes(("postgres", "postmaster"), (data,))
+        if left:
+            raise StackError(f"processes of this stack survived SIGKILL: {left}")
+        log(f"down (stopped {len(k_all)} kafka and {len(p_all)} postgres processes)")
+    return 0
+
+
+def cmd_status(s: Settings) -> int:
+    state = load_state(s)
+    run = effective(s, state)
+    k_pid, p_pid = kafka_pid(run), pg_pid(run, state)
+    k_up = bool(k_pid) and accepts_tcp(run.kafka_port)
+    p_up = bool(p_pid) and postgres.is_ready(run.pg_port)
+    k_where = f"127.0.0.1:{run.kafka_port} pid {k_pid}"
+    p_where = f"127.0.0.1:{run.pg_port} pid {p_pid}"
+    print(f"kafka     {'up  ' if k_up else 'down'}  {k_where if k_pid else ''}".rstrip())
+    print(f"postgres  {'up  ' if p_up else 'down'}  {p_where if p_pid else ''}".rstrip())
+    return 0 if k_up and p_up else EXIT_NOT_RUNNING
+
+
+def cmd_reset(s: Settings) -> int:
+    state = load_state(s)
+    cmd_down(s)
+    area = state.get("pg_area")
+    if isinstance(area, str) and not Path(area).is_relative_to(s.state_dir):
+        shutil.rmtree(area, ignore_errors=True)
+    shutil.rmtree(s.state_dir, ignore_errors=True)
+    log(f"reset: deleted {s.state_dir} (the Kafka download in {s.cache_dir} is kept)")
+    return 0
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(
+        prog="stack.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("command", choices=["up", "down", "status", "reset"])
+    args = parser.parse_args(argv)
+    commands = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "reset": cmd_reset}
+    started = time.monotonic()
+    try:
+        code = commands[args.command](load_settings())
+    except StackError as error:
+        print(f"stack: error: {error}", file=sys.stderr, flush=True)
+        return 1
+    except BrokenPipeError:  # e.g. `stack.py up | head -1`: the work is done, stay quiet
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    if args.command == "up":
+        log(f"done in {time.monotonic() - started:.1f}s")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
