@@ -1,0 +1,181 @@
+"""The one topic registry: every topic's name, key, partitions and configs.
+
+| topic                       | key                              | cleanup / retention            |
+|-----------------------------|----------------------------------|--------------------------------|
+| <p>.commands                | root workflow id                 | delete, 7 days                 |
+| <p>.events                  | root workflow id                 | delete, EVENTS_RETENTION_MS    |
+|                             |                                  | (-1 = forever), never compacted|
+| <p>.definitions             | "workflow:<name>:<version>" or   | compact                        |
+|                             | "task:<name>"                    |                                |
+| <p>.dlq                     | the undecodable record's key     | delete, 30 days                |
+| <p>.rejections              | root workflow id                 | delete, 30 days                |
+| <p>.tasks[.<domain>].<type> | task id                          | delete, 7 days                 |
+
+Commands and events are co-partitioned (same partition count, same key), so the processor that
+owns partition N of the commands owns partition N of the events. Changing the partition count
+of an existing deployment re-routes workflows and is refused by ``ensure_topics``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from orchestrator.settings import Settings
+
+DEFAULT_PREFIX = "orchestrator"
+MAX_TOPIC_LENGTH = 249  # Kafka's limit
+DAY_MS = 24 * 60 * 60 * 1000
+COMMANDS_RETENTION_MS = 7 * DAY_MS
+TASKS_RETENTION_MS = 7 * DAY_MS
+DLQ_RETENTION_MS = 30 * DAY_MS
+REJECTIONS_RETENTION_MS = 30 * DAY_MS
+
+# Characters kept verbatim in a topic name segment. "." is legal in Kafka names but separates our
+# segments (a domain from a type), so a "." inside a task type is escaped like any other char.
+_SEGMENT_SAFE = re.compile(r"[A-Za-z0-9_-]+")
+_HASH_CHARS = 8
+
+
+def topic_segment(raw: str, max_length: int = MAX_TOPIC_LENGTH) -> str:
+    """``raw`` as one legal, collision-resistant topic name segment.
+
+    Names made only of [A-Za-z0-9_-] that fit are kept as they are (the common case, and
+    readable). Any other name has each illegal character replaced by "_" and gets "-" plus the
+    first 8 hex chars of the SHA-256 of the original name, so "a b" and "a/b" stay distinct.
+    Over-long names are cut and hashed the same way.
+    """
+    if not raw:
+        raise ValueError("a topic name segment cannot be empty")
+    if max_length < _HASH_CHARS + 2:
+        raise ValueError(f"no room for a topic segment ({max_length} chars left)")
+    if _SEGMENT_SAFE.fullmatch(raw) and len(raw) <= max_length:
+        return raw
+    digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()[:_HASH_CHARS]
+    cleaned = re.sub(r"[^A-Za-z0-9_-]", "_", raw)[: max_length - _HASH_CHARS - 1]
+    return f"{cleaned}-{digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class TopicNames:
+    """Topic names under one prefix (``TopicNames.from_settings(settings).events``)."""
+
+    prefix: str = DEFAULT_PREFIX
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> TopicNames:
+        return cls(settings.topic_prefix)
+
+    @property
+    def commands(self) -> str:
+        return f"{self.prefix}.commands"
+
+    @property
+    def events(self) -> str:
+        return f"{self.prefix}.events"
+
+    @property
+    def definitions(self) -> str:
+        return f"{self.prefix}.definitions"
+
+    @property
+    def dlq(self) -> str:
+        return f"{self.prefix}.dlq"
+
+    @property
+    def rejections(self) -> str:
+        return f"{self.prefix}.rejections"
+
+    @property
+    def tasks_prefix(self) -> str:
+        """Every task topic starts with this (for a consumer subscribing by pattern)."""
+        return f"{self.prefix}.tasks."
+
+    def task(self, task_type: str, domain: str | None = None) -> str:
+        head = self.tasks_prefix
+        if domain:
+            head += topic_segment(domain, MAX_TOPIC_LENGTH - len(head) - _HASH_CHARS - 3) + "."
+        return head + topic_segment(task_type, MAX_TOPIC_LENGTH - len(head))
+
+
+def task_topic(task_type: str, domain: str | None = None, *, prefix: str = DEFAULT_PREFIX) -> str:
+    """``<prefix>.tasks.<type>`` or ``<prefix>.tasks.<domain>.<type>``, sanitised."""
+    return TopicNames(prefix).task(task_type, domain)
+
+
+def definition_key(kind: str, name: str, version: int | None = None) -> str:
+    """Key on the definitions topic: ``workflow:<name>:<version>`` or ``task:<name>``."""
+    if kind == "workflow":
+        if version is None:
+            raise ValueError("a workflow definition key needs a version")
+        return f"workflow:{name}:{version}"
+    if kind == "task":
+        return f"task:{name}"
+    raise ValueError(f"unknown definition kind {kind!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str] = field(default_factory=dict)
+    replication_factor: int = 1
+    # Topics whose partition count is part of the routing (co-partitioned): a mismatch on an
+    # existing topic is an error, not a warning.
+    copartitioned: bool = False
+
+
+def _base_config(settings: Settings, policy: str, retention_ms: int | None) -> dict[str, str]:
+    config = {
+        "cleanup.policy": policy,
+        "min.insync.replicas": str(settings.effective_min_insync_replicas),
+    }
+    if retention_ms is not None:
+        config["retention.ms"] = str(retention_ms)
+    return config
+
+
+def core_topics(settings: Settings) -> list[TopicSpec]:
+    """The topics every deployment has (task topics come from the registered definitions)."""
+    names = TopicNames.from_settings(settings)
+    rf = settings.replication_factor
+    events_config = _base_config(settings, "delete", settings.events_retention_ms)
+    events_config["retention.bytes"] = "-1"
+    return [
+        TopicSpec(
+            names.commands,
+            settings.partitions,
+            _base_config(settings, "delete", COMMANDS_RETENTION_MS),
+            rf,
+            copartitioned=True,
+        ),
+        # The log of record: size-unbounded, never compacted (design rule 5).
+        TopicSpec(names.events, settings.partitions, events_config, rf, copartitioned=True),
+        # One partition: definitions are few, and one total order of registrations keeps
+        # "latest version" unambiguous for every reader.
+        TopicSpec(names.definitions, 1, _base_config(settings, "compact", None), rf),
+        TopicSpec(
+            names.dlq,
+            settings.partitions,
+            _base_config(settings, "delete", DLQ_RETENTION_MS),
+            rf,
+        ),
+        TopicSpec(
+            names.rejections,
+            settings.partitions,
+            _base_config(settings, "delete", REJECTIONS_RETENTION_MS),
+            rf,
+        ),
+    ]
+
+
+def task_topic_spec(settings: Settings, task_type: str, domain: str | None = None) -> TopicSpec:
+    return TopicSpec(
+        TopicNames.from_settings(settings).task(task_type, domain),
+        settings.partitions,
+        _base_config(settings, "delete", TASKS_RETENTION_MS),
+        settings.replication_factor,
+    )

@@ -1,0 +1,381 @@
+"""The one settings module: every knob of every process, read from ``ORCHESTRATOR_*`` variables.
+
+A setting is a field of the frozen :class:`Settings` dataclass. Its environment variable is
+``ORCHESTRATOR_`` + the field name in upper case, its help text and parser live in the field's
+metadata, so ``orchestrator --help``, ``orchestrator settings`` and the compose test all read
+the same table. Precedence: CLI override > environment variable > default.
+
+Nothing is read at import time: :func:`load_settings` reads the environment when called, and the
+per-process ids (PROCESSOR_ID, WORKER_ID) are derived from hostname and pid at that moment, so a
+forked process that loads its own settings gets its own id.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, Field, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+ENV_PREFIX = "ORCHESTRATOR_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# The repository's schemas/ folder; a container sets ORCHESTRATOR_SCHEMAS_DIR explicitly.
+PROJECT_SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+
+class SettingsError(ValueError):
+    """One or more settings are invalid; the message names each variable and its problem."""
+
+
+# --- parsers: raw string -> value, raising ValueError("<problem>") --------------------------
+
+
+def _text(raw: str) -> str:
+    if not raw.strip():
+        raise ValueError("must not be empty")
+    return raw.strip()
+
+
+def _optional_text(raw: str) -> str | None:
+    return raw.strip() or None
+
+
+def _integer(
+    low: int | None = None, high: int | None = None, *, allow: tuple[int, ...] = ()
+) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        try:
+            value = int(raw.strip())
+        except ValueError:
+            raise ValueError("expected an integer") from None
+        if value in allow:
+            return value
+        if (low is not None and value < low) or (high is not None and value > high):
+            bounds = f">= {low}" if high is None else f"between {low} and {high}"
+            extra = f" (or {', '.join(map(str, allow))})" if allow else ""
+            raise ValueError(f"expected an integer {bounds}{extra}")
+        return value
+
+    return parse
+
+
+def _optional_integer(low: int) -> Callable[[str], int | None]:
+    def parse(raw: str) -> int | None:
+        return _integer(low)(raw) if raw.strip() else None
+
+    return parse
+
+
+def _host_list(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+
+
+def _bootstrap(raw: str) -> str:
+    servers = [s.strip() for s in raw.split(",") if s.strip()]
+    if not servers:
+        raise ValueError("expected host:port[,host:port...]")
+    for server in servers:
+        host, sep, port = server.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError(f"{server!r} is not host:port")
+    return ",".join(servers)
+
+
+def _url(schemes: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        parts = urlsplit(value)
+        if parts.scheme not in schemes or not parts.hostname:
+            raise ValueError(f"expected a {'/'.join(schemes)} URL with a host")
+        return value
+
+    return parse
+
+
+def _optional_url(schemes: tuple[str, ...]) -> Callable[[str], str | None]:
+    def parse(raw: str) -> str | None:
+        return _url(schemes)(raw) if raw.strip() else None
+
+    return parse
+
+
+def _topic_prefix(raw: str) -> str:
+    value = raw.strip()
+    # Kafka topic names allow [a-zA-Z0-9._-]; the prefix is joined to the rest with ".".
+    if not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*", value) or len(value) > 100:
+        raise ValueError("expected letters, digits, '_', '-' and inner '.', at most 100 chars")
+    return value
+
+
+def _log_level(raw: str) -> str:
+    value = raw.strip().upper()
+    if value not in LOG_LEVELS:
+        raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}")
+    return value
+
+
+def _path(raw: str) -> Path:
+    return Path(_text(raw)).expanduser()
+
+
+def _optional_path(raw: str) -> Path | None:
+    return Path(raw.strip()).expanduser() if raw.strip() else None
+
+
+def _process_id(role: str) -> Callable[[], str]:
+    def derive() -> str:
+        return f"{role}-{socket.gethostname()}-{os.getpid()}"
+
+    return derive
+
+
+def mask_url(url: str | None) -> str | None:
+    """The URL with its password replaced by ``***`` (for logs and ``orchestrator settings``)."""
+    if not url:
+        return url
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _setting(
+    default: Any = MISSING,
+    help: str = "",
+    parse: Callable[[str], Any] = _text,
+    *,
+    factory: Callable[[], Any] | None = None,
+    mask: Callable[[Any], Any] | None = None,
+) -> Any:
+    meta = {"help": help, "parse": parse, "mask": mask}
+    if factory is not None:
+        return field(default_factory=factory, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    kafka_bootstrap: str = _setting(
+        "127.0.0.1:39092", "Kafka bootstrap servers, host:port[,host:port...]", _bootstrap
+    )
+    database_url: str = _setting(
+        "postgresql://orchestrator@127.0.0.1:55432/orchestrator",
+        "PostgreSQL URL of the read model (projector, API)",
+        _url(("postgresql", "postgres")),
+        mask=mask_url,
+    )
+    api_host: str = _setting("127.0.0.1", "Interface the REST API binds to")
+    api_port: int = _setting(8080, "Port the REST API listens on", _integer(1, 65535))
+    api_url: str = _setting(
+        "",
+        "Base URL clients use to reach the API (default: http://API_HOST:API_PORT)",
+        _url(("http", "https")),
+        mask=mask_url,
+    )
+    topic_prefix: str = _setting(
+        "orchestrator", "Prefix of every topic name (<prefix>.commands, ...)", _topic_prefix
+    )
+    partitions: int = _setting(
+        4, "Partitions of the commands/events/task topics (fixed once created)", _integer(1, 10000)
+    )
+    replication_factor: int = _setting(
+        1, "Replication factor of the topics this project creates", _integer(1, 32)
+    )
+    min_insync_replicas: int | None = _setting(
+        None,
+        "min.insync.replicas of the topics (default: replication factor - 1, at least 1)",
+        _optional_integer(1),
+    )
+    events_retention_ms: int = _setting(
+        -1,
+        "retention.ms of the events topic; -1 keeps the log forever",
+        _integer(1, allow=(-1,)),
+    )
+    state_dir: Path = _setting(  # noqa: RUF009 (returns a dataclasses.field)
+        Path(".stack/state"), "Directory for local, disposable state (processor tables)", _path
+    )
+    schemas_dir: Path = _setting(  # noqa: RUF009 (returns a dataclasses.field)
+        PROJECT_SCHEMAS_DIR, "Folder of the Avro schemas (.avsc) the codec loads", _path
+    )
+    log_level: str = _setting("INFO", f"Log level: {', '.join(LOG_LEVELS)}", _log_level)
+    secrets_file: Path | None = _setting(  # noqa: RUF009 (returns a dataclasses.field)
+        None,
+        "JSON file of {name: value} resolved for ${workflow.secrets.name} at hand-off",
+        _optional_path,
+    )
+    script_timeout_ms: int = _setting(
+        1000, "Time budget of one INLINE/SWITCH javascript evaluation, ms", _integer(1, 600_000)
+    )
+    script_memory_mb: int = _setting(
+        64, "Heap budget of the javascript evaluator, MiB", _integer(8, 16_384)
+    )
+    http_allow_hosts: tuple[str, ...] = _setting(
+        (), "Comma list of hosts HTTP tasks may call (empty: any host not denied)", _host_list
+    )
+    http_deny_hosts: tuple[str, ...] = _setting(
+        (), "Comma list of hosts HTTP tasks may never call (wins over the allow list)", _host_list
+    )
+    schema_registry_url: str | None = _setting(
+        None,
+        "Confluent schema registry URL (unset: Avro single-object encoding)",
+        _optional_url(("http", "https")),
+        mask=mask_url,
+    )
+    processor_id: str = _setting(
+        help="Id of this processor process (default: processor-<hostname>-<pid>)",
+        factory=_process_id("processor"),
+    )
+    worker_id: str = _setting(
+        help="Id of this worker process (default: worker-<hostname>-<pid>)",
+        factory=_process_id("worker"),
+    )
+
+    def __post_init__(self) -> None:
+        if not self.api_url:
+            # A wildcard bind address is not something a client can connect to.
+            host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::", "") else self.api_host
+            host = f"[{host}]" if ":" in host else host
+            object.__setattr__(self, "api_url", f"http://{host}:{self.api_port}")
+        if self.min_insync_replicas is not None and (
+            self.min_insync_replicas > self.replication_factor
+        ):
+            raise SettingsError(
+                f"{env_name('min_insync_replicas')}: {self.min_insync_replicas} is more than "
+                f"{env_name('replication_factor')} ({self.replication_factor})"
+            )
+
+    @property
+    def effective_min_insync_replicas(self) -> int:
+        if self.min_insync_replicas is not None:
+            return self.min_insync_replicas
+        return max(1, self.replication_factor - 1)
+
+    @classmethod
+    def env_var_names(cls) -> tuple[str, ...]:
+        return tuple(env_name(f.name) for f in fields(cls))
+
+    @classmethod
+    def help_for(cls, name: str) -> str:
+        return str(_field(name).metadata["help"])
+
+    def describe(self) -> list[tuple[str, str, str]]:
+        """(variable, masked value, help) for every setting, in declaration order."""
+        rows = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            mask = f.metadata["mask"]
+            shown = mask(value) if mask else value
+            if isinstance(shown, tuple):
+                shown = ",".join(shown)
+            rows.append((env_name(f.name), "" if shown is None else str(shown), f.metadata["help"]))
+        return rows
+
+
+def env_name(field_name: str) -> str:
+    return ENV_PREFIX + field_name.upper()
+
+
+def _field(name: str) -> Field[Any]:
+    for f in fields(Settings):
+        if f.name == name:
+            return f
+    raise KeyError(name)
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Settings from ``overrides`` (field name -> raw string or value), then env, then defaults.
+
+    Every invalid value is reported at once, each line naming its variable.
+    """
+    environ = os.environ if environ is None else environ
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    unknown = set(overrides) - {f.name for f in fields(Settings)}
+    if unknown:
+        raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for f in fields(Settings):
+        var = env_name(f.name)
+        raw, source = (
+            (overrides[f.name], "override")
+            if f.name in overrides
+            else (environ.get(var), "environment")
+        )
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
+            continue  # an empty variable (common in compose files) means "use the default"
+        if not isinstance(raw, str):
+            values[f.name] = raw  # already typed (from code)
+            continue
+        try:
+            values[f.name] = f.metadata["parse"](raw)
+        except ValueError as exc:
+            problems.append(f"{var}: {exc}, got {raw!r} (from {source})")
+    if problems:
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems))
+    return Settings(**values)
+
+
+def setting_sources(
+    environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None
+) -> dict[str, str]:
+    """For each variable: 'flag', 'env' or 'default' (shown by ``orchestrator settings``)."""
+    environ = os.environ if environ is None else environ
+    overrides = overrides or {}
+    result = {}
+    for f in fields(Settings):
+        var = env_name(f.name)
+        if overrides.get(f.name) is not None:
+            result[var] = "flag"
+        else:
+            result[var] = "env" if var in environ else "default"
+    return result
+
+
+def unknown_env_vars(environ: Mapping[str, str] | None = None) -> list[str]:
+    """``ORCHESTRATOR_*`` variables that are no setting: most likely typos."""
+    environ = os.environ if environ is None else environ
+    known = set(Settings.env_var_names())
+    return sorted(k for k in environ if k.startswith(ENV_PREFIX) and k not in known)
+
+
+class LazySettings:
+    """Loads settings on first use (the CLI keeps one in ``ctx.obj``).
+
+    ``orchestrator <cmd> --help`` must work even when the environment holds a bad value, so the
+    CLI defers loading until a command actually needs its settings.
+    """
+
+    def __init__(
+        self,
+        overrides: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+        on_load: Callable[[Settings], None] | None = None,
+    ) -> None:
+        self.overrides = dict(overrides or {})
+        self.environ = environ
+        self._on_load = on_load
+        self._settings: Settings | None = None
+
+    def get(self) -> Settings:
+        if self._settings is None:
+            self._settings = load_settings(self.environ, self.overrides)
+            if self._on_load is not None:
+                self._on_load(self._settings)
+        return self._settings
+
+
+def settings_of(ctx: Any) -> Settings:
+    """The settings of a running ``orchestrator`` command, given its Typer/click context."""
+    lazy: LazySettings | None = ctx.find_object(LazySettings)
+    if lazy is None:  # a command invoked outside the main app (e.g. in a test)
+        lazy = ctx.ensure_object(LazySettings)
+    return lazy.get()
