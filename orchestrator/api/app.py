@@ -1,0 +1,123 @@
+"""The REST API (Conductor's surface, base /api): ``create_app(settings)`` is the factory.
+
+The lifespan migrates the read model, makes sure the core topics exist, and opens what the
+routes share (``Runtime``): an idempotent Kafka producer, a Postgres connection pool and the
+projection watch used for read-your-writes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from psycopg_pool import AsyncConnectionPool
+
+from orchestrator.api import errors
+from orchestrator.api.freshness import ProjectionWatch
+from orchestrator.api.kafka_out import AsyncProducer
+from orchestrator.codec.wire import Wire, default_wire
+from orchestrator.kafka.topics import TopicNames, core_topics
+from orchestrator.settings import Settings
+from projections.migrate import migrate_url
+from projections.projector import consumer_name
+
+log = logging.getLogger(__name__)
+
+MIGRATE_ATTEMPTS = 30  # one per second: Postgres may still be starting next to us
+
+
+@dataclass(frozen=True, slots=True)
+class Runtime:
+    settings: Settings
+    topics: TopicNames
+    wire: Wire
+    pool: AsyncConnectionPool
+    producer: AsyncProducer
+    watch: ProjectionWatch
+
+    @property
+    def projector_name(self) -> str:
+        return consumer_name(self.settings)
+
+
+def runtime(request: Request) -> Runtime:
+    """FastAPI dependency: the shared resources of this app."""
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+def create_app(settings: Settings) -> FastAPI:
+    app = FastAPI(
+        title="Kafka orchestrator",
+        description="Conductor-compatible REST API of an event-sourced workflow orchestrator.",
+        lifespan=_lifespan(settings),
+    )
+    errors.install(app)
+    from orchestrator.api import routes_health, routes_metadata, routes_workflow
+
+    app.include_router(routes_health.router)
+    app.include_router(routes_metadata.router, prefix="/api")
+    app.include_router(routes_workflow.router, prefix="/api")
+    return app
+
+
+def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await asyncio.to_thread(_migrate, settings.database_url)
+        await asyncio.to_thread(_ensure_topics, settings)
+        pool = AsyncConnectionPool(
+            settings.database_url,
+            min_size=1,
+            max_size=10,
+            kwargs={"autocommit": True},
+            open=False,
+        )
+        await pool.open(wait=False)
+        producer = AsyncProducer(settings.kafka_bootstrap)
+        watch = ProjectionWatch(settings.database_url)
+        await watch.start()
+        app.state.runtime = Runtime(
+            settings, TopicNames.from_settings(settings), default_wire(), pool, producer, watch
+        )
+        try:
+            yield
+        finally:
+            await watch.stop()
+            await asyncio.to_thread(producer.close)
+            await pool.close()
+
+    return lifespan
+
+
+def _migrate(database_url: str) -> None:
+    import time
+
+    import psycopg
+
+    for attempt in range(MIGRATE_ATTEMPTS):
+        try:
+            migrate_url(database_url)
+            return
+        except psycopg.OperationalError as exc:
+            if attempt == MIGRATE_ATTEMPTS - 1:
+                raise
+            log.warning("api: cannot migrate the read model yet (%s); retrying", exc)
+            time.sleep(1)
+
+
+def _ensure_topics(settings: Settings) -> None:
+    """Best effort: the API still starts (and reports 503 on /health) when Kafka is down."""
+    from orchestrator.kafka.admin import KafkaUnavailable, ensure_topics
+
+    try:
+        report = ensure_topics(settings.kafka_bootstrap, core_topics(settings), timeout_s=5)
+    except KafkaUnavailable as exc:
+        log.warning("api: %s", exc)
+        return
+    for problem in report.errors + report.warnings:
+        log.warning("api: topics: %s", problem)

@@ -1,0 +1,92 @@
+"""Read-model rows -> the Conductor JSON models of models.py."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator.api.models import Task, Workflow, WorkflowStatusView
+
+Row = dict[str, Any]
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """Conductor's input/output fields are maps; a non-object JSON value is wrapped."""
+    if isinstance(value, dict):
+        return value
+    return {} if value is None else {"value": value}
+
+
+def task_view(row: Row, workflow: Row) -> Task:
+    task_def = row.get("task_def") or {}
+    return Task(
+        taskId=row["task_id"],
+        taskType=row["task_type"],
+        taskDefName=row["name"],
+        referenceTaskName=row["ref"],
+        status=row["status"],
+        inputData=_object(row["input"]),
+        outputData=_object(row["output"]),
+        retryCount=row["retry_count"],
+        retriedTaskId=row["retried_task_id"],
+        retried=row["retried"],
+        seq=row["seq"],
+        pollCount=row["poll_count"],
+        scheduledTime=row["scheduled_time"],
+        startTime=row["start_time"] or 0,
+        endTime=row["end_time"] or 0,
+        updateTime=row["update_time"],
+        startDelayInSeconds=row["start_delay_ms"] // 1000,
+        callbackAfterSeconds=row["callback_after_seconds"],
+        responseTimeoutSeconds=task_def.get("responseTimeoutSeconds"),
+        workerId=row["worker_id"],
+        reasonForIncompletion=row["reason"],
+        iteration=row["iteration"],
+        loopOverTask=row["iteration"] > 0,
+        subWorkflowId=row["child_workflow_id"],
+        workflowInstanceId=row["workflow_id"],
+        workflowType=workflow["workflow_type"],
+        correlationId=workflow["correlation_id"],
+        workflowPriority=workflow["priority"],
+        taskDefinition=task_def or None,
+        workflowTask=row["workflow_task"],
+        executed=row["status"] not in ("SCHEDULED", "IN_PROGRESS"),
+    )
+
+
+def workflow_view(row: Row, tasks: list[Row] | None) -> Workflow:
+    return Workflow(
+        workflowId=row["workflow_id"],
+        workflowName=row["workflow_type"],
+        workflowType=row["workflow_type"],
+        version=row["version"],
+        workflowVersion=row["version"],
+        status=row["status"],
+        input=_object(row["input"]),
+        output=_object(row["output"]),
+        variables=_object(row["variables"]),
+        correlationId=row["correlation_id"],
+        priority=row["priority"],
+        reasonForIncompletion=row["reason"],
+        failedReferenceTaskNames=list(row["failed_ref_names"] or []),
+        createTime=row["create_time"],
+        startTime=row["start_time"],
+        updateTime=row["update_time"],
+        endTime=row["end_time"] or 0,
+        parentWorkflowId=row["parent_workflow_id"],
+        parentWorkflowTaskId=row["parent_task_id"],
+        rootWorkflowId=row["root_workflow_id"],
+        taskToDomain=row["task_to_domain"] or {},
+        idempotencyKey=row["idempotency_key"],
+        workflowDefinition=row["definition"],
+        tasks=[task_view(t, row) for t in tasks or []],
+    )
+
+
+def status_view(row: Row) -> WorkflowStatusView:
+    return WorkflowStatusView(
+        workflowId=row["workflow_id"],
+        correlationId=row["correlation_id"],
+        status=row["status"],
+        output=_object(row["output"]),
+        variables=_object(row["variables"]),
+    )

@@ -1,0 +1,102 @@
+"""Kafka records -> what apply.py applies (events, definition changes), via the wire codec.
+
+A record that cannot be decoded raises ``Undecodable`` with the reason; the projector puts it on
+the dead-letter topic and skips it.
+"""
+
+from __future__ import annotations
+
+import time
+
+from confluent_kafka import Message
+
+from orchestrator.codec import CodecError
+from orchestrator.codec.wire import Wire
+from orchestrator.codec.wire_infra import DeadLetter, DefinitionRecord
+from orchestrator.domain.definitions import WorkflowDef
+from orchestrator.domain.definitions_json import task_def_to_json, workflow_def_to_json
+from orchestrator.domain.events import EventBase
+from orchestrator.kafka.topics import TopicNames
+from projections.apply import DefinitionChange, LoggedEvent
+
+COMPONENT = "projector"
+
+
+class Undecodable(ValueError):
+    """The record is not something the projector can apply; the message says why."""
+
+
+def definition_change(record: DefinitionRecord) -> DefinitionChange:
+    """The ``definitions`` row of a record (the API writes the very same row directly)."""
+    definition = record.definition
+    if isinstance(definition, WorkflowDef):
+        return DefinitionChange(
+            "workflow",
+            definition.name,
+            definition.version,
+            workflow_def_to_json(definition),
+            record.registered_at,
+            record.actor,
+        )
+    return DefinitionChange(
+        "task", definition.name, 0, task_def_to_json(definition), record.registered_at, record.actor
+    )
+
+
+def tombstone(key: bytes | None) -> DefinitionChange:
+    """The deletion a null value stands for, read from its key (kafka.topics.definition_key)."""
+    text = (key or b"").decode("utf-8", errors="replace")
+    kind, _, rest = text.partition(":")
+    if kind == "task" and rest:
+        return DefinitionChange("task", rest, 0, None)
+    name, _, version = rest.rpartition(":")
+    if kind == "workflow" and name and version.isdigit():
+        return DefinitionChange("workflow", name, int(version), None)
+    raise Undecodable(f"tombstone with a key that names no definition: {text!r}")
+
+
+def position(message: Message) -> tuple[str, int, int]:
+    """(topic, partition, offset) of a consumed record (never None for a consumed one)."""
+    topic, partition, offset = message.topic(), message.partition(), message.offset()
+    assert topic is not None and partition is not None and offset is not None
+    return topic, partition, offset
+
+
+def decode_message(
+    wire: Wire, topics: TopicNames, message: Message
+) -> LoggedEvent | DefinitionChange | None:
+    """The decoded record, or None for a record with nothing to apply."""
+    value = message.value()
+    topic, partition, offset = position(message)
+    if topic == topics.definitions:
+        if value is None:
+            return tombstone(message.key())
+        try:
+            return definition_change(wire.decode_definition(value))
+        except CodecError as exc:
+            raise Undecodable(str(exc)) from None
+    if value is None:
+        raise Undecodable("a null value on the events topic")
+    try:
+        event = wire.decode_event(value)
+    except CodecError as exc:
+        raise Undecodable(str(exc)) from None
+    if not isinstance(event, EventBase):
+        raise Undecodable(f"not an event: {type(event).__name__}")
+    return LoggedEvent(event, topic, partition, offset)
+
+
+def dead_letter(wire: Wire, message: Message, reason: str) -> bytes:
+    topic, partition, offset = position(message)
+    return wire.encode_dead_letter(
+        DeadLetter(
+            topic=topic,
+            partition=partition,
+            offset=offset,
+            key=message.key(),
+            value=message.value(),
+            reason=reason,
+            failed_at=int(time.time() * 1000),
+            component=COMPONENT,
+        )
+    )

@@ -1,0 +1,295 @@
+"""The projector: events and definitions topics -> Postgres read model.
+
+Position: Postgres (``projector_offsets``) is the only source of truth. On every partition
+assignment the consumer seeks to the offsets stored there; it never commits offsets to Kafka.
+Each ``consume`` batch is applied by apply.apply_batch in one transaction with its offsets, so a
+kill -9 at any moment loses nothing and leaves no partial rows (ADR 0005).
+
+Undecodable records go to the dead-letter topic (flushed before the batch commits, so a record
+is never skipped without being in the DLQ) and are skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+
+import psycopg
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    Message,
+    Producer,
+    TopicPartition,
+)
+
+from orchestrator.codec.wire import Wire, default_wire
+from orchestrator.kafka.topics import TopicNames
+from orchestrator.settings import Settings
+from projections.apply import (
+    Batch,
+    BatchResult,
+    LoggedEvent,
+    Position,
+    apply_batch,
+    stored_positions,
+)
+from projections.decoding import Undecodable, dead_letter, decode_message, position
+from projections.migrate import migrate
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 1000
+POLL_TIMEOUT_S = 0.1
+PROGRESS_EVERY_S = 5.0
+RETRY_DELAY_S = 1.0
+
+
+def consumer_name(settings: Settings) -> str:
+    """The consumer group id, also the key of its rows in ``projector_offsets``."""
+    return f"{settings.topic_prefix}-projector"
+
+
+@dataclass(slots=True)
+class _Progress:
+    started: float
+    events: int = 0
+    duplicates: int = 0
+    dead_letters: int = 0
+
+
+class Projector:
+    def __init__(
+        self,
+        settings: Settings,
+        wire: Wire | None = None,
+        before_commit: Callable[[Batch], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.topics = TopicNames.from_settings(settings)
+        self.name = consumer_name(settings)
+        self.wire = wire or default_wire()
+        self.before_commit = before_commit
+        self._stop = False
+        self._conn: psycopg.Connection | None = None
+        self._consumer: Consumer | None = None
+        self._lag: dict[tuple[str, int], int] = {}
+        self._progress = _Progress(time.monotonic())
+        self._last_report = time.monotonic()
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def stop(self, *_: object) -> None:
+        self._stop = True
+
+    def install_signal_handlers(self) -> None:
+        def handler(signum: int, frame: FrameType | None) -> None:
+            name = signal.Signals(signum).name
+            log.info("projector: %s received, stopping after the current batch", name)
+            self.stop()
+
+        signal.signal(signal.SIGTERM, handler)
+        signal.signal(signal.SIGINT, handler)
+
+    def run(self) -> None:
+        self._conn = self._connect()
+        migrate(self._conn)
+        self._consumer = Consumer(self._consumer_config())
+        dlq = Producer(
+            {
+                "bootstrap.servers": self.settings.kafka_bootstrap,
+                "enable.idempotence": True,
+                "linger.ms": 5,
+                "logger": logging.getLogger("orchestrator.kafka.librdkafka"),
+            }
+        )
+        topics = [self.topics.events, self.topics.definitions]
+        self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
+        log.info("projector %s reading %s", self.name, ", ".join(topics))
+        try:
+            while not self._stop:
+                messages = self._consumer.consume(BATCH_SIZE, POLL_TIMEOUT_S)
+                if messages:
+                    self._handle(messages, dlq)
+                self._report()
+        finally:
+            self._consumer.close()  # leaves the group now: partitions move without a timeout
+            dlq.flush(10)
+            self._conn.close()
+            log.info("projector stopped")
+
+    def _consumer_config(self) -> dict[str, object]:
+        return {
+            "bootstrap.servers": self.settings.kafka_bootstrap,
+            "group.id": self.name,
+            "enable.auto.commit": False,  # the position lives in Postgres, not in Kafka
+            "auto.offset.reset": "earliest",
+            # A killed projector's partitions move on after 10 s instead of the default 45 s.
+            "session.timeout.ms": 10_000,
+            "heartbeat.interval.ms": 2_000,
+            "logger": logging.getLogger("orchestrator.kafka.librdkafka"),
+        }
+
+    def _connect(self) -> psycopg.Connection:
+        while True:
+            try:
+                return psycopg.connect(self.settings.database_url, autocommit=True)
+            except psycopg.OperationalError as exc:
+                if self._stop:
+                    raise
+                log.warning("projector: cannot reach Postgres (%s); retrying", exc)
+                time.sleep(RETRY_DELAY_S)
+
+    # --- rebalancing: seek to the positions stored in Postgres ------------------------------
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        assert self._conn is not None
+        stored = stored_positions(self._conn, self.name, {p.topic for p in partitions})
+        for p in partitions:
+            p.offset = stored.get((p.topic, p.partition), OFFSET_BEGINNING)
+        consumer.assign(partitions)
+        log.info(
+            "projector assigned %s",
+            ", ".join(f"{p.topic}[{p.partition}]@{p.offset}" for p in partitions),
+        )
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        # Nothing to commit: every batch is committed (with its offsets) before the next poll.
+        for p in partitions:
+            self._lag.pop((p.topic, p.partition), None)
+
+    def _rewind(self) -> None:
+        """After a failed batch: read again from the positions Postgres holds."""
+        assert self._conn is not None and self._consumer is not None
+        assigned = self._consumer.assignment()
+        stored = stored_positions(self._conn, self.name, {p.topic for p in assigned})
+        for p in assigned:
+            offset = stored.get((p.topic, p.partition), OFFSET_BEGINNING)
+            self._consumer.seek(TopicPartition(p.topic, p.partition, offset))
+
+    # --- one batch ---------------------------------------------------------------------------
+
+    def _handle(self, messages: list[Message], dlq: Producer) -> None:
+        batch, dead = self._decode(messages)
+        for message, reason in dead:
+            self._dead_letter(dlq, message, reason)
+        # The DLQ records are durable before the offsets that skip them are committed.
+        if dead and dlq.flush(30) > 0:
+            raise RuntimeError("dead-letter records not delivered within 30 s")
+        hook = self.before_commit
+        assert self._conn is not None
+        try:
+            result = apply_batch(
+                self._conn, batch, self.name, None if hook is None else lambda: hook(batch)
+            )
+        except psycopg.OperationalError as exc:
+            log.warning("projector: batch failed (%s); reconnecting, then reading it again", exc)
+            self._conn.close()
+            time.sleep(RETRY_DELAY_S)
+            self._conn = self._connect()
+            self._rewind()
+            return
+        self._count(result, len(dead))
+
+    def _decode(self, messages: list[Message]) -> tuple[Batch, list[tuple[Message, str]]]:
+        batch = Batch()
+        dead: list[tuple[Message, str]] = []
+        ends: dict[tuple[str, int], int] = {}
+        latest: dict[tuple[str, int], int] = {}
+        for message in messages:
+            error = message.error()
+            if error is not None:
+                if error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("projector: consumer error: %s", error)
+                continue
+            topic, partition, offset = position(message)
+            where = (topic, partition)
+            ends[where] = offset + 1
+            try:
+                decoded = decode_message(self.wire, self.topics, message)
+            except Undecodable as exc:
+                dead.append((message, str(exc)))
+                continue
+            if isinstance(decoded, LoggedEvent):
+                batch.events.append(decoded)
+                latest[where] = max(latest.get(where, 0), decoded.event.at)
+            elif decoded is not None:
+                batch.definitions.append(decoded)
+        batch.positions = [
+            Position(
+                topic,
+                partition,
+                end,
+                self._high(topic, partition, end),
+                latest.get((topic, partition)),
+            )
+            for (topic, partition), end in ends.items()
+        ]
+        return batch, dead
+
+    def _high(self, topic: str, partition: int, next_offset: int) -> int | None:
+        """The partition's log end offset as of the last fetch (to report lag)."""
+        assert self._consumer is not None
+        watermarks = self._consumer.get_watermark_offsets(
+            TopicPartition(topic, partition), cached=True
+        )
+        high = watermarks[1] if watermarks and watermarks[1] >= 0 else None
+        self._lag[(topic, partition)] = max(0, (high or next_offset) - next_offset)
+        return high
+
+    def _dead_letter(self, dlq: Producer, message: Message, reason: str) -> None:
+        log.warning(
+            "projector: undecodable record %s[%s]@%s: %s",
+            message.topic(),
+            message.partition(),
+            message.offset(),
+            reason,
+        )
+        value = dead_letter(self.wire, message, reason)
+        dlq.produce(self.topics.dlq, key=message.key(), value=value)
+        dlq.poll(0)
+
+    # --- progress ----------------------------------------------------------------------------
+
+    def _count(self, result: BatchResult, dead: int) -> None:
+        self._progress.events += result.applied
+        self._progress.duplicates += result.duplicates
+        self._progress.dead_letters += dead
+
+    def _report(self) -> None:
+        now = time.monotonic()
+        if now - self._last_report < PROGRESS_EVERY_S:
+            return
+        p = self._progress
+        elapsed = now - self._last_report
+        log.info(
+            "projector: %.0f events/s, %d duplicates dropped, %d dead letters, lag %d records",
+            p.events / elapsed,
+            p.duplicates,
+            p.dead_letters,
+            sum(self._lag.values()),
+        )
+        self._progress = _Progress(now)
+        self._last_report = now
+
+    def lag(self) -> int:
+        """Records behind the log end, summed over the assigned partitions (last batch)."""
+        return sum(self._lag.values())
+
+
+def pause_before_commit(path: str) -> Callable[[Batch], None]:
+    """A before-commit hook for crash tests: announce (create ``path``), then hang."""
+    from pathlib import Path
+
+    def hook(batch: Batch) -> None:
+        if batch.events:
+            Path(path).write_text(f"{len(batch.events)}\n")
+            log.warning("test hook: paused before COMMIT of %d events", len(batch.events))
+            time.sleep(3600)
+
+    return hook
