@@ -78,6 +78,16 @@ class TopicNames:
         return f"{self.prefix}.events"
 
     @property
+    def processor_app_id(self) -> str:
+        """The processors' faust app id: their consumer group and internal topic prefix."""
+        return f"{self.prefix}-processor"
+
+    @property
+    def state_changelog(self) -> str:
+        """faust's changelog of the processors' `executions` table (named by faust's rule)."""
+        return f"{self.processor_app_id}-executions-changelog"
+
+    @property
     def definitions(self) -> str:
         return f"{self.prefix}.definitions"
 
@@ -168,6 +178,15 @@ def core_topics(settings: Settings) -> list[TopicSpec]:
             settings.partitions,
             _base_config(settings, "delete", REJECTIONS_RETENTION_MS),
             rf,
+        ),
+        # The processors' state table (faust changelog): a disposable, compacted cache of the
+        # events topic, co-partitioned with the commands (ADR 0003).
+        TopicSpec(
+            names.state_changelog,
+            settings.partitions,
+            _base_config(settings, "compact", None),
+            rf,
+            copartitioned=True,
         ),
     ]
 

@@ -1,0 +1,405 @@
+"""The processor: a faust-streaming agent that runs the pure core over the commands topic.
+
+Write order per batch (ADR 0003): events, dispatches, emitted commands, rejections and dead
+letters are produced and their delivery awaited; then the touched states go to the state table
+(changelog); faust commits the batch's offsets later, after flushing the producer. A crash at any
+point therefore leaves the log ahead of (or equal to) the state table, and a replayed command is
+either rejected as a duplicate or re-decided into identical events.
+
+The agent must never let an exception escape a batch: faust's `take_events` acks a batch in a
+`finally`, so an escaping exception would commit commands that were never processed. Errors of
+one command (undecodable, engine bug) become dead letters; anything else exits the process hard
+so the batch is replayed by whoever takes the partition over.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+import weakref
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import faust
+from faust.streams import _current_event
+from faust.types import EventT
+
+from orchestrator.codec import CodecError, wire
+from orchestrator.codec.wire_infra import DeadLetter
+from orchestrator.domain.commands import Command, StartWorkflow
+from orchestrator.domain.context import Context
+from orchestrator.domain.react import resume
+from orchestrator.domain.state import WorkflowState
+from orchestrator.engine.registry import DefinitionRegistry, RegistryFollower
+from orchestrator.engine.statecodec import TableEntry, register_state_codec
+from orchestrator.engine.step import BatchOutput, process_batch
+from orchestrator.engine.timers import TimerHeap
+from orchestrator.kafka.admin import ensure_topics
+from orchestrator.kafka.aio import AsyncProducer, producer_config
+from orchestrator.kafka.topics import TopicNames, task_topic_spec
+from orchestrator.settings import Settings
+
+log = logging.getLogger(__name__)
+
+BATCH_MAX = 1000
+BATCH_WITHIN_S = 0.004
+TIMER_TICK_S = 0.02
+DEFINITION_WAIT_S = 3.0
+
+
+@dataclass(slots=True)
+class Stats:
+    commands: int = 0
+    events: int = 0
+    rejections: int = 0
+    dead_letters: int = 0
+    timers_fired: int = 0
+
+
+class Processor:
+    """Holds the faust app, the state cache, the timer heap and the definition registry."""
+
+    def __init__(self, settings: Settings, ctx_scripts: Any) -> None:
+        register_state_codec()
+        self.settings = settings
+        self.topics = TopicNames.from_settings(settings)
+        self.registry = DefinitionRegistry()
+        self.follower = RegistryFollower(
+            settings.kafka_bootstrap, self.topics.definitions, self.registry, _decode_definition
+        )
+        self.ctx = Context(
+            workflow_def=self.registry.workflow_def,
+            task_def=self.registry.task_def,
+            scripts=ctx_scripts,
+        )
+        self.states: dict[str, TableEntry] = {}  # hot cache; the table is for durability
+        self.timers = TimerHeap()
+        self.known_task_topics: set[str] = set()
+        self.stats = Stats()
+        self.app = self._build_app()
+
+    # -- wiring -----------------------------------------------------------------------------
+
+    def _build_app(self) -> faust.App:
+        s = self.settings
+        datadir = Path(s.state_dir).resolve() / "processor"
+        datadir.mkdir(parents=True, exist_ok=True)
+        app = faust.App(
+            self.topics.processor_app_id,
+            broker=f"kafka://{s.kafka_bootstrap}",
+            store="memory://",
+            datadir=str(datadir),
+            topic_partitions=s.partitions,
+            topic_replication_factor=s.replication_factor,
+            topic_allow_declare=True,
+            broker_commit_interval=0.5,
+            broker_commit_every=2000,
+            broker_max_poll_records=1000,
+            stream_buffer_maxsize=32768,
+            producer_linger=0.004,
+            producer_max_batch_size=512 * 1024,
+            producer_acks=-1,
+            table_standby_replicas=0,
+            consumer_auto_offset_reset="earliest",
+            web_enabled=False,
+            processing_guarantee="at_least_once",
+        )
+        self.commands_topic = app.topic(
+            self.topics.commands,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=s.partitions,
+        )
+        self.table = app.Table(
+            "executions",
+            partitions=s.partitions,
+        )
+        # faust derives these from key_type/value_type; set them for the changelog records.
+        self.table.key_serializer = "raw"
+        self.table.value_serializer = "wfstate"
+        # The changelog is created by `ensure_topics` with the commands' partition count (checked
+        # there); faust's own check reads consumer metadata that lacks the changelog topic.
+        self.table._verified_source_topics_for_partitions.add(self.topics.commands)
+        self.table.on_recover(self._on_recovered)
+        app.agent(self.commands_topic, name="processor", concurrency=1)(self._agent)
+        app.task(self._start_follower)
+        app.timer(TIMER_TICK_S)(self._fire_timers)
+        app.timer(10.0)(self._log_stats)
+        return app
+
+    async def _start_follower(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.out = AsyncProducer(producer_config(self.settings.kafka_bootstrap), loop)
+        await loop.run_in_executor(None, self.follower.start)
+        log.info("definitions loaded")
+
+    # -- the agent ----------------------------------------------------------------------------
+
+    async def _agent(self, stream: faust.StreamT) -> None:
+        async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+            try:
+                await self._handle(batch)
+            except BaseException:
+                log.critical(
+                    "processor batch failed; exiting so the batch is replayed", exc_info=True
+                )
+                logging.shutdown()
+                os._exit(70)
+
+    async def _handle(self, batch: Sequence[EventT]) -> None:
+        commands: list[Command] = []
+        futures: list[Any] = []
+        for event in batch:
+            try:
+                command = wire.decode_command(event.message.value)
+            except CodecError as exc:
+                futures.append(self._dead_letter(event, str(exc)))
+                continue
+            commands.append(command)
+        if not commands:
+            await asyncio.gather(*futures)
+            return
+        log.debug("batch of %d commands", len(commands))
+        await self._await_definitions(commands)
+        out = process_batch(_StateView(self.states), commands, self.ctx)
+        roots = {e.message.key: e for e in batch}
+        futures.extend(await self._produce(out, roots))
+        log.debug("produced %d records; awaiting delivery", len(futures))
+        await asyncio.gather(*futures)
+        log.debug("delivered; persisting %d states", len(out.states))
+        self._persist(out, roots)
+        self._count(len(commands), out)
+
+    async def _await_definitions(self, commands: Iterable[Command]) -> None:
+        """A start naming a definition not seen yet waits (bounded) for the registry."""
+        missing = [
+            c
+            for c in commands
+            if isinstance(c, StartWorkflow)
+            and c.definition is None
+            and c.workflow_id not in self.states
+            and self.registry.workflow_def(c.name, c.version) is None
+        ]
+        if missing:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(None, self.follower.wait_caught_up, DEFINITION_WAIT_S)
+
+    async def _produce(self, out: BatchOutput, roots: dict[bytes, EventT]) -> list[Any]:
+        """Produce a batch's outputs; `roots` maps a command key (root id) to its source event."""
+        send = self.out.send
+        futures: list[Any] = []
+        await self._ensure_task_topics(out.dispatches)
+        for event, correlation in out.events:
+            key = (event.root_workflow_id or event.workflow_id).encode()
+            futures.append(
+                send(
+                    self.topics.events,
+                    key,
+                    wire.encode_event(event, correlation_id=correlation),
+                    _partition(roots, key),
+                )
+            )
+        for dispatch in out.dispatches:
+            futures.append(
+                send(
+                    self.topics.task(dispatch.task_type, dispatch.domain),
+                    dispatch.task_id.encode(),
+                    wire.encode_dispatch(dispatch),
+                    None,
+                )
+            )
+        for command in out.commands:
+            key = command.root.encode()
+            futures.append(
+                send(
+                    self.topics.commands,
+                    key,
+                    wire.encode_command(command),
+                    _partition(roots, key),
+                )
+            )
+        for command, rejection in out.rejections:
+            futures.append(
+                send(
+                    self.topics.rejections,
+                    command.root.encode(),
+                    wire.encode_rejection(
+                        command, rejection.code, rejection.reason, rejected_at=_now_ms()
+                    ),
+                )
+            )
+        for failure in out.failures:
+            event = roots.get(failure.command.root.encode())
+            if event is not None:
+                futures.append(self._dead_letter(event, failure.reason))
+        return futures
+
+    async def _ensure_task_topics(self, dispatches: Iterable[Any]) -> None:
+        """Create missing task topics first: a send to an absent topic would block."""
+        wanted = {(d.task_type, d.domain) for d in dispatches}
+        missing = [w for w in wanted if self.topics.task(*w) not in self.known_task_topics]
+        if not missing:
+            return
+        specs = [task_topic_spec(self.settings, t, d) for t, d in missing]
+        loop = asyncio.get_running_loop()
+        report = await loop.run_in_executor(
+            None, ensure_topics, self.settings.kafka_bootstrap, specs, 15.0
+        )
+        if not report.ok:
+            raise RuntimeError(f"cannot create task topics: {report.errors}")
+        self.known_task_topics.update(spec.name for spec in specs)
+
+    def _dead_letter(self, event: EventT, reason: str) -> Any:
+        msg = event.message
+        log.warning("dead letter %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, reason)
+        self.stats.dead_letters += 1
+        record = wire.encode_dead_letter(
+            DeadLetter(
+                topic=msg.topic,
+                partition=msg.partition,
+                offset=msg.offset,
+                key=msg.key,
+                value=msg.value,
+                reason=reason,
+                failed_at=_now_ms(),
+                component="processor",
+            )
+        )
+        return self.out.send(self.topics.dlq, msg.key, record)
+
+    def _persist(self, out: BatchOutput, roots: dict[bytes, EventT]) -> None:
+        """Write touched states to the table (changelog) on their commands partition."""
+        for wid, state in out.states.items():
+            event = roots.get((state.root_workflow_id or wid).encode())
+            if event is None:  # pragma: no cover - every touched state came from a command
+                raise RuntimeError(f"no source event for workflow {wid}")
+            partition = event.message.partition
+            entry = TableEntry(partition=partition, state=state)
+            self.states[wid] = entry
+            token = _current_event.set(weakref.ref(event))
+            try:
+                self.table[wid.encode()] = entry
+            finally:
+                _current_event.reset(token)
+        for timer in out.timers:
+            entry = self.states.get(timer.workflow_id)
+            if entry is not None:
+                self.timers.push(timer, entry.partition)
+
+    def _count(self, commands: int, out: BatchOutput) -> None:
+        self.stats.commands += commands
+        self.stats.events += len(out.events)
+        self.stats.rejections += len(out.rejections)
+
+    # -- timers and recovery ----------------------------------------------------------------
+
+    async def _fire_timers(self) -> None:
+        now = _now_ms()
+        due = self.timers.pop_due(now)
+        if not due:
+            return
+        futures = []
+        for item in due:
+            command = item.command(now)
+            futures.append(
+                self.out.send(
+                    self.topics.commands,
+                    command.root.encode(),
+                    wire.encode_command(command),
+                    item.partition,
+                )
+            )
+        await asyncio.gather(*futures)
+        self.stats.timers_fired += len(due)
+
+    async def _on_recovered(self) -> None:
+        """After (re)assignment: rebuild the cache from the table, then resume every execution."""
+        assigned = {
+            tp.partition
+            for tp in self.app.consumer.assignment()
+            if tp.topic == self.topics.commands
+        }
+        self.states = {}
+        for key, entry in self.table.items():
+            if isinstance(entry, TableEntry) and entry.partition in assigned:
+                self.states[key.decode() if isinstance(key, bytes) else key] = entry
+        self.timers.keep_partitions(set())
+        futures = []
+        redispatched = 0
+        for entry in self.states.values():
+            for effect in resume(entry.state):
+                futures.extend(await self._resume_effect(effect, entry.partition))
+                redispatched += 1
+        await asyncio.gather(*futures)
+        log.info(
+            "recovered %d executions on partitions %s; %d outstanding effects resumed",
+            len(self.states),
+            sorted(assigned),
+            redispatched,
+        )
+
+    async def _resume_effect(self, effect: Any, partition: int) -> list[Any]:
+        out = BatchOutput()
+        out.add_effects([effect])
+        for timer in out.timers:
+            self.timers.push(timer, partition)
+        out.timers.clear()
+        return await self._produce(out, {})
+
+    async def _log_stats(self) -> None:
+        s = self.stats
+        log.info(
+            "processor: %d commands, %d events, %d rejections, %d dead letters, %d timers fired, "
+            "%d executions, %d pending timers",
+            s.commands,
+            s.events,
+            s.rejections,
+            s.dead_letters,
+            s.timers_fired,
+            len(self.states),
+            len(self.timers),
+        )
+
+
+class _StateView:
+    """Read-only mapping view of the cache's states, without copying the cache each batch."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self, entries: dict[str, TableEntry]) -> None:
+        self._entries = entries
+
+    def get(self, key: str, default: WorkflowState | None = None) -> WorkflowState | None:
+        entry = self._entries.get(key)
+        return entry.state if entry is not None else default
+
+    def __getitem__(self, key: str) -> WorkflowState:
+        return self._entries[key].state
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._entries
+
+    def __iter__(self) -> Any:
+        return iter(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+def _partition(roots: dict[bytes, EventT], key: bytes) -> int | None:
+    """The commands partition of a workflow tree in this batch (None: let the partitioner pick)."""
+    event = roots.get(key)
+    return event.message.partition if event is not None else None
+
+
+def _decode_definition(data: bytes) -> tuple[str, Any]:
+    record = wire.decode_definition(data)
+    return record.kind, record.definition
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)

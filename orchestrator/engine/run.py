@@ -1,0 +1,41 @@
+"""Start a processor process: topics first, then the faust worker."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from orchestrator.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def run_processor(settings: Settings) -> None:
+    from faust.worker import Worker
+
+    from orchestrator.adapters.scripting import DefaultScriptEvaluator
+    from orchestrator.engine.processor import Processor
+    from orchestrator.kafka.admin import KafkaUnavailable, ensure_topics
+    from orchestrator.kafka.topics import core_topics
+
+    try:
+        report = ensure_topics(settings.kafka_bootstrap, core_topics(settings), 15.0)
+    except KafkaUnavailable as exc:
+        print(f"orchestrator processor: {exc}", file=sys.stderr)
+        sys.exit(1)
+    if not report.ok:
+        for line in report.errors:
+            print(f"orchestrator processor: {line}", file=sys.stderr)
+        sys.exit(1)
+    scripts = DefaultScriptEvaluator(
+        timeout_ms=settings.script_timeout_ms,
+        memory_limit_bytes=settings.script_memory_mb * 1024 * 1024,
+    )
+    processor = Processor(settings, scripts)
+    worker = Worker(
+        processor.app,
+        loglevel=settings.log_level.lower(),
+        quiet=True,
+        redirect_stdouts=False,
+    )
+    worker.execute_from_commandline()

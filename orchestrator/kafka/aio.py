@@ -1,0 +1,90 @@
+"""An asyncio face for confluent-kafka's producer: `send()` returns a future of the delivery.
+
+librdkafka does the batching and retries in C; a daemon thread serves its delivery callbacks and
+resolves each asyncio future on the owning event loop. Used by the processor for everything it
+writes except faust's own changelog records.
+
+Why not faust's (aiokafka) producer: it refreshes metadata only for the topics it has been told
+about, so a batch for a topic it learned of implicitly can wait for a leader forever after a
+refresh for another topic (seen with a newly created task topic); and it costs ~20x more CPU per
+record than librdkafka's enqueue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from confluent_kafka import KafkaException, Producer
+
+
+class DeliveryError(Exception):
+    """A record could not be delivered (after librdkafka's own retries)."""
+
+
+class AsyncProducer:
+    def __init__(self, config: dict[str, Any], loop: asyncio.AbstractEventLoop) -> None:
+        self._producer = Producer(config)
+        self._loop = loop
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="producer-poll", daemon=True)
+        self._thread.start()
+
+    def send(
+        self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None
+    ) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = self._loop.create_future()
+
+        def on_delivery(err: Any, _msg: Any) -> None:
+            self._loop.call_soon_threadsafe(_settle, future, err)
+
+        kwargs: dict[str, Any] = {"key": key, "value": value, "on_delivery": on_delivery}
+        if partition is not None:
+            kwargs["partition"] = partition
+        while True:
+            try:
+                self._producer.produce(topic, **kwargs)
+                return future
+            except BufferError:  # local queue full: let the poll thread drain it
+                self._producer.poll(0.05)
+            except KafkaException as exc:
+                future.set_exception(DeliveryError(str(exc)))
+                return future
+
+    def flush(self, timeout_s: float = 30.0) -> int:
+        return int(self._producer.flush(timeout_s))
+
+    def close(self, timeout_s: float = 30.0) -> None:
+        self.flush(timeout_s)
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _serve(self) -> None:
+        while not self._stop.is_set():
+            self._producer.poll(0.05)
+
+
+def _settle(future: asyncio.Future[None], err: Any) -> None:
+    if future.done():
+        return
+    if err is None:
+        future.set_result(None)
+    else:
+        future.set_exception(DeliveryError(str(err)))
+
+
+def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
+    """Idempotent, batched, Java-compatible partitioner (same partition as faust/aiokafka)."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 4,
+        "batch.size": 512 * 1024,
+        "queue.buffering.max.messages": 500_000,
+        "partitioner": "murmur2_random",
+        "compression.type": "none",
+    }
+    config.update(overrides)
+    return config
