@@ -19,9 +19,10 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from orchestrator.codec.schemas import HISTORY_DIR, CodecError, load_folder
-from orchestrator.codec.wire_gen import generate, render
+from orchestrator.codec.wire_gen import generate, render, tidy
 
 ROOT = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -69,9 +70,22 @@ def snapshot(root: Path) -> list[Path]:
             target.parent.mkdir(parents=True, exist_ok=True)
             # Self-contained (nested types inlined as they were), so a later change to a
             # shared type such as EventHeader cannot alter what this old version meant.
-            target.write_text(json.dumps(loaded.schema, indent=2) + "\n", encoding="utf-8")
+            text = json.dumps(tidy(loaded.schema), indent=2, ensure_ascii=False)
+            target.write_text(text + "\n", encoding="utf-8")
             kept.append(target.relative_to(root))
+            _warn_required(name, loaded.schema, new.current[name].schema)
     return kept
+
+
+def _warn_required(name: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+    """A field added without a default makes every record of the old version unreadable."""
+    before = {f["name"] for f in old["fields"]}
+    for f in new["fields"]:
+        if f["name"] not in before and "default" not in f:
+            print(
+                f"error: {name}.{f['name']} is new and has no default: records written with "
+                f"the previous version cannot be read; give the dataclass field a default"
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

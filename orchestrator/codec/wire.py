@@ -1,0 +1,313 @@
+"""The one mapping between the domain's dataclasses and the Avro records of schemas/.
+
+    encode_command(cmd, command_id=None) -> bytes     decode_command(data) -> Command
+    encode_event(ev, correlation_id=None) -> bytes    decode_event(data) -> Event
+    encode_dispatch(d) -> bytes                       decode_dispatch(data) -> DispatchTask
+    encode_definition / decode_definition, encode_dead_letter / decode_dead_letter,
+    encode_rejection / decode_rejection (wire_infra.py), decode_any(data) -> object
+
+Bytes are Avro single-object encoded (see schemas/README.md). Every failure raises CodecError
+with a precise reason, which the processor puts on the dead-letter topic. Field converters are
+built once at import (wire_convert.py), the schemas are parsed once by the Codec: the hot path
+is one fastavro call plus one loop over precomputed (field, converter) pairs.
+
+The module functions use the project's schemas/; build a `Wire(get_codec(settings.schemas_dir))`
+for another folder.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+from orchestrator.codec import wire_infra
+from orchestrator.codec.codec import Codec, get_codec
+from orchestrator.codec.schemas import CodecError
+from orchestrator.codec.wire_convert import Fields, from_timestamp, to_timestamp, type_converters
+from orchestrator.codec.wire_types import COMMANDS, DISPATCH, DOMAIN_TYPES, EVENTS, WireType
+from orchestrator.domain.commands import Command
+from orchestrator.domain.definitions import TaskDef, WorkflowDef
+from orchestrator.domain.effects import DispatchTask
+from orchestrator.domain.events import Event
+
+
+@dataclass(frozen=True, slots=True)
+class _Spec:
+    cls: type
+    full_name: str
+    encoders: Fields
+    decoders: Fields
+
+
+def _spec(t: WireType) -> _Spec:
+    encoders, decoders = type_converters(t)
+    return _Spec(t.cls, t.full_name, encoders, decoders)
+
+
+_COMMANDS = {t.cls: _spec(t) for t in COMMANDS}
+_EVENTS = {t.cls: _spec(t) for t in EVENTS}
+_DISPATCH = _spec(DISPATCH)
+_COMMANDS_BY_NAME = {s.full_name: s for s in _COMMANDS.values()}
+_EVENTS_BY_NAME = {s.full_name: s for s in _EVENTS.values()}
+
+
+class CommandEnvelope(NamedTuple):
+    command: Command
+    command_id: str | None
+
+
+class EventEnvelope(NamedTuple):
+    event: Event
+    correlation_id: str | None
+    schema_version: int  # of the schema the record was written with
+
+
+def _encode_fields(spec: _Spec, obj: Any, record: dict[str, Any]) -> dict[str, Any]:
+    for name, convert in spec.encoders:
+        value = getattr(obj, name)
+        record[name] = value if convert is None else convert(value)
+    return record
+
+
+def _decode_fields(spec: _Spec, record: dict[str, Any], kwargs: dict[str, Any]) -> Any:
+    for name, convert in spec.decoders:
+        value = record[name]
+        kwargs[name] = value if convert is None else convert(value)
+    return spec.cls(**kwargs)
+
+
+def _timestamp(where: str, ms: int) -> int:
+    try:
+        return to_timestamp(ms)
+    except CodecError as exc:
+        raise CodecError(f"{where}: {exc}") from None
+    except TypeError:
+        raise CodecError(f"{where}: expected epoch milliseconds, got {ms!r}") from None
+
+
+class Wire:
+    """Domain values <-> bytes with one Codec. Immutable; build once and share."""
+
+    def __init__(self, codec: Codec) -> None:
+        self.codec = codec
+        # Fails here, at start, if a domain type has no schema (CodecError names it).
+        self._versions = {
+            t.full_name: int(codec.schema(t.full_name).get("schema_version", 1))
+            for t in DOMAIN_TYPES
+        }
+
+    # -- commands --------------------------------------------------------------------------
+
+    def encode_command(self, cmd: Command, command_id: str | None = None) -> bytes:
+        spec = _COMMANDS.get(type(cmd))
+        if spec is None:
+            raise CodecError(f"not a command: {type(cmd).__name__}")
+        header = {
+            "command_id": command_id,
+            "workflow_id": cmd.workflow_id,
+            "root_workflow_id": cmd.root_workflow_id,
+            "at": _timestamp(f"{spec.full_name}.header.at", cmd.at),
+            "actor": cmd.actor,
+        }
+        return self.codec.encode(spec.full_name, _encode_fields(spec, cmd, {"header": header}))
+
+    def decode_command(self, data: bytes) -> Command:
+        return self.decode_command_envelope(data).command
+
+    def decode_command_envelope(self, data: bytes) -> CommandEnvelope:
+        name, record = self.codec.decode(data)
+        return _command_from(name, record)
+
+    # -- events ----------------------------------------------------------------------------
+
+    def encode_event(self, ev: Event, correlation_id: str | None = None) -> bytes:
+        spec = _EVENTS.get(type(ev))
+        if spec is None:
+            raise CodecError(f"not an event: {type(ev).__name__}")
+        header = {
+            "event_id": f"{ev.workflow_id}:{ev.seq}",
+            "workflow_id": ev.workflow_id,
+            "root_workflow_id": ev.root_workflow_id,
+            "seq": ev.seq,
+            "occurred_at": _timestamp(f"{spec.full_name}.header.occurred_at", ev.at),
+            "actor": ev.actor,
+            "correlation_id": correlation_id,
+            "schema_version": self._versions[spec.full_name],
+        }
+        return self.codec.encode(spec.full_name, _encode_fields(spec, ev, {"header": header}))
+
+    def decode_event(self, data: bytes) -> Event:
+        return self.decode_event_envelope(data).event
+
+    def decode_event_envelope(self, data: bytes) -> EventEnvelope:
+        name, record = self.codec.decode(data)
+        return _event_from(name, record)
+
+    # -- task dispatches -------------------------------------------------------------------
+
+    def encode_dispatch(self, d: DispatchTask) -> bytes:
+        if type(d) is not DispatchTask:
+            raise CodecError(f"not a DispatchTask: {type(d).__name__}")
+        return self.codec.encode(_DISPATCH.full_name, _encode_fields(_DISPATCH, d, {}))
+
+    def decode_dispatch(self, data: bytes) -> DispatchTask:
+        name, record = self.codec.decode(data)
+        _expect(name, _DISPATCH.full_name, "a task dispatch")
+        result: DispatchTask = _decode_fields(_DISPATCH, record, {})
+        return result
+
+    # -- infrastructure records ------------------------------------------------------------
+
+    def encode_definition(
+        self, definition: WorkflowDef | TaskDef, *, registered_at: int, actor: str
+    ) -> bytes:
+        return wire_infra.encode_definition(self.codec, definition, registered_at, actor)
+
+    def decode_definition(self, data: bytes) -> wire_infra.DefinitionRecord:
+        return wire_infra.decode_definition(*self.codec.decode(data))
+
+    def encode_dead_letter(self, letter: wire_infra.DeadLetter) -> bytes:
+        return wire_infra.encode_dead_letter(self.codec, letter)
+
+    def decode_dead_letter(self, data: bytes) -> wire_infra.DeadLetter:
+        return wire_infra.decode_dead_letter(*self.codec.decode(data))
+
+    def encode_rejection(
+        self,
+        command: Command,
+        code: str,
+        reason: str,
+        *,
+        rejected_at: int | None = None,
+        command_id: str | None = None,
+    ) -> bytes:
+        return wire_infra.encode_rejection(
+            self.codec, command, code, reason, rejected_at, command_id
+        )
+
+    def decode_rejection(self, data: bytes) -> wire_infra.Rejection:
+        return wire_infra.decode_rejection(*self.codec.decode(data))
+
+    def decode_any(self, data: bytes) -> object:
+        """Whatever record ``data`` holds, as its Python value (for tools and replay)."""
+        name, record = self.codec.decode(data)
+        if name in _EVENTS_BY_NAME:
+            return _event_from(name, record).event
+        if name in _COMMANDS_BY_NAME:
+            return _command_from(name, record).command
+        if name == _DISPATCH.full_name:
+            return _decode_fields(_DISPATCH, record, {})
+        return wire_infra.decode_infra(name, record)
+
+
+def _expect(name: str, expected: str, what: str) -> None:
+    if name != expected:
+        raise CodecError(f"expected {what} ({expected}), got a record of type {name}")
+
+
+def _command_from(name: str, record: dict[str, Any]) -> CommandEnvelope:
+    spec = _COMMANDS_BY_NAME.get(name)
+    if spec is None:
+        raise CodecError(f"expected a command, got a record of type {name}")
+    h = record["header"]
+    kwargs = {
+        "workflow_id": h["workflow_id"],
+        "root_workflow_id": h["root_workflow_id"],
+        "at": from_timestamp(h["at"]),
+        "actor": h["actor"],
+    }
+    return CommandEnvelope(_decode_fields(spec, record, kwargs), h["command_id"])
+
+
+def _event_from(name: str, record: dict[str, Any]) -> EventEnvelope:
+    spec = _EVENTS_BY_NAME.get(name)
+    if spec is None:
+        raise CodecError(f"expected an event, got a record of type {name}")
+    h = record["header"]
+    kwargs = {
+        "workflow_id": h["workflow_id"],
+        "root_workflow_id": h["root_workflow_id"],
+        "seq": h["seq"],
+        "at": from_timestamp(h["occurred_at"]),
+        "actor": h["actor"],
+    }
+    event = _decode_fields(spec, record, kwargs)
+    return EventEnvelope(event, h["correlation_id"], h["schema_version"])
+
+
+@functools.cache
+def default_wire() -> Wire:
+    """The Wire of the project's schemas/ folder, built on first use."""
+    return Wire(get_codec())
+
+
+def encode_command(cmd: Command, command_id: str | None = None) -> bytes:
+    return default_wire().encode_command(cmd, command_id)
+
+
+def decode_command(data: bytes) -> Command:
+    return default_wire().decode_command(data)
+
+
+def decode_command_envelope(data: bytes) -> CommandEnvelope:
+    return default_wire().decode_command_envelope(data)
+
+
+def encode_event(ev: Event, correlation_id: str | None = None) -> bytes:
+    return default_wire().encode_event(ev, correlation_id)
+
+
+def decode_event(data: bytes) -> Event:
+    return default_wire().decode_event(data)
+
+
+def decode_event_envelope(data: bytes) -> EventEnvelope:
+    return default_wire().decode_event_envelope(data)
+
+
+def encode_dispatch(d: DispatchTask) -> bytes:
+    return default_wire().encode_dispatch(d)
+
+
+def decode_dispatch(data: bytes) -> DispatchTask:
+    return default_wire().decode_dispatch(data)
+
+
+def encode_definition(
+    definition: WorkflowDef | TaskDef, *, registered_at: int, actor: str
+) -> bytes:
+    return default_wire().encode_definition(definition, registered_at=registered_at, actor=actor)
+
+
+def decode_definition(data: bytes) -> wire_infra.DefinitionRecord:
+    return default_wire().decode_definition(data)
+
+
+def encode_dead_letter(letter: wire_infra.DeadLetter) -> bytes:
+    return default_wire().encode_dead_letter(letter)
+
+
+def decode_dead_letter(data: bytes) -> wire_infra.DeadLetter:
+    return default_wire().decode_dead_letter(data)
+
+
+def encode_rejection(
+    command: Command,
+    code: str,
+    reason: str,
+    *,
+    rejected_at: int | None = None,
+    command_id: str | None = None,
+) -> bytes:
+    return default_wire().encode_rejection(
+        command, code, reason, rejected_at=rejected_at, command_id=command_id
+    )
+
+
+def decode_rejection(data: bytes) -> wire_infra.Rejection:
+    return default_wire().decode_rejection(data)
+
+
+def decode_any(data: bytes) -> object:
+    return default_wire().decode_any(data)
