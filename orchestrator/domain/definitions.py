@@ -128,6 +128,8 @@ class WorkflowTask:
     sub_workflow_param: SubWorkflowParams | None = None
     # EVENT
     sink: str | None = None
+    # DO_WHILE list iteration (Conductor's `items`: an expression of the list to iterate over)
+    items: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -168,6 +168,7 @@ def _task(r: Reader, data: JSON, path: str) -> WorkflowTask:
         loop_over=_task_list(r, d, "loopOver", path),
         sub_workflow_param=_sub_workflow(r, d.get("subWorkflowParam"), path),
         sink=r.opt_str(d, "sink", path),
+        items=r.opt_str(d, "items", path),
     )
 
 
@@ -306,6 +307,7 @@ def _task_to_json(t: WorkflowTask) -> dict[str, JSON]:
         if t.sub_workflow_param is None
         else _sub_to_json(t.sub_workflow_param),
         "sink": t.sink,
+        "items": t.items,
     }
     return _without_none(out)
 

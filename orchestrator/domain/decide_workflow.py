@@ -1,0 +1,224 @@
+"""Rules for workflow-level commands: start, terminate, pause, resume, restart, retry, rerun."""
+
+from __future__ import annotations
+
+from orchestrator.domain import commands as cmd
+from orchestrator.domain import events as ev
+from orchestrator.domain.cascade import Cascade
+from orchestrator.domain.context import Context
+from orchestrator.domain.defindex import index_of
+from orchestrator.domain.definitions import WorkflowDef, effective_type
+from orchestrator.domain.inputs import workflow_input
+from orchestrator.domain.outcome import Rejected, RejectionCode
+from orchestrator.domain.state import WorkflowState
+from orchestrator.domain.statuses import TaskStatus, WorkflowStatus
+from orchestrator.domain.tasks.base import handler_for, registered_kinds
+from orchestrator.domain.tasks.subworkflow import record_failed_child
+
+Outcome = Cascade | Rejected
+
+_RETRIED = (
+    TaskStatus.FAILED,
+    TaskStatus.FAILED_WITH_TERMINAL_ERROR,
+    TaskStatus.TIMED_OUT,
+    TaskStatus.CANCELED,
+)
+
+
+def _check_definition(definition: WorkflowDef) -> Rejected | None:
+    if not definition.tasks:
+        return Rejected(RejectionCode.INVALID_DEFINITION, f"{definition.name} has no tasks")
+    supported = registered_kinds()
+    for ref, task in index_of(definition).by_ref.items():
+        if effective_type(task) not in supported:
+            return Rejected(
+                RejectionCode.NOT_SUPPORTED, f"task {ref}: type {task.type} is not supported yet"
+            )
+    return None
+
+
+def start(state: WorkflowState | None, command: cmd.StartWorkflow, ctx: Context) -> Outcome:
+    if state is not None:
+        return _start_existing(state, command, ctx)
+    definition = command.definition or ctx.workflow_def(command.name, command.version)
+    if definition is None:
+        version = "latest" if command.version is None else command.version
+        unknown = Rejected(
+            RejectionCode.UNKNOWN_DEFINITION, f"no workflow definition {command.name}/{version}"
+        )
+        return _failed_child(command, ctx, unknown)
+    if not 0 <= command.priority <= 99:
+        return Rejected(RejectionCode.INVALID_REQUEST, "priority must be within 0..99")
+    problem = _check_definition(definition)
+    if problem is not None:
+        return _failed_child(command, ctx, problem)
+    c = Cascade(None, command, ctx)
+    c.emit(
+        ev.WorkflowStarted,
+        definition=definition,
+        input=workflow_input(command.input, definition.input_template),
+        correlation_id=command.correlation_id,
+        priority=command.priority,
+        task_to_domain=command.task_to_domain,
+        parent_workflow_id=command.parent_workflow_id,
+        parent_task_id=command.parent_task_id,
+        idempotency_key=command.idempotency_key,
+    )
+    c.schedule(definition.tasks[0])
+    return c
+
+
+def _failed_child(command: cmd.StartWorkflow, ctx: Context, problem: Rejected) -> Outcome:
+    """A child that cannot start is recorded FAILED so its parent task hears of it (a rejection
+    would leave the parent waiting); any other start is rejected."""
+    if command.parent_task_id is None:
+        return problem
+    c = Cascade(None, command, ctx)
+    record_failed_child(c, command, problem.reason)
+    return c
+
+
+def _start_existing(state: WorkflowState, command: cmd.StartWorkflow, ctx: Context) -> Outcome:
+    """A start for an id that exists. With an idempotency key the id was derived from the key
+    (ADR 0002), so this is the idempotent duplicate: FAIL and RETURN_EXISTING refuse (the edge
+    answers RETURN_EXISTING with the id), FAIL_ON_RUNNING starts a new run once it has ended."""
+    exists = Rejected(
+        RejectionCode.ALREADY_EXISTS, f"workflow {state.workflow_id} exists ({state.status})"
+    )
+    strategy = command.idempotency_strategy
+    if command.idempotency_key is None or strategy is not cmd.IdempotencyStrategy.FAIL_ON_RUNNING:
+        return exists
+    if not state.is_terminal:
+        return exists
+    definition = command.definition or ctx.workflow_def(command.name, command.version)
+    if definition is None:
+        return Rejected(RejectionCode.UNKNOWN_DEFINITION, f"no workflow definition {command.name}")
+    problem = _check_definition(definition)
+    if problem is not None:
+        return problem
+    c = Cascade(state, command, ctx)
+    c.emit(
+        ev.WorkflowRestarted,
+        definition=definition,
+        input=workflow_input(command.input, definition.input_template),
+        correlation_id=command.correlation_id,
+    )
+    c.schedule(definition.tasks[0])
+    return c
+
+
+def _terminal(c: Cascade) -> Rejected | None:
+    if c.state.is_terminal:
+        return Rejected(RejectionCode.WORKFLOW_TERMINAL, f"workflow has ended ({c.state.status})")
+    return None
+
+
+def _not_terminal(c: Cascade) -> Rejected | None:
+    if not c.state.is_terminal:
+        return Rejected(RejectionCode.WORKFLOW_NOT_TERMINAL, f"workflow is still {c.state.status}")
+    return None
+
+
+def terminate(c: Cascade, command: cmd.TerminateWorkflow) -> Outcome:
+    if (rejected := _terminal(c)) is not None:
+        return rejected
+    c.end_workflow(
+        WorkflowStatus.TERMINATED,
+        command.reason or f"terminated by {command.actor}",
+        trigger_failure_workflow=command.trigger_failure_workflow,
+    )
+    return c
+
+
+def pause(c: Cascade) -> Outcome:
+    if (rejected := _terminal(c)) is not None:
+        return rejected
+    if c.state.status is not WorkflowStatus.RUNNING:
+        return Rejected(RejectionCode.NOT_RUNNING, "workflow is already paused")
+    c.emit(ev.WorkflowPaused)
+    return c
+
+
+def resume(c: Cascade) -> Outcome:
+    if (rejected := _terminal(c)) is not None:
+        return rejected
+    if c.state.status is not WorkflowStatus.PAUSED:
+        return Rejected(RejectionCode.NOT_PAUSED, "workflow is not paused")
+    unsettled = sorted(c.state.unsettled, key=lambda tid: c.state.tasks[tid].seq)
+    c.emit(ev.WorkflowResumed)
+    for task_id in unsettled:  # what ended while paused goes on now, in order
+        c.settle(task_id)
+    return c
+
+
+def restart(c: Cascade, command: cmd.RestartWorkflow) -> Outcome:
+    if (rejected := _not_terminal(c)) is not None:
+        return rejected
+    state = c.state
+    if not state.definition.restartable:
+        return Rejected(
+            RejectionCode.NOT_RESTARTABLE, f"{state.definition.name} is not restartable"
+        )
+    definition = state.definition
+    if command.use_latest_definition:
+        latest = command.definition or c.ctx.workflow_def(definition.name, None)
+        if latest is None:
+            return Rejected(RejectionCode.UNKNOWN_DEFINITION, f"no definition {definition.name}")
+        definition = latest
+    if (problem := _check_definition(definition)) is not None:
+        return problem
+    c.emit(
+        ev.WorkflowRestarted,
+        definition=definition,
+        input=state.input,
+        correlation_id=state.correlation_id,
+    )
+    c.schedule(definition.tasks[0])
+    return c
+
+
+def retry(c: Cascade, command: cmd.RetryWorkflow) -> Outcome:
+    """New attempts of the last failed/canceled tasks (JOINs first: they have lower seq)."""
+    if (rejected := _not_terminal(c)) is not None:
+        return rejected
+    state = c.state
+    failed = sorted(
+        (t for t in (state.tasks[tid] for tid in state.by_ref.values()) if t.status in _RETRIED),
+        key=lambda t: t.seq,
+    )
+    if not failed:
+        return Rejected(RejectionCode.NOTHING_TO_RETRY, "no failed task to retry")
+    c.emit(ev.WorkflowRetried)
+    for task in failed:
+        if handler_for(task.kind).on_retry(c, task, command.resume_subworkflow_tasks):
+            continue
+        c.schedule(
+            c.spec(task),
+            task.iteration,
+            retry_of=task,
+            input_override=task.input,
+            delay_ms=0,
+            dynamic=task.dynamic_task is not None,
+            container_ref=task.container_ref,
+        )
+    return c
+
+
+def rerun(c: Cascade, command: cmd.RerunWorkflow) -> Outcome:
+    if (rejected := _not_terminal(c)) is not None:
+        return rejected
+    state = c.state
+    task = state.tasks.get(command.from_task_id)
+    if task is None or task.generation != state.generation or task.retried:
+        return Rejected(RejectionCode.TASK_NOT_FOUND, f"no current task {command.from_task_id}")
+    position = index_of(state.definition).position.get(task.definition_ref)
+    if position is None or position.container_ref is not None or task.iteration:
+        return Rejected(RejectionCode.NOT_SUPPORTED, "rerun starts from a top-level task only")
+    new_input = state.input if command.workflow_input is None else command.workflow_input
+    c.emit(ev.WorkflowRerun, from_task_id=task.task_id, input=new_input)
+    wt = c.spec(task)
+    if command.task_input is None:
+        c.schedule(wt)
+    else:
+        c.schedule(wt, input_override=command.task_input)
+    return c

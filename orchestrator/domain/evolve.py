@@ -1,0 +1,169 @@
+"""evolve(state, event) -> state: applies facts, decides nothing.
+
+Besides copying facts it maintains the derived indexes (by_ref, latest_iteration, JOIN counters,
+open-task count, tasks ended while paused); each update touches O(1) entries, except the rare
+administrative resets (restart, rerun) which are linear once.
+"""
+
+from __future__ import annotations
+
+from typing import assert_never
+
+from pyrsistent import pmap, pset
+
+from orchestrator.domain import events as ev
+from orchestrator.domain.definitions import JSON
+from orchestrator.domain.evolve_tasks import (
+    InvalidLog,
+    _canceled,
+    _completed,
+    _count_for_joins,
+    _failed,
+    _iterations_removed,
+    _picked_up,
+    _progressed,
+    _put,
+    _scheduled,
+    _skipped,
+    _t,
+)
+from orchestrator.domain.fastcopy import replace
+from orchestrator.domain.state import WorkflowState
+from orchestrator.domain.statuses import TaskStatus, WorkflowStatus
+
+__all__ = ["InvalidLog", "evolve"]
+
+
+def evolve(state: WorkflowState | None, event: ev.Event) -> WorkflowState:
+    if isinstance(event, ev.WorkflowStarted):
+        return _started(event)
+    if state is None:
+        raise InvalidLog(f"{type(event).__name__} before WorkflowStarted ({event.workflow_id})")
+    state = replace(state, seq=event.seq, updated_at=event.at)
+    match event:
+        case ev.WorkflowStarted():
+            raise AssertionError("handled above")
+        case ev.WorkflowRestarted():
+            return _restarted(state, event)
+        case ev.WorkflowRetried():
+            return _reopened(state)
+        case ev.WorkflowRerun():
+            return _rerun(state, event)
+        case ev.WorkflowPaused():
+            return replace(state, status=WorkflowStatus.PAUSED)
+        case ev.WorkflowResumed():
+            return replace(state, status=WorkflowStatus.RUNNING, unsettled=pset())
+        case ev.WorkflowCompleted():
+            return _ended(state, WorkflowStatus.COMPLETED, event.output, None, event.at)
+        case ev.WorkflowFailed():
+            ended = _ended(state, event.status, event.output, event.reason, event.at)
+            return replace(
+                ended,
+                failed_task_id=event.failed_task_id,
+                failure_workflow_id=event.failure_workflow_id,
+            )
+        case ev.WorkflowTerminated():
+            ended = _ended(state, WorkflowStatus.TERMINATED, event.output, event.reason, event.at)
+            return replace(ended, failure_workflow_id=event.failure_workflow_id)
+        case ev.VariablesUpdated():
+            return replace(state, variables={**state.variables, **event.variables})
+        case ev.TaskScheduled():
+            return _scheduled(state, event)
+        case ev.TaskQueued():
+            return _put(state, replace(_t(state, event.task_id), queued=True))
+        case ev.TaskPickedUp():
+            return _picked_up(state, event)
+        case ev.TaskProgressed():
+            return _progressed(state, event)
+        case ev.TaskCompleted():
+            return _completed(state, event)
+        case ev.TaskFailed():
+            return _failed(state, event)
+        case ev.TaskCompletedWithErrors():
+            task = replace(_t(state, event.task_id), status=TaskStatus.COMPLETED_WITH_ERRORS)
+            return _count_for_joins(_put(state, task), task)
+        case ev.TaskSkipped():
+            return _skipped(state, event)
+        case ev.TaskCanceled():
+            return _canceled(state, event)
+        case ev.LoopIterationsRemoved():
+            return _iterations_removed(state, event)
+        case _:
+            assert_never(event)
+
+
+def _started(e: ev.WorkflowStarted) -> WorkflowState:
+    return WorkflowState(
+        workflow_id=e.workflow_id,
+        root_workflow_id=e.root_workflow_id,
+        definition=e.definition,
+        status=WorkflowStatus.RUNNING,
+        input=e.input,
+        seq=e.seq,
+        created_at=e.at,
+        started_at=e.at,
+        updated_at=e.at,
+        correlation_id=e.correlation_id,
+        priority=e.priority,
+        task_to_domain=e.task_to_domain,
+        parent_workflow_id=e.parent_workflow_id,
+        parent_task_id=e.parent_task_id,
+        idempotency_key=e.idempotency_key,
+        variables=e.definition.variables,
+    )
+
+
+def _reopened(state: WorkflowState) -> WorkflowState:
+    return replace(
+        state,
+        status=WorkflowStatus.RUNNING,
+        reason=None,
+        ended_at=0,
+        failed_task_id=None,
+        failure_workflow_id=None,
+        last_task_id=None,
+        output={},
+    )
+
+
+def _restarted(state: WorkflowState, e: ev.WorkflowRestarted) -> WorkflowState:
+    return replace(
+        _reopened(state),
+        definition=e.definition,
+        input=e.input,
+        correlation_id=e.correlation_id,
+        generation=state.generation + 1,
+        started_at=e.at,
+        variables=e.definition.variables,
+        open_count=0,
+        by_ref=pmap(),
+        latest_iteration=pmap(),
+        join_waiting=pmap(),
+        awaited_by=pmap(),
+        unsettled=pset(),
+    )
+
+
+def _rerun(state: WorkflowState, e: ev.WorkflowRerun) -> WorkflowState:
+    cut = _t(state, e.from_task_id).seq
+    kept = {ref: tid for ref, tid in state.by_ref.items() if state.tasks[tid].seq < cut}
+    latest = {r: tid for r, tid in state.latest_iteration.items() if state.tasks[tid].seq < cut}
+    joins = {tid: n for tid, n in state.join_waiting.items() if state.tasks[tid].seq < cut}
+    awaited = {r: tid for r, tid in state.awaited_by.items() if state.tasks[tid].seq < cut}
+    return replace(
+        _reopened(state),
+        input=e.input,
+        generation=state.generation + 1,
+        open_count=0,
+        by_ref=pmap(kept),
+        latest_iteration=pmap(latest),
+        join_waiting=pmap(joins),
+        awaited_by=pmap(awaited),
+        unsettled=pset(),
+    )
+
+
+def _ended(
+    state: WorkflowState, status: WorkflowStatus, output: JSON, reason: str | None, at: int
+) -> WorkflowState:
+    return replace(state, status=status, output=output, reason=reason, ended_at=at)

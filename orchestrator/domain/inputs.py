@@ -1,0 +1,100 @@
+"""Task inputs, effective task settings and the expression lookup over a workflow state."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from orchestrator.domain.context import Context
+from orchestrator.domain.definitions import JSON, TaskDef, WorkflowTask
+from orchestrator.domain.expressions import MISSING, Lookup, resolve
+from orchestrator.domain.state import TaskState, WorkflowState
+
+
+def effective_task_def(ctx: Context, wt: WorkflowTask) -> TaskDef:
+    """The TaskDef this attempt runs under (inline > registered), retryCount override applied.
+
+    Without any TaskDef (typical for system tasks) nothing is retried and no timeout applies,
+    as in Conductor.
+    """
+    found = wt.task_definition or ctx.task_def(wt.name)
+    if found is None:
+        return TaskDef(name=wt.name, retry_count=wt.retry_count or 0, response_timeout_seconds=0)
+    if wt.retry_count is not None and wt.retry_count != found.retry_count:
+        return replace(found, retry_count=wt.retry_count)
+    return found
+
+
+def workflow_doc(state: WorkflowState) -> dict[str, JSON]:
+    return {
+        "input": state.input,
+        "output": state.output,
+        "variables": state.variables,
+        "workflowId": state.workflow_id,
+        "correlationId": state.correlation_id,
+        "workflowType": state.definition.name,
+        "version": state.definition.version,
+        "status": str(state.status),
+        "parentWorkflowId": state.parent_workflow_id,
+        "parentWorkflowTaskId": state.parent_task_id,
+        "priority": state.priority,
+        "createTime": state.created_at,
+        "startTime": state.started_at,
+        "taskToDomain": state.task_to_domain,
+        "reasonForIncompletion": state.reason,
+    }
+
+
+def task_doc(task: TaskState) -> dict[str, JSON]:
+    return {
+        "input": task.input,
+        "output": task.output,
+        "status": str(task.status),
+        "taskId": task.task_id,
+        "retryCount": task.retry_count,
+        "referenceTaskName": task.ref,
+        "taskType": task.task_type,
+        "taskDefName": task.name,
+        "seq": task.seq,
+        "pollCount": task.poll_count,
+        "iteration": task.iteration,
+        "scheduledTime": task.scheduled_at,
+        "startTime": task.started_at,
+        "endTime": task.ended_at,
+        "updateTime": task.updated_at,
+        "reasonForIncompletion": task.reason,
+        "workerId": task.worker_id,
+        "callbackAfterSeconds": task.callback_after_seconds,
+    }
+
+
+def lookup_for(state: WorkflowState) -> Lookup:
+    """Builds only the one root document an expression names, on demand."""
+
+    def lookup(root: str) -> JSON:
+        if root == "workflow":
+            return workflow_doc(state)
+        task = state.lookup_ref(root)
+        return MISSING if task is None else task_doc(task)
+
+    return lookup
+
+
+def resolve_input(state: WorkflowState, wt: WorkflowTask, task_def: TaskDef) -> JSON:
+    template = wt.input_parameters
+    if task_def.input_template:
+        template = {**task_def.input_template, **wt.input_parameters}
+    return resolve(template, lookup_for(state))
+
+
+def workflow_output(state: WorkflowState, last: TaskState | None) -> JSON:
+    """outputParameters resolved, or the output of the task that ended the workflow."""
+    params = state.definition.output_parameters
+    if params is not None:
+        return resolve(params, lookup_for(state))
+    return last.output if last is not None else {}
+
+
+def workflow_input(state_input: JSON, template: dict[str, JSON]) -> JSON:
+    if template and isinstance(state_input, dict):
+        return {**template, **state_input}
+    return state_input

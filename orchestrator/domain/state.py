@@ -1,0 +1,109 @@
+"""The state of one workflow execution: a fold of its events (see evolve.py).
+
+Indexed for O(1) work per event: tasks by id, the current attempt by reference name, the latest
+loop iteration by definition reference, JOIN counters, a count of open tasks. Persistent maps
+(pyrsistent) make each event's update O(log32 n) ~ O(1) and let decide keep cheap working copies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pyrsistent import pmap, pset
+from pyrsistent.typing import PMap, PSet
+
+from orchestrator.domain.definitions import JSON, TaskDef, WorkflowDef, WorkflowTask
+from orchestrator.domain.statuses import TaskStatus, WorkflowStatus
+
+
+@dataclass(frozen=True, slots=True)
+class TaskState:
+    task_id: str
+    ref: str
+    definition_ref: str
+    name: str
+    task_type: str
+    kind: str
+    status: TaskStatus
+    input: JSON
+    task_def: TaskDef
+    seq: int  # Conductor's task seq: 1-based order of scheduling in the workflow
+    generation: int
+    scheduled_at: int
+    first_scheduled_at: int  # first attempt's scheduling time (totalTimeoutSeconds)
+    dispatched: bool = True
+    queued: bool = False  # handed to the queue for the current wait
+    start_delay_ms: int = 0
+    output: JSON = field(default_factory=dict)
+    retry_count: int = 0
+    retried_task_id: str | None = None
+    retried: bool = False  # a newer attempt of this task exists
+    iteration: int = 0
+    optional: bool = False
+    poll_count: int = 0
+    started_at: int = 0  # first IN_PROGRESS of the attempt
+    updated_at: int = 0
+    ended_at: int = 0
+    callback_after_seconds: int = 0
+    reason: str | None = None
+    worker_id: str | None = None
+    logs: tuple[str, ...] = ()
+    child_workflow_id: str | None = None
+    dynamic_task: WorkflowTask | None = None
+    container_ref: str | None = None
+
+    @property
+    def available_at(self) -> int:
+        return self.scheduled_at + self.start_delay_ms
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowState:
+    workflow_id: str
+    root_workflow_id: str
+    definition: WorkflowDef
+    status: WorkflowStatus
+    input: JSON
+    seq: int
+    created_at: int
+    started_at: int  # start of the current generation (workflow timeout)
+    updated_at: int
+    generation: int = 0
+    correlation_id: str | None = None
+    priority: int = 0
+    task_to_domain: dict[str, str] = field(default_factory=dict)
+    parent_workflow_id: str | None = None
+    parent_task_id: str | None = None
+    idempotency_key: str | None = None
+    output: JSON = field(default_factory=dict)
+    variables: JSON = field(default_factory=dict)
+    reason: str | None = None
+    ended_at: int = 0
+    failed_task_id: str | None = None
+    failure_workflow_id: str | None = None
+    task_count: int = 0
+    open_count: int = 0  # non-terminal tasks of the current generation
+    last_task_id: str | None = None  # the task whose completion ended the workflow
+    tasks: PMap[str, TaskState] = field(default_factory=pmap)
+    by_ref: PMap[str, str] = field(default_factory=pmap)  # ref (suffixed) -> current attempt
+    latest_iteration: PMap[str, str] = field(default_factory=pmap)  # definition ref -> task id
+    join_waiting: PMap[str, int] = field(default_factory=pmap)  # JOIN task id -> outstanding
+    awaited_by: PMap[str, str] = field(default_factory=pmap)  # joinOn ref -> JOIN task id
+    unsettled: PSet[str] = field(default_factory=pset)  # ended while PAUSED, handled on resume
+
+    def task(self, task_id: str) -> TaskState | None:
+        return self.tasks.get(task_id)
+
+    def current(self, ref: str) -> TaskState | None:
+        """The current attempt of `ref` (exact, suffixed name) in this generation."""
+        task_id = self.by_ref.get(ref)
+        return None if task_id is None else self.tasks[task_id]
+
+    def lookup_ref(self, ref: str) -> TaskState | None:
+        """As expressions see refs: exact name first, else the latest loop iteration."""
+        task_id = self.by_ref.get(ref) or self.latest_iteration.get(ref)
+        return None if task_id is None else self.tasks[task_id]
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status.is_terminal

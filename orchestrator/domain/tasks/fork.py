@@ -1,0 +1,58 @@
+"""FORK_JOIN (alias FORK) and JOIN.
+
+The fork completes at once and schedules its JOIN first (so the JOIN's counter of outstanding
+`joinOn` tasks exists before any branch can end), then the first task of every branch. The
+state counts down per JOIN as awaited tasks end successfully (evolve), so completing one branch
+of a 1,000-wide fork is O(1); the JOIN completes when its counter reaches zero, with the map
+ref -> output of its joinOn tasks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from orchestrator.domain import ids
+from orchestrator.domain.defindex import index_of
+from orchestrator.domain.definitions import JSON, TaskType, WorkflowTask
+from orchestrator.domain.statuses import TaskStatus
+from orchestrator.domain.tasks.common import BaseHandler
+
+if TYPE_CHECKING:
+    from orchestrator.domain.cascade import Cascade
+    from orchestrator.domain.state import TaskState
+
+
+class ForkHandler(BaseHandler):
+    kinds: tuple[TaskType, ...] = (TaskType.FORK_JOIN,)
+
+    def task_type(self, wt: WorkflowTask) -> str:
+        return "FORK"  # Conductor's taskType for both spellings
+
+    def start(self, c: Cascade, task: TaskState, wt: WorkflowTask) -> None:
+        c.complete(task.task_id, {}, settle=False)
+        join_ref = index_of(c.state.definition).join_of_fork.get(wt.task_reference_name)
+        if join_ref is not None:
+            c.schedule(index_of(c.state.definition).by_ref[join_ref], task.iteration)
+        for branch in wt.fork_tasks:
+            if branch:
+                c.schedule(branch[0], task.iteration)
+
+
+class JoinHandler(BaseHandler):
+    kinds: tuple[TaskType, ...] = (TaskType.JOIN,)
+    initial_status = TaskStatus.IN_PROGRESS
+
+    def prepare_input(self, c: Cascade, wt: WorkflowTask, resolved: JSON) -> JSON:
+        return {**(resolved if isinstance(resolved, dict) else {}), "joinOn": list(wt.join_on)}
+
+    def start(self, c: Cascade, task: TaskState, wt: WorkflowTask) -> None:
+        self.on_awaited_done(c, task)
+
+    def on_awaited_done(self, c: Cascade, task: TaskState) -> None:
+        if c.state.join_waiting.get(task.task_id, 0) > 0:
+            return
+        output: dict[str, JSON] = {}
+        for ref in task.input.get("joinOn", []):
+            done = c.state.current(ids.loop_ref(str(ref), task.iteration))
+            output[str(ref)] = done.output if done is not None else {}
+        c.complete(task.task_id, output)

@@ -1,0 +1,107 @@
+"""System tasks evaluated inline by the engine: NOOP, SET_VARIABLE, INLINE, JSON_JQ_TRANSFORM,
+TERMINATE. They complete (or fail) within the decision that reached them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from orchestrator.domain.definitions import JSON, TaskType, WorkflowTask
+from orchestrator.domain.events import VariablesUpdated
+from orchestrator.domain.ports import ScriptError
+from orchestrator.domain.statuses import WorkflowStatus
+from orchestrator.domain.tasks.common import BaseHandler, InlineHandler, TaskError
+
+if TYPE_CHECKING:
+    from orchestrator.domain.cascade import Cascade
+    from orchestrator.domain.state import TaskState
+
+
+class NoopHandler(InlineHandler):
+    kinds: tuple[TaskType, ...] = (TaskType.NOOP,)
+
+
+class SetVariableHandler(InlineHandler):
+    kinds: tuple[TaskType, ...] = (TaskType.SET_VARIABLE,)
+
+    def evaluate(self, c: Cascade, task: TaskState, wt: WorkflowTask) -> JSON:
+        if not isinstance(task.input, dict):
+            raise TaskError("SET_VARIABLE input must be an object")
+        c.emit(VariablesUpdated, variables=task.input)
+        return {}
+
+
+def _input(task: TaskState) -> dict[str, JSON]:
+    return task.input if isinstance(task.input, dict) else {}
+
+
+def evaluate_script(c: Cascade, evaluator: str | None, expression: str | None, value: JSON) -> JSON:
+    """Conductor's evaluators: `value-param` reads an input key; javascript/graaljs run V8
+    with `$` bound to the task input."""
+    if expression is None:
+        raise TaskError("no expression")
+    if evaluator == "value-param":
+        return value.get(expression) if isinstance(value, dict) else None
+    if evaluator in ("javascript", "graaljs"):
+        try:
+            return c.ctx.scripts.evaluate_js(expression, {"$": value})
+        except ScriptError as error:
+            raise TaskError(str(error)) from error
+    raise TaskError(f"unknown evaluatorType {evaluator!r}")
+
+
+class InlineScriptHandler(InlineHandler):
+    kinds: tuple[TaskType, ...] = (TaskType.INLINE,)
+
+    def evaluate(self, c: Cascade, task: TaskState, wt: WorkflowTask) -> JSON:
+        params = _input(task)
+        evaluator = params.get("evaluatorType", wt.evaluator_type) or "javascript"
+        expression = params.get("expression", wt.expression)
+        try:
+            result = evaluate_script(c, str(evaluator), expression, params)
+        except TaskError as error:
+            raise TaskError(str(error), {"error": str(error)}) from error
+        return {"result": result}
+
+
+class JsonJqHandler(InlineHandler):
+    kinds: tuple[TaskType, ...] = (TaskType.JSON_JQ_TRANSFORM,)
+
+    def evaluate(self, c: Cascade, task: TaskState, wt: WorkflowTask) -> JSON:
+        params = _input(task)
+        query = params.get("queryExpression")
+        if not isinstance(query, str):
+            raise TaskError("queryExpression is missing", {"error": "queryExpression is missing"})
+        try:
+            results = c.ctx.scripts.evaluate_jq(query, params)
+        except ScriptError as error:
+            raise TaskError(str(error), {"error": str(error)}) from error
+        result = results[0] if len(results) == 1 else (results or None)
+        return {"result": result, "resultList": results}
+
+
+_TERMINATION = {
+    "COMPLETED": WorkflowStatus.COMPLETED,
+    "FAILED": WorkflowStatus.FAILED,
+    "TERMINATED": WorkflowStatus.TERMINATED,
+}
+
+
+class TerminateHandler(BaseHandler):
+    kinds: tuple[TaskType, ...] = (TaskType.TERMINATE,)
+
+    def start(self, c: Cascade, task: TaskState, wt: WorkflowTask) -> None:
+        params = _input(task)
+        status = _TERMINATION.get(str(params.get("terminationStatus", "")).upper())
+        if status is None:
+            c.fail(task.task_id, f"invalid terminationStatus {params.get('terminationStatus')!r}")
+            return
+        output = params.get("workflowOutput") or {}
+        reason = str(params.get("terminationReason") or f"Terminated by task {task.ref}")
+        c.complete(task.task_id, output, settle=False)
+        c.end_workflow(
+            status,
+            reason,
+            output=output,
+            failed_task=c.state.tasks[task.task_id],
+            trigger_failure_workflow=status is WorkflowStatus.FAILED,
+        )

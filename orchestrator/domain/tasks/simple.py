@@ -1,0 +1,37 @@
+"""SIMPLE (and any unknown type name): handed to a worker polling the queue named `name`.
+HTTP, EVENT and KAFKA_PUBLISH are dispatched the same way, to built-in system executors."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from orchestrator.domain.definitions import JSON, TaskType, WorkflowTask
+from orchestrator.domain.tasks.common import BaseHandler
+
+if TYPE_CHECKING:
+    from orchestrator.domain.cascade import Cascade
+
+
+class SimpleHandler(BaseHandler):
+    kinds: tuple[TaskType, ...] = (TaskType.SIMPLE,)
+    dispatched = True
+    accepts_reports = True
+
+    def task_type(self, wt: WorkflowTask) -> str:
+        return wt.name  # Conductor: a SIMPLE task's taskType is its name (the queue)
+
+
+class SystemExecutorHandler(BaseHandler):
+    """Side-effecting system tasks run by the runtime's executors, reported like a worker's."""
+
+    kinds: tuple[TaskType, ...] = (TaskType.HTTP, TaskType.KAFKA_PUBLISH)
+    dispatched = True
+    accepts_reports = True
+
+
+class EventHandler(SystemExecutorHandler):
+    kinds: tuple[TaskType, ...] = (TaskType.EVENT,)
+
+    def prepare_input(self, c: Cascade, wt: WorkflowTask, resolved: JSON) -> JSON:
+        # Conductor's EventTaskMapper puts the sink into the task input.
+        return {**resolved, "sink": wt.sink} if isinstance(resolved, dict) else resolved

@@ -1,0 +1,76 @@
+"""Deadlines derived from the state. react/resume turn them into ScheduleTimer effects; decide
+accepts a TimerFired only if the same (kind, task, due_at) is still a deadline of the current
+state and is due, so a stale or duplicate firing is a rejection, never an event.
+
+Per task attempt (Conductor's DeciderService rules, measured from the facts in the state):
+- TASK_DELAY: SCHEDULED, not yet queued, after startDelay / retry delay -> hand it to the queue.
+- CALLBACK: IN_PROGRESS with callbackAfterSeconds, not queued -> hand it to the queue again.
+- RESPONSE_TIMEOUT: IN_PROGRESS, no update for responseTimeoutSeconds (+ callback).
+- TASK_TIMEOUT: IN_PROGRESS longer than timeoutSeconds since the attempt's first start.
+- POLL_TIMEOUT: queued but not picked up within pollTimeoutSeconds.
+- TOTAL_TIMEOUT: totalTimeoutSeconds since the first attempt was scheduled.
+ALERT_ONLY timeouts have no timer (Conductor only logs them). Workflow: WORKFLOW_TIMEOUT with
+policy TIME_OUT_WF, timeoutSeconds after the current run started.
+"""
+
+from __future__ import annotations
+
+from orchestrator.domain.commands import TimerKind
+from orchestrator.domain.definitions import TaskTimeoutPolicy, WorkflowTimeoutPolicy
+from orchestrator.domain.state import TaskState, WorkflowState
+from orchestrator.domain.statuses import TaskStatus
+from orchestrator.domain.tasks.base import handler_for
+
+Deadline = tuple[TimerKind, int]
+
+
+def task_deadlines(state: WorkflowState, task: TaskState) -> list[Deadline]:
+    if task.status.is_terminal or task.retried or task.generation != state.generation:
+        return []
+    found: list[Deadline] = []
+    handler_due = handler_for(task.kind).handler_deadline(state, task)
+    if handler_due is not None:
+        found.append((TimerKind.HANDLER, handler_due))
+    if not task.dispatched:
+        return found
+    td = task.task_def
+    timeouts_apply = td.timeout_policy is not TaskTimeoutPolicy.ALERT_ONLY
+    callback_ms = task.callback_after_seconds * 1000
+    if task.status is TaskStatus.SCHEDULED:
+        if not task.queued:
+            found.append((TimerKind.TASK_DELAY, task.available_at))
+        elif td.poll_timeout_seconds and timeouts_apply:
+            due = task.available_at + td.poll_timeout_seconds * 1000 + callback_ms
+            found.append((TimerKind.POLL_TIMEOUT, due))
+    else:
+        if callback_ms > 0 and not task.queued:
+            found.append((TimerKind.CALLBACK, task.updated_at + callback_ms))
+        if td.response_timeout_seconds > 0:
+            due = task.updated_at + td.response_timeout_seconds * 1000 + callback_ms
+            found.append((TimerKind.RESPONSE_TIMEOUT, due))
+        if td.timeout_seconds > 0 and timeouts_apply:
+            due = task.started_at + task.start_delay_ms + td.timeout_seconds * 1000
+            found.append((TimerKind.TASK_TIMEOUT, due))
+    if td.total_timeout_seconds > 0 and timeouts_apply:
+        found.append(
+            (TimerKind.TOTAL_TIMEOUT, task.first_scheduled_at + td.total_timeout_seconds * 1000)
+        )
+    return found
+
+
+def workflow_deadline(state: WorkflowState) -> int | None:
+    definition = state.definition
+    if state.is_terminal or definition.timeout_seconds <= 0:
+        return None
+    if definition.timeout_policy is not WorkflowTimeoutPolicy.TIME_OUT_WF:
+        return None
+    return state.started_at + definition.timeout_seconds * 1000
+
+
+def is_current_deadline(
+    state: WorkflowState, kind: TimerKind, task_id: str | None, due_at: int
+) -> bool:
+    if kind is TimerKind.WORKFLOW_TIMEOUT:
+        return task_id is None and workflow_deadline(state) == due_at
+    task = state.tasks.get(task_id) if task_id else None
+    return task is not None and (kind, due_at) in task_deadlines(state, task)

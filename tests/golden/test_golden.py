@@ -1,0 +1,70 @@
+"""Golden histories: re-deciding the recorded commands gives byte-identical events, and folding
+the recorded events gives the recorded final states. Regenerate with scripts/regen_golden.py."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from orchestrator.domain import serde
+from orchestrator.domain.decide import decide
+from orchestrator.domain.definitions_json import parse_task_def, parse_workflow_def
+from orchestrator.domain.evolve import evolve
+from orchestrator.domain.outcome import Accepted
+from orchestrator.domain.state import WorkflowState
+from orchestrator.testing.context import dict_context
+
+FILES = sorted(Path(__file__).parent.glob("*.json"))
+
+
+def _summary(state: WorkflowState) -> dict:
+    tasks = sorted(state.tasks.values(), key=lambda t: t.seq)
+    return {
+        "status": str(state.status),
+        "output": state.output,
+        "variables": state.variables,
+        "reason": state.reason,
+        "seq": state.seq,
+        "generation": state.generation,
+        "tasks": [[t.ref, str(t.status), t.retry_count, t.generation] for t in tasks],
+    }
+
+
+def _dump(obj: dict) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def test_there_are_at_least_ten_golden_histories():
+    assert len(FILES) >= 10
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_redeciding_commands_gives_identical_events(path: Path):
+    golden = json.loads(path.read_text())
+    ctx = dict_context(
+        [parse_workflow_def(d) for d in golden["workflow_defs"]],
+        [parse_task_def(d) for d in golden["task_defs"]],
+    )
+    states: dict[str, WorkflowState] = {}
+    produced = []
+    for data in golden["commands"]:
+        command = serde.command_from_jsonable(data)
+        decision = decide(states.get(command.workflow_id), command, ctx)
+        if isinstance(decision, Accepted):
+            for event in decision.events:
+                states[command.workflow_id] = evolve(states.get(command.workflow_id), event)
+                produced.append(serde.to_jsonable(event))
+    produced.sort(key=lambda e: (e["workflow_id"], e["seq"]))
+    assert [_dump(e) for e in produced] == [_dump(e) for e in golden["events"]]
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_folding_events_gives_recorded_final_state(path: Path):
+    golden = json.loads(path.read_text())
+    states: dict[str, WorkflowState] = {}
+    for data in golden["events"]:
+        event = serde.event_from_jsonable(data)
+        states[event.workflow_id] = evolve(states.get(event.workflow_id), event)
+    assert {wid: _summary(s) for wid, s in sorted(states.items())} == golden["final"]
