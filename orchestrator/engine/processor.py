@@ -35,7 +35,7 @@ from orchestrator.domain.context import Context
 from orchestrator.domain.react import resume
 from orchestrator.domain.state import WorkflowState
 from orchestrator.engine.registry import DefinitionRegistry, RegistryFollower
-from orchestrator.engine.statecodec import TableEntry, register_state_codec
+from orchestrator.engine.statecodec import ExecutionsTable, TableEntry, register_state_codec
 from orchestrator.engine.step import BatchOutput, process_batch
 from orchestrator.engine.timers import TimerHeap
 from orchestrator.kafka.admin import ensure_topics
@@ -79,6 +79,7 @@ class Processor:
         self.states: dict[str, TableEntry] = {}  # hot cache; the table is for durability
         self.timers = TimerHeap()
         self.known_task_topics: set[str] = set()
+        self._out: AsyncProducer | None = None
         self.stats = Stats()
         self.app = self._build_app()
 
@@ -105,6 +106,12 @@ class Processor:
             producer_acks=-1,
             table_standby_replicas=0,
             consumer_auto_offset_reset="earliest",
+            # A processor that dies is noticed within ~10 s and its partitions move on; faust's
+            # defaults would keep them on the dead member for a minute.
+            broker_session_timeout=10.0,
+            broker_heartbeat_interval=1.0,
+            broker_rebalance_timeout=20.0,
+            broker_max_poll_interval=300.0,
             web_enabled=False,
             processing_guarantee="at_least_once",
         )
@@ -114,13 +121,15 @@ class Processor:
             value_serializer="raw",
             partitions=s.partitions,
         )
-        self.table = app.Table(
-            "executions",
-            partitions=s.partitions,
+        self.table = app.tables.add(
+            ExecutionsTable(
+                app,
+                name="executions",
+                partitions=s.partitions,
+                key_type=bytes,
+                value_type=None,
+            )
         )
-        # faust derives these from key_type/value_type; set them for the changelog records.
-        self.table.key_serializer = "raw"
-        self.table.value_serializer = "wfstate"
         # The changelog is created by `ensure_topics` with the commands' partition count (checked
         # there); faust's own check reads consumer metadata that lacks the changelog topic.
         self.table._verified_source_topics_for_partitions.add(self.topics.commands)
@@ -133,9 +142,17 @@ class Processor:
 
     async def _start_follower(self) -> None:
         loop = asyncio.get_running_loop()
-        self.out = AsyncProducer(producer_config(self.settings.kafka_bootstrap), loop)
         await loop.run_in_executor(None, self.follower.start)
         log.info("definitions loaded")
+
+    @property
+    def out(self) -> AsyncProducer:
+        """The producer of everything but the changelog, made on first use (on faust's loop)."""
+        if self._out is None:
+            self._out = AsyncProducer(
+                producer_config(self.settings.kafka_bootstrap), asyncio.get_running_loop()
+            )
+        return self._out
 
     # -- the agent ----------------------------------------------------------------------------
 
@@ -151,15 +168,15 @@ class Processor:
                 os._exit(70)
 
     async def _handle(self, batch: Sequence[EventT]) -> None:
-        commands: list[Command] = []
+        commands: list[tuple[Command, str | None]] = []
         futures: list[Any] = []
         for event in batch:
             try:
-                command = wire.decode_command(event.message.value)
+                envelope = wire.decode_command_envelope(event.message.value)
             except CodecError as exc:
                 futures.append(self._dead_letter(event, str(exc)))
                 continue
-            commands.append(command)
+            commands.append((envelope.command, envelope.command_id))
         if not commands:
             await asyncio.gather(*futures)
             return
@@ -174,11 +191,11 @@ class Processor:
         self._persist(out, roots)
         self._count(len(commands), out)
 
-    async def _await_definitions(self, commands: Iterable[Command]) -> None:
+    async def _await_definitions(self, commands: Iterable[tuple[Command, str | None]]) -> None:
         """A start naming a definition not seen yet waits (bounded) for the registry."""
         missing = [
             c
-            for c in commands
+            for c, _ in commands
             if isinstance(c, StartWorkflow)
             and c.definition is None
             and c.workflow_id not in self.states
@@ -193,13 +210,13 @@ class Processor:
         send = self.out.send
         futures: list[Any] = []
         await self._ensure_task_topics(out.dispatches)
-        for event, correlation in out.events:
+        for event, command_id in out.events:
             key = (event.root_workflow_id or event.workflow_id).encode()
             futures.append(
                 send(
                     self.topics.events,
                     key,
-                    wire.encode_event(event, correlation_id=correlation),
+                    wire.encode_event(event, correlation_id=command_id),
                     _partition(roots, key),
                 )
             )

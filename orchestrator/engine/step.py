@@ -35,7 +35,8 @@ class Failure:
 
 @dataclass(slots=True)
 class BatchOutput:
-    events: list[tuple[Event, str | None]] = field(default_factory=list)  # (event, correlation)
+    # (event, id of the command that caused it: the header's correlation_id, for tracing)
+    events: list[tuple[Event, str | None]] = field(default_factory=list)
     dispatches: list[DispatchTask] = field(default_factory=list)
     commands: list[Command] = field(default_factory=list)
     timers: list[ScheduleTimer] = field(default_factory=list)
@@ -56,11 +57,13 @@ class BatchOutput:
 
 
 def process_batch(
-    states: Mapping[str, WorkflowState], commands: Iterable[Command], ctx: Context
+    states: Mapping[str, WorkflowState],
+    commands: Iterable[tuple[Command, str | None]],
+    ctx: Context,
 ) -> BatchOutput:
-    """Decide, evolve and react for each command in order; `states` is not modified."""
+    """Decide, evolve and react for each (command, command id) in order; `states` is not modified."""
     out = BatchOutput()
-    for command in commands:
+    for command, command_id in commands:
         wid = command.workflow_id
         state = out.states.get(wid) or states.get(wid)
         try:
@@ -68,7 +71,7 @@ def process_batch(
             if isinstance(decision, Rejected):
                 out.rejections.append((command, decision))
                 continue
-            state = _apply(state, decision, out)
+            state = _apply(state, decision, command_id, out)
         except Exception as exc:  # a bug in the core must not stop the partition
             log.exception("engine error on %s for workflow %s", type(command).__name__, wid)
             out.failures.append(Failure(command, f"engine error: {type(exc).__name__}: {exc}"))
@@ -79,14 +82,14 @@ def process_batch(
 
 
 def _apply(
-    state: WorkflowState | None, decision: Accepted, out: BatchOutput
+    state: WorkflowState | None, decision: Accepted, command_id: str | None, out: BatchOutput
 ) -> WorkflowState | None:
     # Evolve and react into local lists first, so a failure half-way leaves `out` untouched.
     events: list[tuple[Event, str | None]] = []
     effects: list[object] = []
     for event in decision.events:
         state = evolve(state, event)
-        events.append((event, state.correlation_id))
+        events.append((event, command_id))
         effects.extend(react(state, event))
     out.events.extend(events)
     out.add_effects(effects)
