@@ -22,6 +22,8 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 ENV_PREFIX = "ORCHESTRATOR_"
+SECRET_ENV_PREFIX = "ORCHESTRATOR_SECRET_"
+STACK_ENV_PREFIX = "ORCHESTRATOR_STACK_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # The repository's schemas/ folder; a container sets ORCHESTRATOR_SCHEMAS_DIR explicitly.
 PROJECT_SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
@@ -344,7 +346,14 @@ def unknown_env_vars(environ: Mapping[str, str] | None = None) -> list[str]:
     """``ORCHESTRATOR_*`` variables that are no setting: most likely typos."""
     environ = os.environ if environ is None else environ
     known = set(Settings.env_var_names())
-    return sorted(k for k in environ if k.startswith(ENV_PREFIX) and k not in known)
+    return sorted(
+        k
+        for k in environ
+        if k.startswith(ENV_PREFIX)
+        and k not in known
+        and not k.startswith(SECRET_ENV_PREFIX)  # secrets, not settings (orchestrator.secrets)
+        and not k.startswith(STACK_ENV_PREFIX)  # the local stack's own knobs (scripts/stack.py)
+    )
 
 
 class LazySettings:

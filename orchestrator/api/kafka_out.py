@@ -14,6 +14,8 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from orchestrator.kafka.clients import producer_config
+
 log = logging.getLogger(__name__)
 
 
@@ -23,14 +25,10 @@ class DeliveryFailed(RuntimeError):
 
 class AsyncProducer:
     def __init__(self, bootstrap: str, **config: Any) -> None:
+        # The project's producer settings: idempotent, and the Java-compatible partitioner, so a
+        # command lands on the partition whose processor owns the workflow.
         self._producer = Producer(
-            {
-                "bootstrap.servers": bootstrap,
-                "enable.idempotence": True,  # retries never duplicate or reorder records
-                "linger.ms": 5,
-                "logger": logging.getLogger("orchestrator.kafka.librdkafka"),
-                **config,
-            }
+            producer_config(bootstrap, client_id="orchestrator-api", extra=config)
         )
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._poll, name="api-producer", daemon=True)

@@ -18,6 +18,8 @@ from typing import Any
 
 from confluent_kafka import KafkaException, Producer
 
+from orchestrator.kafka import clients
+
 
 class DeliveryError(Exception):
     """A record could not be delivered (after librdkafka's own retries)."""
@@ -75,16 +77,12 @@ def _settle(future: asyncio.Future[None], err: Any) -> None:
 
 
 def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
-    """Idempotent, batched, Java-compatible partitioner (same partition as faust/aiokafka)."""
-    config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
-        "enable.idempotence": True,
-        "acks": "all",
-        "linger.ms": 4,
+    """The project's producer settings (orchestrator.kafka.clients) tuned for large batches."""
+    extra: dict[str, Any] = {
         "batch.size": 512 * 1024,
         "queue.buffering.max.messages": 500_000,
-        "partitioner": "murmur2_random",
-        "compression.type": "none",
     }
-    config.update(overrides)
-    return config
+    extra.update(overrides)
+    return clients.producer_config(
+        bootstrap, client_id="orchestrator-processor", linger_ms=4, extra=extra
+    )

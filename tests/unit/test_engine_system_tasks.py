@@ -9,8 +9,8 @@ from orchestrator.testing.scripts import FakeScripts
 
 JS = FakeScripts(
     js={
-        "$.n * 2": lambda b: b["$"]["n"] * 2,
-        "$.n > 1 ? 'big' : 'small'": lambda b: "big" if b["$"]["n"] > 1 else "small",
+        "$.n * 2": lambda b: b["n"] * 2,
+        "$.n > 1 ? 'big' : 'small'": lambda b: "big" if b["n"] > 1 else "small",
         "boom": lambda b: 1 / 0,
     }
 )

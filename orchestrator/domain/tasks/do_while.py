@@ -51,6 +51,9 @@ class DoWhileHandler(BaseHandler):
     initial_status = TaskStatus.IN_PROGRESS
 
     def start(self, c: Cascade, task: TaskState, wt: WorkflowTask) -> None:
+        if task.retried_task_id is not None:
+            _resume(c, task, wt)
+            return
         if not wt.loop_over:
             c.fail(task.task_id, "DO_WHILE has no loopOver tasks")
             return
@@ -93,6 +96,21 @@ class DoWhileHandler(BaseHandler):
             _begin(c, c.state.tasks[container.task_id], wt, n + 1, items, done)
         else:
             c.complete(container.task_id, done)
+
+
+def _resume(c: Cascade, task: TaskState, wt: WorkflowTask) -> None:
+    """A workflow retry made a new attempt of this loop: carry on at the same iteration. If a
+    task inside failed, the retry also makes a new attempt of it (it has a higher seq) and the
+    loop waits for it; if the condition itself failed, it is evaluated again now."""
+    previous = c.state.tasks.get(str(task.retried_task_id))
+    if previous is None or _current_iteration(previous) is None:
+        c.fail(task.task_id, "nothing to resume: the loop never started an iteration")
+        return
+    c.emit(TaskProgressed, task_id=task.task_id, output=previous.output)
+    n = _current_iteration(previous) or 0
+    last = c.state.current(ids.loop_ref(wt.loop_over[-1].task_reference_name, n))
+    if previous.status is TaskStatus.FAILED_WITH_TERMINAL_ERROR and last is not None:
+        DoWhileHandler().on_container_end(c, c.state.tasks[task.task_id], last)
 
 
 def _current_iteration(task: TaskState) -> int | None:

@@ -43,7 +43,8 @@ def evaluate_script(c: Cascade, evaluator: str | None, expression: str | None, v
         return value.get(expression) if isinstance(value, dict) else None
     if evaluator in ("javascript", "graaljs"):
         try:
-            return c.ctx.scripts.evaluate_js(expression, {"$": value})
+            # the port binds `$` to the bindings themselves (adapters/scripting.py)
+            return c.ctx.scripts.evaluate_js(expression, value if isinstance(value, dict) else {})
         except ScriptError as error:
             raise TaskError(str(error)) from error
     raise TaskError(f"unknown evaluatorType {evaluator!r}")
@@ -75,8 +76,8 @@ class JsonJqHandler(InlineHandler):
             results = c.ctx.scripts.evaluate_jq(query, params)
         except ScriptError as error:
             raise TaskError(str(error), {"error": str(error)}) from error
-        result = results[0] if len(results) == 1 else (results or None)
-        return {"result": result, "resultList": results}
+        # Conductor's JsonJqTransform: `result` is the first value, `resultList` all of them.
+        return {"result": results[0] if results else None, "resultList": results}
 
 
 _TERMINATION = {
