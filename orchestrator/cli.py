@@ -53,6 +53,7 @@ _COMMANDS: dict[str, str] = {
     "processor": "orchestrator.engine.cli:processor",
     "serve": "orchestrator.engine.cli:serve",
     "projector": "projections.cli:projector",
+    "api": "orchestrator.api.cli:api",
     "worker": "orchestrator.worker.cli:worker",
 }
 

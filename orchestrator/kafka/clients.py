@@ -1,0 +1,149 @@
+"""Shared confluent-kafka client configurations: every producer and consumer of the project.
+
+Producers (``producer_config``):
+- ``partitioner = murmur2_random``: the Java client's partitioner (also aiokafka's and faust's).
+  librdkafka's default (``consistent_random``, CRC32) would put a keyed record on a different
+  partition than the processor (faust) expects, so a worker's result for workflow W could land
+  on a partition whose processor does not own W. Every keyed write to the commands topic MUST
+  use this config; ``murmur2_partition`` computes the same partition in Python (tests, routing).
+- idempotent, ``acks=all``: a retried send never duplicates nor reorders within a partition.
+- ``linger.ms=5``: batches the results of a busy worker without adding visible latency.
+- compression ``lz4``, measured on the local broker with 20k ReportTaskResult records of ~250
+  bytes (Avro, JSON output inside): throughput the same within noise (19k-34k msg/s for both,
+  run to run), bytes sent 3x fewer with lz4 (2.0 MB vs 5.9 MB). Less disk on the log of
+  record for nothing, so lz4.
+
+Consumers (``consumer_config``):
+- ``enable.auto.offset.store = false``: the application stores an offset only after the work
+  for the record is done (for a worker: the result is delivered), and librdkafka's auto-commit
+  commits only stored offsets. At-least-once, with commits off the hot path.
+- ``auto.offset.reset = earliest``: a new group (the first worker of a task type) must see the
+  tasks dispatched before it started.
+- ``fetch.wait.max.ms = 10``: low hand-off latency when the topic is quiet.
+- ``cooperative-sticky`` assignment: a worker joining or leaving does not stop every other
+  worker of the group (no stop-the-world rebalance).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from confluent_kafka import Consumer, Producer
+
+    from orchestrator.settings import Settings
+
+PARTITIONER = "murmur2_random"
+DEFAULT_COMPRESSION = "lz4"
+_LIBRDKAFKA_LOGGER = "orchestrator.kafka.librdkafka"
+
+
+def producer_config(
+    bootstrap: str,
+    *,
+    client_id: str = "orchestrator",
+    compression: str = DEFAULT_COMPRESSION,
+    linger_ms: int = 5,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The project's producer settings; ``extra`` overrides (never the partitioner silently)."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "client.id": client_id,
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": linger_ms,
+        "compression.type": compression,
+        "partitioner": PARTITIONER,
+        "logger": logging.getLogger(_LIBRDKAFKA_LOGGER),
+    }
+    config.update(extra or {})
+    if config["partitioner"] != PARTITIONER:
+        raise ValueError(
+            f"partitioner must be {PARTITIONER} (Java-compatible), got {config['partitioner']!r}"
+        )
+    return config
+
+
+def consumer_config(
+    bootstrap: str,
+    group_id: str,
+    *,
+    client_id: str = "orchestrator",
+    cooperative: bool = True,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The project's consumer settings: store offsets yourself (``consumer.store_offsets``)."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": bootstrap,
+        "group.id": group_id,
+        "client.id": client_id,
+        "enable.auto.commit": True,
+        "auto.commit.interval.ms": 1000,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "fetch.wait.max.ms": 10,
+        "partition.assignment.strategy": "cooperative-sticky" if cooperative else "range",
+        "logger": logging.getLogger(_LIBRDKAFKA_LOGGER),
+    }
+    config.update(extra or {})
+    return config
+
+
+def new_producer(
+    settings: Settings, client_id: str, extra: Mapping[str, Any] | None = None
+) -> Producer:
+    from confluent_kafka import Producer
+
+    return Producer(producer_config(settings.kafka_bootstrap, client_id=client_id, extra=extra))
+
+
+def new_consumer(
+    settings: Settings, group_id: str, client_id: str, extra: Mapping[str, Any] | None = None
+) -> Consumer:
+    from confluent_kafka import Consumer
+
+    return Consumer(
+        consumer_config(settings.kafka_bootstrap, group_id, client_id=client_id, extra=extra)
+    )
+
+
+# -- Java-compatible partitioning ------------------------------------------------------------
+
+_M = 0x5BD1E995
+_SEED = 0x9747B28C
+_MASK = 0xFFFFFFFF
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 hash (``org.apache.kafka.common.utils.Utils.murmur2``), as unsigned."""
+    length = len(data)
+    h = (_SEED ^ length) & _MASK
+    whole = length - length % 4
+    for i in range(0, whole, 4):
+        k = int.from_bytes(data[i : i + 4], "little")
+        k = (k * _M) & _MASK
+        k ^= k >> 24
+        k = (k * _M) & _MASK
+        h = (h * _M) & _MASK
+        h ^= k
+    tail = length % 4
+    if tail == 3:
+        h ^= data[whole + 2] << 16
+    if tail >= 2:
+        h ^= data[whole + 1] << 8
+    if tail >= 1:
+        h ^= data[whole]
+        h = (h * _M) & _MASK
+    h ^= h >> 13
+    h = (h * _M) & _MASK
+    h ^= h >> 15
+    return h
+
+
+def murmur2_partition(key: bytes | str, partitions: int) -> int:
+    """The partition the Java client (and ``murmur2_random``) picks for ``key``."""
+    raw = key.encode("utf-8") if isinstance(key, str) else key
+    return (murmur2(raw) & 0x7FFFFFFF) % partitions

@@ -1,0 +1,91 @@
+"""Turn outcomes into ReportTaskResult commands on the commands topic (key = the ROOT id)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from orchestrator.codec import CodecError, wire
+from orchestrator.domain.commands import ReportTaskResult
+from orchestrator.domain.effects import DispatchTask
+from orchestrator.domain.statuses import TaskStatus
+from orchestrator.worker.task import Outcome, failed
+
+log = logging.getLogger(__name__)
+
+DeliveryCallback = Callable[[Any, Any], None]  # (KafkaError | None, Message)
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class Reporter:
+    """Produces task results. Thread-safe (confluent-kafka's Producer is)."""
+
+    def __init__(
+        self,
+        producer: Any,
+        commands_topic: str,
+        worker_id: str,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self.producer = producer
+        self.topic = commands_topic
+        self.worker_id = worker_id
+        self.actor = f"worker:{worker_id}"
+        self.clock = clock
+
+    def command(self, dispatch: DispatchTask, outcome: Outcome) -> ReportTaskResult:
+        return ReportTaskResult(
+            workflow_id=dispatch.workflow_instance_id,
+            root_workflow_id=dispatch.root_workflow_id,
+            at=self.clock(),
+            actor=self.actor,
+            task_id=dispatch.task_id,
+            status=outcome.status,
+            output=outcome.output,
+            reason=outcome.reason,
+            logs=outcome.logs,
+            callback_after_seconds=outcome.callback_after_seconds,
+            worker_id=self.worker_id,
+        )
+
+    def report(
+        self, dispatch: DispatchTask, outcome: Outcome, on_delivery: DeliveryCallback | None = None
+    ) -> None:
+        command = self.command(dispatch, outcome)
+        try:
+            value = wire.encode_command(command)
+        except (CodecError, TypeError, ValueError) as exc:
+            # Whatever the function returned, the task must end: report why it could not.
+            log.error("task %s: cannot encode its result: %s", dispatch.task_id, exc)
+            value = wire.encode_command(
+                self.command(dispatch, failed(f"cannot encode the task result: {exc}"))
+            )
+        self._produce(command.root.encode("utf-8"), value, on_delivery)
+
+    def heartbeat(
+        self,
+        dispatch: DispatchTask,
+        callback_after_seconds: int,
+        output: dict[str, Any] | None,
+        logs: Sequence[str],
+    ) -> None:
+        outcome = Outcome(
+            TaskStatus.IN_PROGRESS,
+            output or {},
+            logs=tuple(logs),
+            callback_after_seconds=callback_after_seconds,
+        )
+        self.report(dispatch, outcome)
+
+    def _produce(self, key: bytes, value: bytes, on_delivery: DeliveryCallback | None) -> None:
+        while True:
+            try:
+                self.producer.produce(self.topic, value=value, key=key, on_delivery=on_delivery)
+                return
+            except BufferError:  # the local queue is full: let deliveries drain, then retry
+                self.producer.poll(0.1)

@@ -1,0 +1,295 @@
+"""The poll loop of one task type: Kafka records in, functions run, results out, offsets stored.
+
+One ``TaskRunner`` per worker function, each in its own thread with its own consumer (group
+``<prefix>-worker-<type>``, or ``<prefix>-worker-<domain>.<type>`` for a domain), so worker
+processes of the same type share the task topic's partitions. The results of all runners go
+through one shared producer.
+
+At-least-once: a record's offset is stored only after its result was delivered to the commands
+topic (``enable.auto.offset.store=false``; the consumer's auto-commit then commits what was
+stored). A task running in this process is not started twice when its dispatch arrives again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
+
+from orchestrator.codec import CodecError, wire
+from orchestrator.codec.wire_infra import DeadLetter
+from orchestrator.domain.effects import DispatchTask
+from orchestrator.kafka.clients import new_consumer
+from orchestrator.kafka.topics import TopicNames
+from orchestrator.worker.execute import SecretLookup, run_async, run_sync
+from orchestrator.worker.offsets import OffsetTracker, Partition
+from orchestrator.worker.pools import LoopPool, ThreadPool
+from orchestrator.worker.registry import WorkerSpec
+from orchestrator.worker.reporter import Reporter, now_ms
+from orchestrator.worker.task import Outcome
+
+log = logging.getLogger(__name__)
+DELIVERY_ATTEMPTS = 3
+_IDLE_POLL_S = 0.1
+
+
+def group_id(prefix: str, spec: WorkerSpec) -> str:
+    queue_name = f"{spec.domain}.{spec.task_type}" if spec.domain else spec.task_type
+    return f"{prefix}-worker-{queue_name}"
+
+
+@dataclass(slots=True)
+class _Done:
+    """A result whose delivery ended (successfully or not), back on the poll thread."""
+
+    tp: Partition
+    offset: int
+    dispatch: DispatchTask
+    outcome: Outcome
+    error: Any
+    attempt: int
+
+
+class TaskRunner:
+    def __init__(
+        self,
+        spec: WorkerSpec,
+        settings: Any,
+        reporter: Reporter,
+        secrets: SecretLookup,
+        stop: threading.Event,
+        grace_seconds: float = 30.0,
+    ) -> None:
+        self.spec = spec
+        self.reporter = reporter
+        self.secrets = secrets
+        self.stop = stop
+        self.grace_seconds = grace_seconds
+        names = TopicNames.from_settings(settings)
+        self.topic = names.task(spec.task_type, spec.domain)
+        self.dlq = names.dlq
+        self.group = group_id(settings.topic_prefix, spec)
+        self.consumer = new_consumer(
+            settings, self.group, client_id=f"{reporter.worker_id}:{spec.task_type}"
+        )
+        self.tracker = OffsetTracker()
+        self.running: set[str] = set()  # task ids; touched by the poll thread only
+        self._done: queue.SimpleQueue[_Done] = queue.SimpleQueue()
+        self._paused: set[Partition] = set()
+        self.window = 2 * spec.concurrency
+        self._pool: ThreadPool | LoopPool = (
+            LoopPool(f"worker-{spec.task_type}", spec.concurrency)
+            if spec.is_async
+            else ThreadPool(f"worker-{spec.task_type}", spec.concurrency)
+        )
+
+    # -- the loop --------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self.consumer.subscribe(
+            [self.topic],
+            on_assign=self._on_assign,
+            on_revoke=self._on_revoke,
+            on_lost=self._on_revoke,
+        )
+        try:
+            while not self.stop.is_set():
+                self._step()
+            self._drain()
+        except Exception:
+            log.exception("worker %s stopped on an error", self.spec.task_type)
+            raise
+        finally:
+            self._pool.shutdown()
+            self._close()
+
+    def _step(self) -> None:
+        self._apply_deliveries()
+        # Records taken but not finished: running, queued for a free slot, or being reported.
+        # A backlog of up to `concurrency` keeps the next task ready when one ends.
+        free = self.window - self.tracker.in_flight()
+        if free <= 0:
+            self._pause()  # keep polling (group membership) but take nothing new
+            messages = self.consumer.consume(num_messages=1, timeout=_IDLE_POLL_S / 2)
+        else:
+            self._resume()
+            batch = min(self.spec.poll_batch, free)
+            messages = self.consumer.consume(num_messages=batch, timeout=_IDLE_POLL_S)
+        for message in messages:
+            self._accept(message)
+
+    def _drain(self) -> None:
+        """Shutdown: take nothing new, drop what has not started, give running tasks the
+        grace period to finish and their results time to be delivered."""
+        self._pause()
+        dropped = self._pool.discard_pending()
+        deadline = time.monotonic() + self.grace_seconds
+        while self._pool.busy and time.monotonic() < deadline:
+            self._apply_deliveries()
+            self.consumer.consume(num_messages=1, timeout=0.05)
+        self.reporter.producer.flush(max(0.5, deadline - time.monotonic()))
+        self._apply_deliveries()
+        if self._pool.busy or dropped:
+            log.warning(
+                "worker %s: abandoning %d running and %d queued task(s); Kafka will hand them "
+                "to another worker",
+                self.spec.task_type,
+                self._pool.busy,
+                dropped,
+            )
+
+    def _close(self) -> None:
+        try:
+            self.consumer.commit(asynchronous=False)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError._NO_OFFSET:
+                log.warning("worker %s: final commit failed: %s", self.spec.task_type, exc)
+        self.consumer.close()
+
+    # -- records in ------------------------------------------------------------------------
+
+    def _accept(self, message: Any) -> None:
+        error = message.error()
+        if error is not None:
+            if error.code() != KafkaError._PARTITION_EOF:
+                log.warning("worker %s: consume error: %s", self.spec.task_type, error)
+            return
+        tp, offset = (message.topic(), message.partition()), message.offset()
+        self.tracker.started(tp, offset)
+        try:
+            dispatch = wire.decode_dispatch(message.value())
+        except CodecError as exc:
+            self._dead_letter(message, str(exc))
+            self._stored(tp, offset)
+            return
+        if dispatch.task_id in self.running:
+            log.info("task %s is already running here: duplicate dropped", dispatch.task_id)
+            self._stored(tp, offset)
+            return
+        self.running.add(dispatch.task_id)
+        self._submit(dispatch, tp, offset)
+
+    def _submit(self, dispatch: DispatchTask, tp: Partition, offset: int) -> None:
+        def beat(callback_after_seconds: int, output: Any, logs: Any) -> None:
+            self.reporter.heartbeat(dispatch, callback_after_seconds, output, logs)
+
+        def finish(outcome: Outcome) -> None:
+            _log_outcome(self.spec, dispatch, outcome)
+            self._report(dispatch, outcome, tp, offset, 1)
+
+        if isinstance(self._pool, LoopPool):
+
+            async def job_async() -> None:
+                finish(await run_async(self.spec, dispatch, self.secrets, beat))
+
+            self._pool.submit(job_async)
+        else:
+            self._pool.submit(lambda: finish(run_sync(self.spec, dispatch, self.secrets, beat)))
+
+    def _dead_letter(self, message: Any, reason: str) -> None:
+        log.error("worker %s: undecodable task record set aside: %s", self.spec.task_type, reason)
+        letter = DeadLetter(
+            topic=message.topic(),
+            partition=message.partition(),
+            offset=message.offset(),
+            key=message.key(),
+            value=message.value(),
+            reason=reason,
+            failed_at=now_ms(),
+            component=f"worker:{self.reporter.worker_id}",
+        )
+        self.reporter.producer.produce(
+            self.dlq, value=wire.encode_dead_letter(letter), key=message.key()
+        )
+
+    # -- results out -----------------------------------------------------------------------
+
+    def _report(
+        self, dispatch: DispatchTask, outcome: Outcome, tp: Partition, offset: int, attempt: int
+    ) -> None:
+        def delivered(error: Any, _message: Any) -> None:
+            self._done.put(_Done(tp, offset, dispatch, outcome, error, attempt))
+
+        self.reporter.report(dispatch, outcome, delivered)
+
+    def _apply_deliveries(self) -> None:
+        self.reporter.producer.poll(0)  # serves delivery callbacks (of every runner)
+        while True:
+            try:
+                done = self._done.get_nowait()
+            except queue.Empty:
+                return
+            if done.error is not None and done.attempt < DELIVERY_ATTEMPTS:
+                log.warning(
+                    "task %s: result not delivered (%s), retrying",
+                    done.dispatch.task_id,
+                    done.error,
+                )
+                self._report(done.dispatch, done.outcome, done.tp, done.offset, done.attempt + 1)
+                continue
+            if done.error is not None:  # the engine's responseTimeout will hand it out again
+                log.error(
+                    "task %s: result lost after %d attempts: %s",
+                    done.dispatch.task_id,
+                    done.attempt,
+                    done.error,
+                )
+            self.running.discard(done.dispatch.task_id)
+            self._stored(done.tp, done.offset)
+
+    def _stored(self, tp: Partition, offset: int) -> None:
+        position = self.tracker.finished(tp, offset)
+        if position is None:
+            return
+        try:
+            self.consumer.store_offsets(offsets=[TopicPartition(tp[0], tp[1], position)])
+        except KafkaException as exc:  # the partition was revoked meanwhile
+            log.debug("cannot store offset %s for %s: %s", position, tp, exc)
+
+    # -- flow control and rebalances -------------------------------------------------------
+
+    def _pause(self) -> None:
+        assignment = [
+            tp for tp in self.consumer.assignment() if (tp.topic, tp.partition) not in self._paused
+        ]
+        if assignment:
+            self.consumer.pause(assignment)
+            self._paused.update((tp.topic, tp.partition) for tp in assignment)
+
+    def _resume(self) -> None:
+        if self._paused:
+            self.consumer.resume([TopicPartition(t, p) for t, p in self._paused])
+            self._paused.clear()
+
+    def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        log.info("worker %s: assigned %s", self.spec.task_type, _names(partitions))
+
+    def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
+        log.info("worker %s: revoked %s", self.spec.task_type, _names(partitions))
+        self._apply_deliveries()
+        # Hand over the newest stored positions; nothing stored, or the group already moved
+        # on: redelivery covers it.
+        with contextlib.suppress(KafkaException):
+            consumer.commit(asynchronous=False)
+        revoked = [(tp.topic, tp.partition) for tp in partitions]
+        self.tracker.forget(revoked)
+        self._paused.difference_update(revoked)
+
+
+def _names(partitions: list[TopicPartition]) -> str:
+    return ", ".join(f"{tp.topic}[{tp.partition}]" for tp in partitions) or "-"
+
+
+def _log_outcome(spec: WorkerSpec, dispatch: DispatchTask, outcome: Outcome) -> None:
+    if outcome.reason:  # already redacted: secrets never reach the log
+        log.warning(
+            "task %s (%s) %s: %s", dispatch.task_id, spec.task_type, outcome.status, outcome.reason
+        )
+    else:
+        log.debug("task %s (%s) %s", dispatch.task_id, spec.task_type, outcome.status)
