@@ -30,6 +30,7 @@ class WorkerSpec:
     is_async: bool = False
     wants_context: bool = False  # pass a TaskContext instead of the input dict
     takes_argument: bool = True  # False: the function takes no parameter at all
+    ack: bool = True  # acknowledge each task (TaskStarted) when it starts: responseTimeout applies
 
     @property
     def name(self) -> str:
@@ -51,12 +52,16 @@ def worker_task(
     concurrency: int = 4,
     domain: str | None = None,
     poll_batch: int = 100,
+    ack: bool = True,
 ) -> Callable[[F], F]:
     """Make the decorated function (sync or ``async def``) the worker of ``task_type``.
 
     ``concurrency``: tasks run at once by this process (threads for a sync function, concurrent
     coroutines for an async one); ``domain``: poll the task topic of that domain (Conductor's
-    taskToDomain); ``poll_batch``: most records taken from Kafka in one call.
+    taskToDomain); ``poll_batch``: most records taken from Kafka in one call; ``ack``: tell the
+    engine when a task starts (Conductor's poll acknowledgement), so the task definition's
+    ``responseTimeoutSeconds`` catches a worker that dies or hangs; ``ack=False`` saves one
+    command per task, and then only Kafka's redelivery after a worker's crash protects the task.
     """
     if not task_type or not isinstance(task_type, str):
         raise ValueError("worker_task needs the task type name, e.g. @worker_task('resize_image')")
@@ -74,6 +79,7 @@ def worker_task(
             is_async=inspect.iscoroutinefunction(function),
             wants_context=wants_context,
             takes_argument=takes_argument,
+            ack=ack,
         )
         setattr(function, ATTRIBUTE, spec)
         return function

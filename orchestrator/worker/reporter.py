@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from orchestrator.codec import CodecError, wire
-from orchestrator.domain.commands import ReportTaskResult
+from orchestrator.domain.commands import ReportTaskResult, TaskStarted
 from orchestrator.domain.effects import DispatchTask
 from orchestrator.domain.statuses import TaskStatus
 from orchestrator.worker.task import Outcome, failed
@@ -66,6 +66,18 @@ class Reporter:
                 self.command(dispatch, failed(f"cannot encode the task result: {exc}"))
             )
         self._produce(command.root.encode("utf-8"), value, on_delivery)
+
+    def started(self, dispatch: DispatchTask) -> None:
+        """The acknowledgement (Conductor's poll): SCHEDULED -> IN_PROGRESS in the engine."""
+        command = TaskStarted(
+            workflow_id=dispatch.workflow_instance_id,
+            root_workflow_id=dispatch.root_workflow_id,
+            at=self.clock(),
+            actor=self.actor,
+            task_id=dispatch.task_id,
+            worker_id=self.worker_id,
+        )
+        self._produce(command.root.encode("utf-8"), wire.encode_command(command), None)
 
     def heartbeat(
         self,

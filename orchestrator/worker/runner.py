@@ -173,6 +173,8 @@ class TaskRunner:
             self._stored(tp, offset)
             return
         self.running.add(dispatch.task_id)
+        if self.spec.ack:
+            self.reporter.started(dispatch)
         self._submit(dispatch, tp, offset)
 
     def _submit(self, dispatch: DispatchTask, tp: Partition, offset: int) -> None:

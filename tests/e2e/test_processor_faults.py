@@ -21,7 +21,6 @@ from tests.runtime_support import (
     RawWorker,
     Runtime,
     kill9,
-    runtime,  # noqa: F401 - fixture
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(300)]

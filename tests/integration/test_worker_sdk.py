@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from orchestrator.domain.commands import ReportTaskResult
+from orchestrator.domain.commands import ReportTaskResult, TaskStarted
 from orchestrator.domain.statuses import TaskStatus
 from orchestrator.kafka.admin import KafkaUnavailable, admin_client, delete_topics, ensure_topics
 from orchestrator.kafka.clients import murmur2_partition, producer_config
@@ -141,7 +141,11 @@ def test_heartbeat_reaches_the_engine_before_the_result(
     produce_dispatch(settings, dispatch)
     with WorkerGroup([long_job], settings, grace_seconds=5):
         reader.wait_for(result_for(dispatch.task_id, TaskStatus.COMPLETED))
-    mine = [r.command for r in reader.records if r.command.task_id == dispatch.task_id]
+    mine = [
+        r.command
+        for r in reader.records
+        if r.command.task_id == dispatch.task_id and isinstance(r.command, ReportTaskResult)
+    ]
     assert [c.status for c in mine] == [TaskStatus.IN_PROGRESS, TaskStatus.COMPLETED]
     assert mine[0].output == {"percent": 50} and mine[0].callback_after_seconds == 0
 
@@ -179,7 +183,43 @@ def test_duplicate_dispatch_of_a_running_task_is_executed_once(
         reader.wait_for(result_for(dispatch.task_id))
         reader.poll(1.0)  # a second result would arrive by now
     assert calls == [dispatch.task_id]
-    assert sum(1 for r in reader.records if r.command.task_id == dispatch.task_id) == 1
+    results = [
+        r
+        for r in reader.records
+        if r.command.task_id == dispatch.task_id and isinstance(r.command, ReportTaskResult)
+    ]
+    assert len(results) == 1
+
+
+def test_worker_acknowledges_a_task_before_its_result(
+    settings: Settings, reader: CommandsReader
+) -> None:
+    @worker_task("acked_job")
+    def acked_job(task_input: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True}
+
+    dispatch = make_dispatch("acked_job", {})
+    produce_dispatch(settings, dispatch)
+    with WorkerGroup([acked_job], settings, grace_seconds=5):
+        reader.wait_for(result_for(dispatch.task_id, TaskStatus.COMPLETED))
+    mine = [r.command for r in reader.records if r.command.task_id == dispatch.task_id]
+    assert [type(c) for c in mine] == [TaskStarted, ReportTaskResult]
+    assert mine[0].root == dispatch.root_workflow_id and mine[0].worker_id
+
+
+def test_worker_without_ack_sends_only_the_result(
+    settings: Settings, reader: CommandsReader
+) -> None:
+    @worker_task("unacked_job", ack=False)
+    def unacked_job(task_input: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True}
+
+    dispatch = make_dispatch("unacked_job", {})
+    produce_dispatch(settings, dispatch)
+    with WorkerGroup([unacked_job], settings, grace_seconds=5):
+        reader.wait_for(result_for(dispatch.task_id, TaskStatus.COMPLETED))
+    mine = [r.command for r in reader.records if r.command.task_id == dispatch.task_id]
+    assert [type(c) for c in mine] == [ReportTaskResult]
 
 
 def test_tasks_of_one_type_run_concurrently(settings: Settings, reader: CommandsReader) -> None:
