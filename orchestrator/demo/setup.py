@@ -16,7 +16,7 @@ import httpx
 
 WORKFLOW = "image_pipeline"
 CHILD_WORKFLOW = "publish_images"
-TIMEOUT_S = 10.0
+TIMEOUT_S = 30.0  # the first start also waits for the processors to join their group
 
 
 class DemoSetupError(RuntimeError):

@@ -89,13 +89,20 @@ class RegistryFollower:
                 "fetch.wait.max.ms": 50,
             }
         )
+        # Watermark look-ups get their own client: calls on the consumer that the follower
+        # thread is blocked in consume() on can hang.
+        self._meta = Consumer(
+            {"bootstrap.servers": bootstrap, "group.id": "unused-definitions-meta"}
+        )
+        self._meta_lock = threading.Lock()
         self._stop = threading.Event()
         self._positions: dict[int, int] = {}
         self._pos_lock = threading.Condition()
         self._thread = threading.Thread(target=self._run, name="definitions", daemon=True)
 
     def start(self, timeout_s: float = 30.0) -> None:
-        meta = self._consumer.list_topics(self._topic, timeout=timeout_s)
+        with self._meta_lock:
+            meta = self._meta.list_topics(self._topic, timeout=timeout_s)
         partitions = sorted(meta.topics[self._topic].partitions)
         self._consumer.assign(
             [TopicPartition(self._topic, p, OFFSET_BEGINNING) for p in partitions]
@@ -107,17 +114,19 @@ class RegistryFollower:
         self._stop.set()
         self._thread.join(timeout=5)
         self._consumer.close()
+        self._meta.close()
 
     def wait_caught_up(self, timeout_s: float) -> bool:
         """Block until every partition has been read up to its end as of now."""
         deadline = time.monotonic() + timeout_s
         targets = {}
-        meta = self._consumer.list_topics(self._topic, timeout=timeout_s)
-        for p in meta.topics[self._topic].partitions:
-            _, high = self._consumer.get_watermark_offsets(
-                TopicPartition(self._topic, p), timeout=timeout_s, cached=False
-            )
-            targets[p] = high
+        with self._meta_lock:
+            meta = self._meta.list_topics(self._topic, timeout=timeout_s)
+            for p in meta.topics[self._topic].partitions:
+                _, high = self._meta.get_watermark_offsets(
+                    TopicPartition(self._topic, p), timeout=timeout_s, cached=False
+                )
+                targets[p] = high
         with self._pos_lock:
             while any(self._positions.get(p, 0) < high for p, high in targets.items()):
                 left = deadline - time.monotonic()

@@ -132,9 +132,13 @@ def serve(settings: Settings, demo: bool = False) -> int:
         if demo:
             from orchestrator.demo.setup import start_demo
 
-            workflow_id = start_demo(settings.api_url)
-            log(f"demo workflow started: {workflow_id}")
-            log(f"  {settings.api_url}/api/workflow/{workflow_id}?includeTasks=true")
+            try:
+                workflow_id = start_demo(settings.api_url)
+            except Exception as exc:  # the services keep running; say what went wrong
+                log(f"could not start the demo workflow: {exc}")
+            else:
+                log(f"demo workflow started: {workflow_id}")
+                log(f"  {settings.api_url}/api/workflow/{workflow_id}?includeTasks=true")
         log("press Ctrl-C to stop")
         while True:
             supervisor.poll()
