@@ -57,11 +57,12 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=_lifespan(settings),
     )
     errors.install(app)
-    from orchestrator.api import routes_health, routes_metadata, routes_workflow
+    from orchestrator.api import routes_health, routes_metadata, routes_tasks, routes_workflow
 
     app.include_router(routes_health.router)
     app.include_router(routes_metadata.router, prefix="/api")
     app.include_router(routes_workflow.router, prefix="/api")
+    app.include_router(routes_tasks.router, prefix="/api")
     return app
 
 
@@ -84,9 +85,14 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         app.state.runtime = Runtime(
             settings, TopicNames.from_settings(settings), default_wire(), pool, producer, watch
         )
+        # The HTTP poll bridge for Conductor SDK workers (consumes task topics lazily).
+        from orchestrator.api.task_bridge import TaskBridge
+
+        app.state.task_bridge = bridge = TaskBridge(settings, producer, default_wire())
         try:
             yield
         finally:
+            await bridge.close()  # before the producer: hand-outs in flight still produce
             await watch.stop()
             await asyncio.to_thread(producer.close)
             await pool.close()

@@ -1,0 +1,217 @@
+"""/api/tasks: Conductor's worker protocol over HTTP, served from the Kafka task topics.
+
+Polls go through the ``TaskBridge`` (task_bridge.py); results become ``ReportTaskResult``
+commands (``UpdateTaskByRef`` for the by-reference form) on the commands topic, keyed by the
+root workflow id; reads come from the Postgres read model. What the official conductor-python
+SDK (2.0.0) calls: batch poll, ``POST /tasks/update-v2`` (falls back to ``POST /tasks`` on 404),
+``POST /tasks`` for lease-extension heartbeats (IN_PROGRESS, ``extendLease``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from psycopg.rows import dict_row
+
+from orchestrator.api.app import Runtime, runtime
+from orchestrator.api.common import actor_of, now_ms
+from orchestrator.api.errors import ApiError, bad_request, not_found
+from orchestrator.api.kafka_out import DeliveryFailed
+from orchestrator.api.task_backlog import queue_sizes
+from orchestrator.api.task_bridge import SINGLE_POLL_WAIT_MS, TaskBridge
+from orchestrator.api.task_json import WORKER_STATUSES, TaskResultBody
+from orchestrator.api.views import task_view
+from orchestrator.domain import commands as cmd
+from orchestrator.domain.statuses import TaskStatus
+
+router = APIRouter(prefix="/tasks", tags=["tasks"])
+RtDep = Annotated[Runtime, Depends(runtime)]
+MAX_POLL_TIMEOUT_MS = 60_000
+MAX_BATCH = 1000
+
+
+def task_bridge(request: Request) -> TaskBridge:
+    bridge: TaskBridge = request.app.state.task_bridge
+    return bridge
+
+
+BridgeDep = Annotated[TaskBridge, Depends(task_bridge)]
+
+
+# --- polling --------------------------------------------------------------------------------
+
+
+@router.get("/poll/batch/{taskType}")
+async def batch_poll(
+    bridge: BridgeDep,
+    taskType: str,
+    workerid: Annotated[str | None, Query()] = None,
+    domain: Annotated[str | None, Query()] = None,
+    count: Annotated[int, Query(ge=1, le=MAX_BATCH)] = 1,
+    timeout: Annotated[int, Query(ge=0, le=MAX_POLL_TIMEOUT_MS)] = 100,
+) -> list[dict[str, Any]]:
+    """Long poll: wait up to ``timeout`` ms for up to ``count`` tasks ([] when none)."""
+    return await bridge.poll(taskType, domain, workerid, count, timeout)
+
+
+@router.get("/poll/{taskType}")
+async def poll(
+    bridge: BridgeDep,
+    taskType: str,
+    workerid: Annotated[str | None, Query()] = None,
+    domain: Annotated[str | None, Query()] = None,
+) -> Response:
+    """One task (Conductor Task JSON), or 204 when there is none."""
+    tasks = await bridge.poll(taskType, domain, workerid, 1, SINGLE_POLL_WAIT_MS)
+    return JSONResponse(tasks[0]) if tasks else Response(status_code=204)
+
+
+# --- results --------------------------------------------------------------------------------
+
+
+async def _root_of(rt: Runtime, bridge: TaskBridge, task_id: str, workflow_id: str) -> str:
+    """The Kafka key of a report: the root workflow id (a child's reports go to its root)."""
+    handed = bridge.handed_out(task_id)
+    if handed is not None:
+        return handed.root_workflow_id
+    async with rt.pool.connection() as conn:
+        cur = await conn.execute(
+            "SELECT root_workflow_id FROM workflows WHERE workflow_id = %s", (workflow_id,)
+        )
+        row = await cur.fetchone()
+    # Unknown to the read model (not projected yet): a top-level workflow is its own root.
+    return str(row[0]) if row is not None and row[0] else workflow_id
+
+
+async def _send(rt: Runtime, command: cmd.Command) -> None:
+    value = rt.wire.encode_command(command, command_id=str(uuid.uuid4()))
+    try:
+        await rt.producer.send(rt.topics.commands, command.root, value)
+    except DeliveryFailed as exc:
+        raise ApiError(503, f"the result was not stored: {exc}") from None
+
+
+def _worker_status(status: TaskStatus) -> TaskStatus:
+    if status not in WORKER_STATUSES:
+        allowed = ", ".join(s.value for s in WORKER_STATUSES)
+        raise bad_request(f"A worker cannot set status {status.value}: use one of {allowed}")
+    return status
+
+
+async def _report(rt: Runtime, bridge: TaskBridge, request: Request, body: TaskResultBody) -> None:
+    command = cmd.ReportTaskResult(
+        workflow_id=body.workflowInstanceId,
+        root_workflow_id=await _root_of(rt, bridge, body.taskId, body.workflowInstanceId),
+        at=now_ms(),
+        actor=f"worker:{body.workerId}" if body.workerId else actor_of(request),
+        task_id=body.taskId,
+        status=_worker_status(body.status),
+        output=body.outputData or {},
+        reason=body.reasonForIncompletion,
+        logs=body.log_lines(),
+        callback_after_seconds=body.callbackAfterSeconds or 0,
+        worker_id=body.workerId,
+    )
+    await _send(rt, command)
+
+
+@router.post("", response_class=PlainTextResponse)
+async def update_task(
+    rt: RtDep, bridge: BridgeDep, request: Request, body: TaskResultBody
+) -> PlainTextResponse:
+    """A worker's TaskResult -> ReportTaskResult; answers the task id as text (as Conductor)."""
+    await _report(rt, bridge, request, body)
+    return PlainTextResponse(body.taskId)
+
+
+@router.post("/update-v2")
+async def update_task_v2(
+    rt: RtDep, bridge: BridgeDep, request: Request, body: TaskResultBody
+) -> Response:
+    """Report, then hand the same worker its next task of that queue at once (204: none)."""
+    await _report(rt, bridge, request, body)
+    queue = await _queue_of(rt, bridge, body.taskId)
+    if queue is None:
+        return Response(status_code=204)
+    tasks = await bridge.poll(queue[0], queue[1], body.workerId, 1, 0)
+    return JSONResponse(tasks[0]) if tasks else Response(status_code=204)
+
+
+async def _queue_of(rt: Runtime, bridge: TaskBridge, task_id: str) -> tuple[str, str | None] | None:
+    handed = bridge.handed_out(task_id)
+    if handed is not None:
+        return handed.task_type, handed.domain
+    async with rt.pool.connection() as conn:
+        cur = await conn.execute("SELECT task_type FROM tasks WHERE task_id = %s", (task_id,))
+        row = await cur.fetchone()
+    return None if row is None else (str(row[0]), None)
+
+
+@router.post("/{workflowId}/{taskRefName}/{status}", response_class=PlainTextResponse)
+async def update_task_by_ref(
+    rt: RtDep,
+    request: Request,
+    workflowId: str,
+    taskRefName: str,
+    status: TaskStatus,
+    workerid: Annotated[str | None, Query()] = None,
+    body: Annotated[dict[str, Any] | None, Body()] = None,
+) -> PlainTextResponse:
+    """Complete/fail the open task ``taskRefName`` (WAIT, HUMAN, ...); body = its output."""
+    async with rt.pool.connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute(
+            "SELECT root_workflow_id FROM workflows WHERE workflow_id = %s", (workflowId,)
+        )
+        workflow = await cur.fetchone()
+        if workflow is None:
+            raise not_found(f"No such workflow found by id: {workflowId}")
+        await cur.execute(
+            "SELECT task_id FROM tasks WHERE workflow_id = %s AND ref = %s AND NOT retired"
+            " AND status IN ('SCHEDULED', 'IN_PROGRESS') ORDER BY seq DESC LIMIT 1",
+            (workflowId, taskRefName),
+        )
+        task = await cur.fetchone()
+    if task is None:
+        raise not_found(f"Found no running task {taskRefName} of workflow {workflowId} to update")
+    command = cmd.UpdateTaskByRef(
+        workflow_id=workflowId,
+        root_workflow_id=workflow["root_workflow_id"] or "",
+        at=now_ms(),
+        actor=actor_of(request),
+        task_ref=taskRefName,
+        status=_worker_status(status),
+        output=body or {},
+        worker_id=workerid,
+    )
+    await _send(rt, command)
+    return PlainTextResponse(task["task_id"])
+
+
+# --- reads ----------------------------------------------------------------------------------
+
+
+@router.get("/queue/sizes")
+async def sizes(rt: RtDep, taskType: Annotated[list[str] | None, Query()] = None) -> dict[str, int]:
+    """``{taskType: pending tasks}`` from the worker groups' consumer lag."""
+    return await asyncio.to_thread(queue_sizes, rt.settings, taskType or [])
+
+
+@router.get("/{taskId}")
+async def get_task(rt: RtDep, taskId: str) -> dict[str, Any]:
+    """One task attempt from the read model (Conductor's Task JSON)."""
+    async with rt.pool.connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute("SELECT * FROM tasks WHERE task_id = %s", (taskId,))
+        row = await cur.fetchone()
+        if row is None:
+            raise not_found(f"No such task found by id: {taskId}")
+        await cur.execute("SELECT * FROM workflows WHERE workflow_id = %s", (row["workflow_id"],))
+        workflow = await cur.fetchone()
+    if workflow is None:  # pragma: no cover - a task row is written with its workflow's
+        raise not_found(f"No such task found by id: {taskId}")
+    return task_view(row, workflow).model_dump()

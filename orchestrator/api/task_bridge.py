@@ -1,0 +1,282 @@
+"""The HTTP poll bridge: Conductor SDK workers poll the API, the API consumes the task topics.
+
+A queue (task type, domain) is consumed only once an HTTP poller asked for it (lazily), in the
+consumer group of the Kafka SDK workers of that queue, so each task goes to exactly one of them
+(``task_subscription.py``). A queue with no poller for ``idle_s`` is unsubscribed and its
+buffered tasks go back to the group uncommitted.
+
+A poll IS the acknowledgement (Conductor's rule): for each task handed out the bridge produces a
+``TaskStarted`` command (key = the root workflow id), awaits its delivery, and only then lets
+the task's offset be committed. At-least-once: a crash between the two hands the task out again
+later, and the engine rejects the stale duplicate ack (TASK_NOT_QUEUED). ``${workflow.secrets.X}``
+is resolved at hand-off, into the response only: never logged, never produced.
+
+Domains: ``domain`` selects the domain's task topic. Conductor's full domain rules (the
+``NO_DOMAIN`` keyword, falling back to the first domain with an active poller) are not
+implemented here: the engine picks the topic from the workflow's taskToDomain at dispatch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from orchestrator.api.kafka_out import AsyncProducer, DeliveryFailed
+from orchestrator.api.task_json import task_json
+from orchestrator.api.task_subscription import Held, QueueKey, Subscription
+from orchestrator.codec.wire import Wire
+from orchestrator.codec.wire_infra import DeadLetter
+from orchestrator.domain.commands import Command, ReportTaskResult, TaskStarted
+from orchestrator.domain.effects import DispatchTask
+from orchestrator.domain.statuses import TaskStatus
+from orchestrator.kafka.admin import ensure_topics
+from orchestrator.kafka.topics import TopicNames, task_topic_spec
+from orchestrator.secrets import MissingSecrets, SecretProvider, resolve_task_secrets
+from orchestrator.settings import Settings
+
+log = logging.getLogger(__name__)
+
+SINGLE_POLL_WAIT_MS = 100  # GET /tasks/poll/{type}: a short wait, as Conductor's single poll
+_REMEMBERED = 50_000  # handed-out tasks whose root id / queue we keep for their reports
+_DEAD_LETTER_WAIT_S = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class HandedOut:
+    """What the bridge remembers of a task it handed out (to route the worker's report)."""
+
+    root_workflow_id: str
+    task_type: str
+    domain: str | None
+    poll_count: int
+
+
+class TaskBridge:
+    def __init__(
+        self,
+        settings: Settings,
+        producer: AsyncProducer,
+        wire: Wire,
+        *,
+        secrets: Callable[[str], str | None] | None = None,
+        buffer_size: int | None = None,
+        idle_s: float | None = None,
+    ) -> None:
+        self.settings = settings
+        self.topics = TopicNames.from_settings(settings)
+        self._producer = producer
+        self._wire = wire
+        self._secrets = secrets or SecretProvider.from_settings(settings)
+        self._options: dict[str, Any] = {}
+        if buffer_size is not None:
+            self._options["buffer_size"] = buffer_size
+        if idle_s is not None:
+            self._options["idle_s"] = idle_s
+        self._subs: dict[QueueKey, Subscription] = {}
+        self._subscribing = asyncio.Lock()
+        self._handed: OrderedDict[str, HandedOut] = OrderedDict()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- polling ---------------------------------------------------------------------------
+
+    async def poll(
+        self, task_type: str, domain: str | None, worker_id: str | None, count: int, timeout_ms: int
+    ) -> list[dict[str, Any]]:
+        """Up to ``count`` tasks, waiting up to ``timeout_ms`` for the first one."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0, timeout_ms) / 1000
+        key = (task_type, domain or None)
+        while True:
+            sub = await self._subscription(key)
+            sub.poller_enters()
+            try:
+                tasks = await self._poll_until(sub, worker_id, count, deadline)
+            finally:
+                sub.poller_leaves()
+            if tasks is not None:
+                return tasks
+            # None: the subscription closed under us (idle race); take a fresh one.
+
+    async def _poll_until(
+        self, sub: Subscription, worker_id: str | None, count: int, deadline: float
+    ) -> list[dict[str, Any]] | None:
+        loop = asyncio.get_running_loop()
+        while True:
+            sub.arrived.clear()
+            taken = sub.take(count)
+            if taken:
+                tasks = await self._hand_out(sub, taken, worker_id)
+                if tasks:
+                    return tasks
+                continue  # all set aside (duplicates, missing secrets): look again
+            if sub.closed:
+                return None
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return []
+            try:
+                await asyncio.wait_for(sub.arrived.wait(), remaining)
+            except TimeoutError:
+                return []
+
+    async def _subscription(self, key: QueueKey) -> Subscription:
+        sub = self._subs.get(key)
+        if sub is not None and not sub.closed:
+            return sub
+        async with self._subscribing:
+            sub = self._subs.get(key)
+            if sub is not None and not sub.closed:
+                return sub
+            spec = task_topic_spec(self.settings, *key)
+            report = await asyncio.to_thread(
+                ensure_topics, self.settings.kafka_bootstrap, [spec], 15.0
+            )
+            if not report.ok:
+                raise RuntimeError(f"cannot create task topic {spec.name}: {report.errors}")
+            self._loop = asyncio.get_running_loop()
+            sub = Subscription(
+                self.settings,
+                key,
+                spec.name,
+                self._loop,
+                self._dead_letter,
+                **self._options,
+            )
+            sub.start()
+            self._subs[key] = sub
+            log.info("task bridge: subscribed to %s for HTTP pollers", spec.name)
+            return sub
+
+    # -- hand-out --------------------------------------------------------------------------
+
+    async def _hand_out(
+        self, sub: Subscription, taken: list[Held], worker_id: str | None
+    ) -> list[dict[str, Any]]:
+        now = _now_ms()
+        handed = await asyncio.gather(*(self._hand_out_one(sub, h, worker_id, now) for h in taken))
+        return [task for task in handed if task is not None]
+
+    async def _hand_out_one(
+        self, sub: Subscription, held: Held, worker_id: str | None, now: int
+    ) -> dict[str, Any] | None:
+        d: DispatchTask = held.dispatch
+        seen = self._handed.get(d.task_id)
+        if seen is not None and seen.poll_count >= d.poll_count:
+            # The same dispatch again (a processor's resume re-dispatches): already with a worker.
+            log.info("task bridge: task %s already handed out: duplicate dropped", d.task_id)
+            sub.finish(held)
+            return None
+        # Claimed before the first await, so a copy in the same batch sees it.
+        self._remember(d)
+        try:
+            resolved = resolve_task_secrets(d.input_data, self._secrets)
+        except MissingSecrets as exc:  # the message names the secrets, never a value
+            self._forget(d, seen)
+            return await self._set_aside(sub, held, str(exc), worker_id)
+        ack = TaskStarted(
+            workflow_id=d.workflow_instance_id,
+            root_workflow_id=d.root_workflow_id,
+            at=now,
+            actor=_actor(worker_id),
+            task_id=d.task_id,
+            worker_id=worker_id,
+        )
+        if not await self._send(ack):
+            self._forget(d, seen)
+            sub.give_back(held)
+            return None
+        sub.finish(held)
+        return task_json(d, resolved.value, worker_id, now)
+
+    async def _set_aside(
+        self, sub: Subscription, held: Held, reason: str, worker_id: str | None
+    ) -> None:
+        """Fail a task that cannot be handed out (as the Kafka SDK does for missing secrets)."""
+        d: DispatchTask = held.dispatch
+        log.warning("task bridge: task %s cannot be handed out: %s", d.task_id, reason)
+        failed = ReportTaskResult(
+            workflow_id=d.workflow_instance_id,
+            root_workflow_id=d.root_workflow_id,
+            at=_now_ms(),
+            actor=_actor(worker_id),
+            task_id=d.task_id,
+            status=TaskStatus.FAILED,
+            reason=reason,
+            worker_id=worker_id,
+        )
+        if await self._send(failed):
+            sub.finish(held)
+        else:
+            sub.give_back(held)
+        return None
+
+    async def _send(self, command: Command) -> bool:
+        value = self._wire.encode_command(command, command_id=str(uuid.uuid4()))
+        try:
+            await self._producer.send(self.topics.commands, command.root, value)
+        except DeliveryFailed as exc:
+            log.warning("task bridge: %s not delivered: %s", type(command).__name__, exc)
+            return False
+        return True
+
+    def _remember(self, d: DispatchTask) -> None:
+        self._handed[d.task_id] = HandedOut(d.root_workflow_id, d.task_type, d.domain, d.poll_count)
+        self._handed.move_to_end(d.task_id)
+        while len(self._handed) > _REMEMBERED:
+            self._handed.popitem(last=False)
+
+    def _forget(self, d: DispatchTask, previous: HandedOut | None) -> None:
+        """Undo a claim whose hand-out failed."""
+        if previous is None:
+            self._handed.pop(d.task_id, None)
+        else:
+            self._handed[d.task_id] = previous
+
+    def handed_out(self, task_id: str) -> HandedOut | None:
+        """The root id and queue of a task this process handed out (None if not, or forgotten)."""
+        return self._handed.get(task_id)
+
+    # -- dead letters and shutdown ---------------------------------------------------------
+
+    def _dead_letter(self, message: Any, reason: str) -> None:
+        """Called on a consumer thread: an undecodable task record goes to the DLQ."""
+        log.error("task bridge: undecodable task record set aside: %s", reason)
+        letter = DeadLetter(
+            topic=message.topic(),
+            partition=message.partition(),
+            offset=message.offset(),
+            key=message.key(),
+            value=message.value(),
+            reason=reason,
+            failed_at=_now_ms(),
+            component="api:task-bridge",
+        )
+        key = (message.key() or b"").decode("utf-8", errors="replace")
+        send = self._producer.send(self.topics.dlq, key, self._wire.encode_dead_letter(letter))
+        assert self._loop is not None  # set before any subscription starts
+        future = asyncio.run_coroutine_threadsafe(send, self._loop)
+        future.result(_DEAD_LETTER_WAIT_S)
+
+    def subscribed(self) -> list[QueueKey]:
+        return [key for key, sub in self._subs.items() if not sub.closed]
+
+    async def close(self) -> None:
+        """Stop every consumer: what was handed out is committed, the rest goes back."""
+        subs = list(self._subs.values())
+        self._subs.clear()
+        for sub in subs:
+            await asyncio.to_thread(sub.stop, 30.0)
+
+
+def _actor(worker_id: str | None) -> str:
+    return f"worker:{worker_id or 'unknown'}"
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
