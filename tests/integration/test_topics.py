@@ -85,6 +85,7 @@ def test_partition_mismatch_on_copartitioned_topics_is_an_error(settings: Settin
     assert {e.split(":")[0] for e in report.errors} == {
         f"{settings.topic_prefix}.commands",
         f"{settings.topic_prefix}.events",
+        f"{settings.topic_prefix}-processor-executions-changelog",  # the processors' state
     }
     assert any(".dlq: has" in w for w in report.warnings)  # not co-partitioned: a warning
 
