@@ -136,7 +136,7 @@ def test_a_fork_inside_a_loop(v8: DefaultScriptEvaluator) -> None:
         {"a": always(lambda t: {"a": t.iteration}), "b": always(lambda t: {"b": t.iteration})},
     )
     assert state.status is WorkflowStatus.COMPLETED
-    assert state.current("join__2").output == {"a": {"a": 2}, "b": {"b": 2}}  # type: ignore[union-attr]
+    assert state.current("join__2").output == {"a__2": {"a": 2}, "b__2": {"b": 2}}  # type: ignore[union-attr]
 
 
 def test_a_flaky_task_inside_a_loop_is_retried(v8: DefaultScriptEvaluator) -> None:

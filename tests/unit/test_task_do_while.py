@@ -272,9 +272,9 @@ def test_a_fork_inside_the_loop_joins_per_iteration():
         finish(f, f"a__{n}", {"a": n})
         assert f.task(f"join__{n}").status is TaskStatus.IN_PROGRESS
         finish(f, f"b__{n}", {"b": n})
-        assert f.task(f"join__{n}").output == {"a": {"a": n}, "b": {"b": n}}
+        assert f.task(f"join__{n}").output == {f"a__{n}": {"a": n}, f"b__{n}": {"b": n}}
     assert f.task("a__3").iteration == 3
-    assert f.task("loop").output["2"]["join"] == {"a": {"a": 2}, "b": {"b": 2}}
+    assert f.task("loop").output["2"]["join"] == {"a__2": {"a": 2}, "b__2": {"b": 2}}
 
 
 def test_a_dynamic_fork_inside_the_loop_is_dropped_with_its_iteration():

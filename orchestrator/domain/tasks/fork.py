@@ -53,6 +53,9 @@ class JoinHandler(BaseHandler):
             return
         output: dict[str, JSON] = {}
         for ref in task.input.get("joinOn", []):
-            done = c.state.current(ids.loop_ref(str(ref), task.iteration))
-            output[str(ref)] = done.output if done is not None else {}
+            # Conductor's Join: inside a loop, joinOn means this iteration's refs (`ref__N`), and
+            # the output is keyed by those suffixed refs.
+            key = ids.loop_ref(str(ref), task.iteration)
+            done = c.state.current(key)
+            output[key] = done.output if done is not None else {}
         c.complete(task.task_id, output)
