@@ -200,7 +200,7 @@ class DefaultScriptEvaluator:
 
     def _context(self) -> MiniRacer:
         if self._ctx is None:
-            ctx = MiniRacer()
+            ctx = _racer_with_own_loop()
             ctx.eval(f"{_RUNNER}({_LOCKDOWN})")
             ctx.set_hard_memory_limit(self._memory_limit)
             self._ctx = ctx
@@ -210,6 +210,26 @@ class DefaultScriptEvaluator:
         if self._ctx is not None:
             self._ctx.close()
             self._ctx = None
+
+
+def _racer_with_own_loop() -> MiniRacer:
+    """A MiniRacer on its own event-loop thread. Made inside a running asyncio loop (the
+    processor decides inside faust's), MiniRacer would adopt that loop, and its eval then
+    refuses a timeout (AssertionError); made in a thread with no loop, it starts its own."""
+    made: list[MiniRacer | BaseException] = []
+
+    def make() -> None:
+        try:
+            made.append(MiniRacer())
+        except BaseException as e:  # handed to the caller's thread
+            made.append(e)
+
+    thread = threading.Thread(target=make, name="mini-racer-init")
+    thread.start()
+    thread.join()
+    if isinstance(made[0], BaseException):
+        raise made[0]
+    return made[0]
 
 
 def _js_message(error: Exception) -> str:

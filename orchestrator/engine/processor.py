@@ -49,6 +49,7 @@ BATCH_MAX = 1000
 BATCH_WITHIN_S = 0.004
 TIMER_TICK_S = 0.02
 DEFINITION_WAIT_S = 3.0
+INITIAL_DEFINITIONS_WAIT_S = 30.0
 
 
 @dataclass(slots=True)
@@ -79,6 +80,9 @@ class Processor:
         self.states: dict[str, TableEntry] = {}  # hot cache; the table is for durability
         self.timers = TimerHeap()
         self.known_task_topics: set[str] = set()
+        # Set once the registry has read the definitions topic to its end at startup: no
+        # command is decided before, or it would miss the TaskDefs (retries, timeouts) it needs.
+        self.definitions_loaded = asyncio.Event()
         self._out: AsyncProducer | None = None
         self.stats = Stats()
         self.app = self._build_app()
@@ -143,6 +147,7 @@ class Processor:
     async def _start_follower(self) -> None:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(None, self.follower.start)
+        self.definitions_loaded.set()
         log.info("definitions loaded")
 
     @property
@@ -168,6 +173,12 @@ class Processor:
                 os._exit(70)
 
     async def _handle(self, batch: Sequence[EventT]) -> None:
+        if not self.definitions_loaded.is_set():
+            try:
+                await asyncio.wait_for(self.definitions_loaded.wait(), INITIAL_DEFINITIONS_WAIT_S)
+            except TimeoutError:
+                log.error("definitions not loaded after %.0f s; going on", INITIAL_DEFINITIONS_WAIT_S)
+                self.definitions_loaded.set()
         commands: list[tuple[Command, str | None]] = []
         futures: list[Any] = []
         for event in batch:
