@@ -55,6 +55,8 @@ _COMMANDS: dict[str, str] = {
     "projector": "projections.cli:projector",
     "api": "orchestrator.api.cli:api",
     "worker": "orchestrator.worker.cli:worker",
+    "history": "orchestrator.replay.cli:history",
+    "replay": "orchestrator.replay.cli:replay",
 }
 
 

@@ -57,12 +57,32 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=_lifespan(settings),
     )
     errors.install(app)
-    from orchestrator.api import routes_health, routes_metadata, routes_tasks, routes_workflow
+    # Registered first: their fixed paths (/workflow/search, /workflow/bulk/pause,
+    # /workflow/running/x, /tasks/search) would otherwise be taken by /workflow/{id}... routes.
+    from orchestrator.api import (
+        metrics,
+        routes_bulk,
+        routes_lists,
+        routes_operations,
+        routes_search,
+    )
+
+    app.include_router(metrics.router)
+    for module in (routes_search, routes_bulk, routes_lists, routes_operations):
+        app.include_router(module.router, prefix="/api")
+    from orchestrator.api import (
+        routes_audit,
+        routes_health,
+        routes_metadata,
+        routes_tasks,
+        routes_workflow,
+    )
 
     app.include_router(routes_health.router)
     app.include_router(routes_metadata.router, prefix="/api")
     app.include_router(routes_workflow.router, prefix="/api")
     app.include_router(routes_tasks.router, prefix="/api")
+    app.include_router(routes_audit.router, prefix="/api")
     return app
 
 
