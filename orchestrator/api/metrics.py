@@ -1,0 +1,207 @@
+"""GET /metrics: Prometheus text format.
+
+| metric | type | labels | source |
+|---|---|---|---|
+| orchestrator_workflows_started_total | counter | workflow_type | events (metrics_counts.py) |
+| orchestrator_workflows_completed_total | counter | workflow_type | events |
+| orchestrator_workflows_failed_total | counter | workflow_type, status (FAILED, TIMED_OUT) | events |
+| orchestrator_workflows_terminated_total | counter | workflow_type | events |
+| orchestrator_workflow_operations_total | counter | workflow_type, operation (restart, retry, rerun) | events |
+| orchestrator_task_queue_wait_seconds | histogram | task_type | scheduled -> picked up |
+| orchestrator_task_execution_seconds | histogram | task_type | picked up -> COMPLETED/FAILED |
+| orchestrator_workflows_open | gauge | workflow_type, status | workflows table now |
+| orchestrator_projection_lag_records | gauge | topic, partition | projector_offsets |
+| orchestrator_projection_commit_age_seconds | gauge | topic, partition | projector_offsets |
+| orchestrator_projection_event_age_seconds | gauge | topic, partition | now - newest event applied |
+| orchestrator_task_queue_depth | gauge | task_type | worker groups' consumer lag |
+| orchestrator_metrics_uncounted_events | gauge | — | events this process has yet to count |
+
+Counters and histograms are the same in every API process (see metrics_counts.py): use ``max``
+over instances, not ``sum``. Each scrape reads Postgres (incrementally) and, at most every 5 s,
+Kafka; a failing source drops its metrics from that scrape and sets
+``orchestrator_metrics_source_up{source}`` to 0 instead of failing the scrape.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+
+from orchestrator.api.app import Runtime, runtime
+from orchestrator.api.metrics_counts import Totals
+from orchestrator.api.queue_depth import QueueDepths
+
+log = logging.getLogger(__name__)
+router = APIRouter(tags=["metrics"])
+
+_COUNTERS = {
+    "WorkflowStarted": ("orchestrator_workflows_started_total", "Workflows started"),
+    "WorkflowCompleted": ("orchestrator_workflows_completed_total", "Workflows completed"),
+    "WorkflowFailed": ("orchestrator_workflows_failed_total", "Workflows failed or timed out"),
+    "WorkflowTerminated": ("orchestrator_workflows_terminated_total", "Workflows terminated"),
+}
+_OPERATIONS = {"WorkflowRestarted": "restart", "WorkflowRetried": "retry", "WorkflowRerun": "rerun"}
+
+
+class Metrics(Collector):
+    """The per-process state behind /metrics, and the collector that renders it."""
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.totals = Totals()
+        self.lag: list[tuple[Any, ...]] = []
+        self.open: list[tuple[str, str, int]] = []
+        self.depths: dict[str, int] = {}
+        self.task_types: list[str] = []
+        self.up: dict[str, bool] = {}
+        self.queues = QueueDepths(rt.settings.kafka_bootstrap, rt.settings.topic_prefix)
+        self.lock = asyncio.Lock()
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.registry.register(self)
+
+    async def refresh(self) -> None:
+        async with self.lock:  # one refresh at a time: cursors advance once per event
+            self.up["postgres"] = await self._guard("postgres", self._read_postgres())
+            self.up["kafka"] = await self._guard("kafka", self._read_kafka())
+
+    async def _guard(self, source: str, work: Any) -> bool:
+        try:
+            await work
+            return True
+        except Exception as exc:  # a scrape shows the source as down rather than failing
+            log.warning("metrics: cannot read %s: %s", source, exc)
+            return False
+
+    async def _read_postgres(self) -> None:
+        topic = self.rt.topics.events
+        async with self.rt.pool.connection() as conn:
+            await conn.set_autocommit(False)
+            try:
+                await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                cur = await conn.execute(
+                    "SELECT topic, partition, next_offset, high_watermark, last_event_at, "
+                    "extract(epoch FROM now() - updated_at)::float8 "
+                    "FROM projector_offsets WHERE consumer = %s ORDER BY topic, partition",
+                    (self.rt.projector_name,),
+                )
+                self.lag = list(await cur.fetchall())
+                partitions = [row[1] for row in self.lag if row[0] == topic]
+                await self.totals.advance(conn, topic, partitions)
+                cur = await conn.execute(
+                    "SELECT workflow_type, status, count(*) FROM workflows "
+                    "WHERE status IN ('RUNNING', 'PAUSED') GROUP BY 1, 2"
+                )
+                self.open = list(await cur.fetchall())
+                task_types = await conn.execute(
+                    "SELECT name FROM definitions WHERE kind = 'task' ORDER BY name"
+                )
+                self.task_types = [r[0] for r in await task_types.fetchall()]
+            finally:
+                await conn.rollback()
+                await conn.set_autocommit(True)
+
+    async def _read_kafka(self) -> None:
+        self.depths = await asyncio.to_thread(self.queues.get, self.task_types)
+
+    def collect(self) -> Iterator[Any]:
+        yield from self._counters()
+        yield from self._histograms()
+        yield from self._gauges()
+
+    def _counters(self) -> Iterator[Any]:
+        families: dict[str, CounterMetricFamily] = {}
+        for event, (name, doc) in _COUNTERS.items():
+            labels = ["workflow_type", "status"] if event == "WorkflowFailed" else ["workflow_type"]
+            families[event] = CounterMetricFamily(name.removesuffix("_total"), doc, labels=labels)
+        ops = CounterMetricFamily(
+            "orchestrator_workflow_operations",
+            "Restarts, retries and reruns",
+            labels=["workflow_type", "operation"],
+        )
+        for (event, workflow_type, status), n in sorted(self.totals.workflow_events.items()):
+            if event in _OPERATIONS:
+                ops.add_metric([workflow_type, _OPERATIONS[event]], n)
+            elif event == "WorkflowFailed":
+                families[event].add_metric([workflow_type, status or "FAILED"], n)
+            elif event in families:
+                families[event].add_metric([workflow_type], n)
+        yield from families.values()
+        yield ops
+
+    def _histograms(self) -> Iterator[Any]:
+        docs = {
+            "wait": ("orchestrator_task_queue_wait_seconds", "Task scheduled to picked up"),
+            "run": ("orchestrator_task_execution_seconds", "Task picked up to completed or failed"),
+        }
+        for kind, (name, doc) in docs.items():
+            family = HistogramMetricFamily(name, doc, labels=["task_type"])
+            for (k, task_type), hist in sorted(self.totals.latency.items()):
+                if k == kind:
+                    family.add_metric([task_type], hist.cumulative(), hist.sum_ms / 1000)
+            yield family
+
+    def _gauges(self) -> Iterator[Any]:
+        now_ms = time.time() * 1000
+        lag = GaugeMetricFamily(
+            "orchestrator_projection_lag_records",
+            "Records behind the log end",
+            labels=["topic", "partition"],
+        )
+        age = GaugeMetricFamily(
+            "orchestrator_projection_commit_age_seconds",
+            "Since the projector last committed",
+            labels=["topic", "partition"],
+        )
+        event_age = GaugeMetricFamily(
+            "orchestrator_projection_event_age_seconds",
+            "Age of the newest event applied",
+            labels=["topic", "partition"],
+        )
+        for topic, partition, next_offset, high, last_event_at, seconds in self.lag:
+            labels = [topic, str(partition)]
+            lag.add_metric(labels, max(0, (high or next_offset) - next_offset))
+            age.add_metric(labels, seconds)
+            if last_event_at:
+                event_age.add_metric(labels, max(0.0, (now_ms - last_event_at) / 1000))
+        open_ = GaugeMetricFamily(
+            "orchestrator_workflows_open",
+            "RUNNING and PAUSED workflows",
+            labels=["workflow_type", "status"],
+        )
+        for workflow_type, status, n in self.open:
+            open_.add_metric([workflow_type, status], n)
+        depth = GaugeMetricFamily(
+            "orchestrator_task_queue_depth", "Tasks waiting in each queue", labels=["task_type"]
+        )
+        for task_type, n in sorted(self.depths.items()):
+            depth.add_metric([task_type], n)
+        uncounted = GaugeMetricFamily(
+            "orchestrator_metrics_uncounted_events", "Events this process has yet to count"
+        )
+        uncounted.add_metric([], self.totals.backlog)
+        up = GaugeMetricFamily("orchestrator_metrics_source_up", "Source read", labels=["source"])
+        for source, ok in sorted(self.up.items()):
+            up.add_metric([source], 1 if ok else 0)
+        yield from (lag, age, event_age, open_, depth, uncounted, up)
+
+
+def _metrics(request: Request, rt: Annotated[Runtime, Depends(runtime)]) -> Metrics:
+    state: Metrics | None = getattr(request.app.state, "metrics", None)
+    if state is None:
+        state = request.app.state.metrics = Metrics(rt)
+    return state
+
+
+@router.get("/metrics")
+async def metrics(state: Annotated[Metrics, Depends(_metrics)]) -> Response:
+    await state.refresh()
+    return Response(generate_latest(state.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,123 @@
+"""PUT|POST /api/workflow/bulk/{pause,resume,restart,retry,terminate}: up to 1000 ids.
+
+Each id gets the same pre-checks as the single operation (unknown, wrong state); the commands
+that pass are produced concurrently and count as successful once Kafka has them (acks=all).
+The answer then waits, bounded by the single operations' wait, until the projection shows all
+of them (one query for all ids, re-run every POLL_S), so a search right after sees the effect.
+An id the engine later rejects (the read model lagged behind it) is still listed as successful:
+the engine is the authority, as for the single operations' 202.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+
+from orchestrator.api.app import Runtime, runtime
+from orchestrator.api.common import actor_of, now_ms
+from orchestrator.api.errors import ApiError, bad_request
+from orchestrator.api.kafka_out import DeliveryFailed
+from orchestrator.api.routes_operations import restart_command, retry_command, workflow_row
+from orchestrator.api.routes_workflow import COMMAND_WAIT_S, _send
+from orchestrator.domain import commands as cmd
+
+router = APIRouter(prefix="/workflow/bulk", tags=["workflow-bulk"])
+RtDep = Annotated[Runtime, Depends(runtime)]
+
+BULK_MAX = 1000
+PRECHECKS_AT_ONCE = 8  # below the pool size: other requests still get connections
+POLL_S = 0.1
+Action = Literal["pause", "resume", "restart", "retry", "terminate"]
+
+
+def _simple(row: dict[str, Any], action: str, actor: str, reason: str | None) -> cmd.Command | None:
+    """Pause/resume/terminate pre-checks, as routes_workflow; None = nothing to do."""
+    status, wid = row["status"], row["workflow_id"]
+    if status not in ("RUNNING", "PAUSED"):
+        raise ApiError(409, f"Workflow {wid} is in terminal state {status}: cannot {action} it")
+    if action == "pause" and status == "PAUSED":
+        return None
+    if action == "resume" and status != "PAUSED":
+        raise ApiError(409, f"The workflow {wid} is not PAUSED so cannot resume")
+    head: dict[str, Any] = {
+        "workflow_id": wid,
+        "root_workflow_id": row["root_workflow_id"],
+        "at": now_ms(),
+        "actor": actor,
+    }
+    if action == "terminate":
+        return cmd.TerminateWorkflow(**head, reason=reason or "")
+    return cmd.PauseWorkflow(**head) if action == "pause" else cmd.ResumeWorkflow(**head)
+
+
+async def _command_for(
+    rt: Runtime, workflow_id: str, action: str, actor: str, options: dict[str, Any]
+) -> tuple[cmd.Command | None, int]:
+    row = await workflow_row(rt, workflow_id)
+    if action == "restart":
+        return await restart_command(rt, row, actor, options["use_latest"]), row["last_seq"]
+    if action == "retry":
+        return await retry_command(rt, row, actor, False), row["last_seq"]
+    return _simple(row, action, actor, options["reason"]), row["last_seq"]
+
+
+async def _wait_visible(rt: Runtime, seen: dict[str, int], timeout_s: float) -> None:
+    """Until every id's last_seq passed the one seen before its command, or the timeout."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    pending = dict(seen)
+    while pending and loop.time() < deadline:
+        async with rt.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT workflow_id, last_seq FROM workflows WHERE workflow_id = ANY(%s)",
+                (list(pending),),
+            )
+            for workflow_id, last_seq in await cur.fetchall():
+                if last_seq > pending[workflow_id]:
+                    del pending[workflow_id]
+        if pending:
+            await asyncio.sleep(POLL_S)
+
+
+@router.api_route("/{action}", methods=["PUT", "POST"])
+async def bulk(
+    rt: Annotated[Runtime, Depends(runtime)],
+    request: Request,
+    action: Action,
+    workflow_ids: Annotated[list[str], Body()],
+    reason: Annotated[str | None, Query()] = None,
+    useLatestDefinitions: Annotated[bool, Query()] = False,
+) -> dict[str, Any]:
+    """BulkResponse: ``{bulkSuccessfulResults: [id], bulkErrorResults: {id: message}}``."""
+    if len(workflow_ids) > BULK_MAX:
+        raise bad_request(
+            f"Cannot process more than {BULK_MAX} workflows. Please use multiple requests."
+        )
+    ids = list(dict.fromkeys(workflow_ids))  # duplicates once, order kept
+    actor = actor_of(request)
+    options = {"reason": reason, "use_latest": useLatestDefinitions}
+    errors: dict[str, str] = {}
+    gate = asyncio.Semaphore(PRECHECKS_AT_ONCE)
+    sent: dict[str, int] = {}
+
+    async def one(workflow_id: str) -> None:
+        try:
+            async with gate:
+                command, last_seq = await _command_for(rt, workflow_id, action, actor, options)
+            if command is not None:
+                await _send(rt, command)
+                sent[workflow_id] = int(last_seq)
+        except ApiError as exc:
+            errors[workflow_id] = exc.message
+        except DeliveryFailed as exc:
+            errors[workflow_id] = f"not sent: {exc}"
+
+    await asyncio.gather(*(one(i) for i in ids))
+    await _wait_visible(rt, sent, COMMAND_WAIT_S)
+    return {
+        "bulkSuccessfulResults": [i for i in ids if i not in errors],
+        "bulkErrorResults": errors,
+        "message": "Bulk Request has been processed.",
+    }

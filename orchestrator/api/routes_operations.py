@@ -1,0 +1,227 @@
+"""/api/workflow/{id}: restart, retry, rerun, skiptask, remove.
+
+As the other writes (routes_workflow.py): pre-checks on the read model give Conductor's 404 and
+409 answers, the command goes to Kafka, and the answer waits (bounded) until the projection
+shows an event after the one seen before: then restart/retry answer 204 (as Conductor, whose
+2.x clients expect it), rerun the id as text, skiptask 200; past the bound 202 (accepted, not
+visible yet, or rejected by the engine, which stays the authority).
+
+``remove`` deletes nothing: history is the product. It records the workflow in
+``workflow_removals`` (with who and when), which hides it from search, correlated and running
+lists; GET /workflow/{id} and the history keep answering.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import BaseModel, ConfigDict
+
+from orchestrator.api.app import Runtime, runtime
+from orchestrator.api.common import actor_of, now_ms
+from orchestrator.api.errors import conflict, not_found
+from orchestrator.api.routes_workflow import COMMAND_WAIT_S, _send_and_wait
+from orchestrator.domain import commands as cmd
+from orchestrator.domain.definitions_json import parse_workflow_def
+from projections import queries
+
+router = APIRouter(prefix="/workflow", tags=["workflow"])
+RtDep = Annotated[Runtime, Depends(runtime)]
+
+OPEN = ("RUNNING", "PAUSED")
+RETRIABLE_TASK = ("FAILED", "FAILED_WITH_TERMINAL_ERROR", "TIMED_OUT", "CANCELED")
+
+
+class RerunWorkflowRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    reRunFromWorkflowId: str | None = None
+    reRunFromTaskId: str | None = None
+    workflowInput: dict[str, Any] | None = None
+    taskInput: dict[str, Any] | None = None
+    correlationId: str | None = None
+
+
+class SkipTaskRequest(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    taskInput: dict[str, Any] | None = None
+    taskOutput: dict[str, Any] | None = None
+
+
+async def workflow_row(rt: Runtime, workflow_id: str) -> dict[str, Any]:
+    async with rt.pool.connection() as conn:
+        row = await queries.workflow(conn, workflow_id)
+    if row is None:
+        raise not_found(f"No such workflow found by id: {workflow_id}")
+    return row
+
+
+async def current_tasks(rt: Runtime, workflow_id: str) -> list[dict[str, Any]]:
+    async with rt.pool.connection() as conn:
+        return await queries.current_tasks(conn, workflow_id)
+
+
+def must_be_terminal(row: dict[str, Any], action: str) -> None:
+    if row["status"] in OPEN:
+        raise conflict(
+            f"Workflow {row['workflow_id']} is still {row['status']}: cannot {action} it "
+            "(only a workflow that has ended can be)"
+        )
+
+
+async def restart_command(
+    rt: Runtime, row: dict[str, Any], actor: str, use_latest: bool
+) -> cmd.RestartWorkflow:
+    """Pre-checks of a restart (409s) and the command to send."""
+    must_be_terminal(row, "restart")
+    if row["definition"].get("restartable") is False:
+        raise conflict(f"Workflow {row['workflow_id']} is not restartable (its definition says so)")
+    latest = None
+    if use_latest:
+        async with rt.pool.connection() as conn:
+            found = await queries.definition(conn, "workflow", row["workflow_type"])
+        latest = parse_workflow_def(found["body"]) if found is not None else None
+    return cmd.RestartWorkflow(
+        workflow_id=row["workflow_id"],
+        root_workflow_id=row["root_workflow_id"],
+        at=now_ms(),
+        actor=actor,
+        use_latest_definition=use_latest,
+        definition=latest,
+    )
+
+
+async def retry_command(
+    rt: Runtime, row: dict[str, Any], actor: str, resume_subworkflows: bool
+) -> cmd.RetryWorkflow:
+    must_be_terminal(row, "retry")
+    tasks = await current_tasks(rt, row["workflow_id"])
+    if not any(t["status"] in RETRIABLE_TASK and not t["retried"] for t in tasks):
+        raise conflict(
+            "There are no failed tasks! Use restart if you want to attempt entire workflow "
+            "execution again."
+        )
+    return cmd.RetryWorkflow(
+        workflow_id=row["workflow_id"],
+        root_workflow_id=row["root_workflow_id"],
+        at=now_ms(),
+        actor=actor,
+        resume_subworkflow_tasks=resume_subworkflows,
+    )
+
+
+async def _apply(rt: Runtime, command: cmd.Command, row: dict[str, Any]) -> bool:
+    return await _send_and_wait(rt, command, int(row["last_seq"]), COMMAND_WAIT_S)
+
+
+@router.post("/{workflow_id}/restart")
+async def restart(
+    rt: RtDep,
+    request: Request,
+    workflow_id: str,
+    useLatestDefinitions: Annotated[bool, Query()] = False,
+) -> Response:
+    """Run an ended workflow again from its first task (a new generation; history is kept)."""
+    row = await workflow_row(rt, workflow_id)
+    command = await restart_command(rt, row, actor_of(request), useLatestDefinitions)
+    return Response(status_code=204 if await _apply(rt, command, row) else 202)
+
+
+@router.post("/{workflow_id}/retry")
+async def retry(
+    rt: RtDep,
+    request: Request,
+    workflow_id: str,
+    resumeSubworkflowTasks: Annotated[bool, Query()] = False,
+) -> Response:
+    """New attempts of the failed tasks of an ended workflow, which runs on from there."""
+    row = await workflow_row(rt, workflow_id)
+    command = await retry_command(rt, row, actor_of(request), resumeSubworkflowTasks)
+    return Response(status_code=204 if await _apply(rt, command, row) else 202)
+
+
+@router.post("/{workflow_id}/rerun", response_class=PlainTextResponse)
+async def rerun(
+    rt: RtDep, request: Request, workflow_id: str, body: RerunWorkflowRequest
+) -> Response:
+    """Run again from a task (default: the first), optionally with new workflow/task input."""
+    row = await workflow_row(rt, workflow_id)
+    must_be_terminal(row, "rerun")
+    # The latest attempts of the current run only: the engine reruns from nothing older.
+    tasks = [t for t in await current_tasks(rt, workflow_id) if not t["retried"]]
+    from_task = body.reRunFromTaskId or (tasks[0]["task_id"] if tasks else None)
+    if from_task is None or all(t["task_id"] != from_task for t in tasks):
+        raise not_found(
+            f"No task {body.reRunFromTaskId} among the latest attempts of {workflow_id}'s run"
+        )
+    command = cmd.RerunWorkflow(
+        workflow_id=workflow_id,
+        root_workflow_id=row["root_workflow_id"],
+        at=now_ms(),
+        actor=actor_of(request),
+        from_task_id=from_task,
+        workflow_input=body.workflowInput,
+        task_input=body.taskInput,
+    )
+    seen = await _apply(rt, command, row)
+    return PlainTextResponse(workflow_id, status_code=200 if seen else 202)
+
+
+@router.put("/{workflow_id}/skiptask/{task_reference_name}")
+async def skip_task(
+    rt: RtDep,
+    request: Request,
+    workflow_id: str,
+    task_reference_name: str,
+    body: Annotated[SkipTaskRequest | None, Body()] = None,
+) -> Response:
+    """Mark a task the running workflow has not reached yet as SKIPPED (as Conductor)."""
+    row = await workflow_row(rt, workflow_id)
+    if row["status"] != "RUNNING":
+        raise conflict(f"Workflow {workflow_id} is {row['status']}: only a RUNNING one can skip")
+    tasks = await current_tasks(rt, workflow_id)
+    if any(t["ref"] == task_reference_name for t in tasks):
+        raise conflict(
+            f"Task {task_reference_name} of {workflow_id} was already reached: cannot skip it"
+        )
+    body = body or SkipTaskRequest()
+    command = cmd.SkipTask(
+        workflow_id=workflow_id,
+        root_workflow_id=row["root_workflow_id"],
+        at=now_ms(),
+        actor=actor_of(request),
+        task_ref=task_reference_name,
+        input=body.taskInput or {},
+        output=body.taskOutput or {},
+    )
+    return Response(status_code=200 if await _apply(rt, command, row) else 202)
+
+
+@router.delete("/{workflow_id}/remove")
+async def remove(
+    rt: RtDep,
+    request: Request,
+    workflow_id: str,
+    archiveWorkflow: Annotated[bool, Query()] = True,
+) -> JSONResponse:
+    """Hide an ended workflow from search and lists; nothing is deleted (see the module doc)."""
+    row = await workflow_row(rt, workflow_id)
+    if row["status"] in OPEN:
+        raise conflict(f"Workflow {workflow_id} is {row['status']}: terminate it before removing")
+    async with rt.pool.connection() as conn:
+        await conn.execute(
+            "INSERT INTO workflow_removals (workflow_id, removed_at, actor) VALUES (%s, %s, %s) "
+            "ON CONFLICT (workflow_id) DO NOTHING",
+            (workflow_id, now_ms(), actor_of(request)),
+        )
+    return JSONResponse(
+        {
+            "workflowId": workflow_id,
+            "removed": True,
+            "message": "Hidden from search, correlated and running lists. Nothing is deleted: "
+            "GET /api/workflow/{id} and its history still answer.",
+        }
+    )
