@@ -58,7 +58,11 @@ class Runtime:
     def settings(self) -> Settings:
         return load_settings(
             environ={},
-            overrides={"kafka_bootstrap": bootstrap(), "topic_prefix": self.prefix, "partitions": "4"},
+            overrides={
+                "kafka_bootstrap": bootstrap(),
+                "topic_prefix": self.prefix,
+                "partitions": "4",
+            },
         )
 
     @property
@@ -143,7 +147,9 @@ class CommandSender:
             definition=definition,
             input=workflow_input or {},
         )
-        self.producer.produce(self.topics.commands, key=wid.encode(), value=wire.encode_command(cmd))
+        self.producer.produce(
+            self.topics.commands, key=wid.encode(), value=wire.encode_command(cmd)
+        )
         return wid
 
     def send(self, command: Any) -> None:

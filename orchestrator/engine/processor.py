@@ -177,7 +177,9 @@ class Processor:
             try:
                 await asyncio.wait_for(self.definitions_loaded.wait(), INITIAL_DEFINITIONS_WAIT_S)
             except TimeoutError:
-                log.error("definitions not loaded after %.0f s; going on", INITIAL_DEFINITIONS_WAIT_S)
+                log.error(
+                    "definitions not loaded after %.0f s; going on", INITIAL_DEFINITIONS_WAIT_S
+                )
                 self.definitions_loaded.set()
         commands: list[tuple[Command, str | None]] = []
         futures: list[Any] = []

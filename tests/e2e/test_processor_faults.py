@@ -65,9 +65,7 @@ def wait_until_ready(rt: Runtime, log_name_prefix: str, count: int, timeout_s: f
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         ready = [
-            p
-            for p in rt.log_dir.glob(f"{log_name_prefix}*.log")
-            if b"recovered" in p.read_bytes()
+            p for p in rt.log_dir.glob(f"{log_name_prefix}*.log") if b"recovered" in p.read_bytes()
         ]
         if len(ready) >= count:
             return
