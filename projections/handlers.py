@@ -124,7 +124,12 @@ def ops_for(event: ev.EventBase) -> list[RowOp]:
             ]
         case ev.WorkflowRetried():
             return [_op("workflow_reopen", event)]
-        case ev.WorkflowRerun():
+        case ev.WorkflowRerun() if event.retired_listed:
+            return [
+                _op("tasks_retire_ids", event, task_ids=list(event.retired_task_ids)),
+                _op("workflow_rerun", event, input=J(event.input)),
+            ]
+        case ev.WorkflowRerun():  # older logs: the seq rule
             return [
                 _op("tasks_retire_from", event, from_task_id=event.from_task_id),
                 _op("workflow_rerun", event, input=J(event.input)),

@@ -137,7 +137,11 @@ SQL: dict[str, str] = {
     # Restart: every task of the earlier generations leaves the current view (kept as history).
     "tasks_retire_all": """
         UPDATE tasks SET retired = true WHERE workflow_id = %(workflow_id)s AND NOT retired""",
-    # Rerun: tasks scheduled at or after the rerun task leave the current view.
+    # Rerun: the tasks the event lists leave the current view.
+    "tasks_retire_ids": """
+        UPDATE tasks SET retired = true
+        WHERE workflow_id = %(workflow_id)s AND NOT retired AND task_id = ANY(%(task_ids)s)""",
+    # Rerun in logs older than the list: tasks scheduled at or after the rerun task.
     "tasks_retire_from": """
         UPDATE tasks SET retired = true
         WHERE workflow_id = %(workflow_id)s AND NOT retired

@@ -19,7 +19,9 @@ Determinism (the engine replays evaluations and must get identical results):
   cleaned, timed out or ran out of memory is thrown away and rebuilt.
 
 Limits: ``timeout_ms`` per evaluation (default 1000) and ``memory_limit_bytes`` for the V8 heap
-(default 64 MB); exceeding either raises ScriptError and the evaluator stays usable.
+(default 64 MB); exceeding either raises ScriptError and the evaluator stays usable. jq runs in
+a child process under the same two limits (jq_runner.py); there ``now`` fails and ``$ENV`` is
+empty.
 """
 
 from __future__ import annotations
@@ -27,12 +29,11 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import Any
 
-import jq
 from py_mini_racer import JSEvalException, JSOOMException, JSTimeoutException, MiniRacer
 
+from orchestrator.adapters.jq_runner import JqRunner
 from orchestrator.domain.ports import ScriptError
 
 JSON = Any
@@ -156,6 +157,7 @@ class DefaultScriptEvaluator:
         self._memory_limit = memory_limit_bytes
         self._lock = threading.Lock()
         self._ctx: MiniRacer | None = None
+        self._jq = JqRunner(timeout_ms, memory_limit_bytes)
 
     def evaluate_js(self, expression: str, bindings: Mapping[str, JSON]) -> JSON:
         try:
@@ -173,13 +175,12 @@ class DefaultScriptEvaluator:
         return json.loads(out[1:]).get("v")
 
     def evaluate_jq(self, query: str, value: JSON) -> list[JSON]:
-        try:
-            return list(_jq_program(query).input_value(value).all())
-        except ValueError as e:
-            raise ScriptError(str(e)) from None
+        """Run in a child process, bounded by the same time and memory limits (jq_runner.py)."""
+        return self._jq.run(query, value)
 
     def close(self) -> None:
         self._discard()
+        self._jq.close()
 
     def _run(self, code: str) -> str:
         ctx = self._context()
@@ -239,11 +240,3 @@ def _js_message(error: Exception) -> str:
     if sep and head.startswith(("undefined:", "<anonymous>:")):
         return rest
     return first
-
-
-@lru_cache(maxsize=1024)
-def _jq_program(query: str) -> Any:
-    try:
-        return jq.compile(query)
-    except ValueError as e:
-        raise ScriptError(str(e)) from None

@@ -65,7 +65,13 @@ FIELD_DOCS: dict[str, str] = {
     "from_task_id": "Id of the task to rerun from; tasks after it are retired.",
     "RerunWorkflow.workflow_input": "New workflow input (a JSON object); JSON null keeps the "
     "current one.",
-    "RerunWorkflow.task_input": "New input of the rerun task; JSON null resolves it again.",
+    "RerunWorkflow.task_input": "New input of the rerun task (replaces it, as Conductor); JSON "
+    "null resolves it again.",
+    "rerun_child_id": "Set by the engine: the child workflow of task from_task_id was rerun; the "
+    "task is reopened in place, waiting for that child.",
+    "retired_task_ids": "Tasks that leave the current view (kept in the history).",
+    "retired_listed": "True: retired_task_ids is the whole retired set; false (older logs): the "
+    "tasks with seq >= the rerun task's seq are retired.",
     "task_ref": "Reference name of the task (with loop suffix __N inside a DO_WHILE).",
     "kind": "Which deadline fired.",
     "due_at": "When the timer was due.",

@@ -180,6 +180,7 @@ class Cascade:
         """Work off every queued consequence; a queue, not recursion: cascades can be long."""
         while self._to_settle:
             self._settle(self._to_settle.popleft())
+        self._complete_if_done()
 
     def _settle(self, task_id: str) -> None:
         state = self.state
@@ -259,7 +260,18 @@ class Cascade:
         """The top-level list ran to its end: the workflow completes once nothing is open."""
         state = self.state
         if state.open_count == 0:
-            self.emit(WorkflowCompleted, output=workflow_output(state, last))
+            self.emit(WorkflowCompleted, output=workflow_output(state))
+
+    def _complete_if_done(self) -> None:
+        """Conductor's checkForWorkflowCompletion: the top-level list has ended and every task
+        is terminal. Reached when a fork branch no JOIN waits for outlives the list's end."""
+        state = self._state
+        if state is None or state.status is not WorkflowStatus.RUNNING or state.open_count:
+            return
+        tasks = state.definition.tasks
+        last = state.current(tasks[-1].task_reference_name) if tasks else None
+        if last is not None and last.status.is_successful:
+            self.emit(WorkflowCompleted, output=workflow_output(state))
 
     # --- the workflow -----------------------------------------------------------------------
 

@@ -90,7 +90,10 @@ class RetryWorkflow(CommandBase):
 class RerunWorkflow(CommandBase):
     from_task_id: str
     workflow_input: JSON = None  # None = keep
-    task_input: JSON = None  # None = resolve again
+    task_input: JSON = None  # None = resolve again; else the rerun task's input (as Conductor)
+    # Set by the engine: the child workflow of task `from_task_id` was rerun, so that task is
+    # reopened in place (waiting for that child) instead of getting a new attempt.
+    rerun_child_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,6 +10,7 @@ from orchestrator.domain.defindex import index_of
 from orchestrator.domain.definitions import WorkflowDef, effective_type
 from orchestrator.domain.inputs import workflow_input
 from orchestrator.domain.outcome import Rejected, RejectionCode
+from orchestrator.domain.rerun import rerun as rerun_from
 from orchestrator.domain.state import WorkflowState
 from orchestrator.domain.statuses import TaskStatus, WorkflowStatus
 from orchestrator.domain.tasks.base import handler_for, registered_kinds
@@ -205,20 +206,7 @@ def retry(c: Cascade, command: cmd.RetryWorkflow) -> Outcome:
 
 
 def rerun(c: Cascade, command: cmd.RerunWorkflow) -> Outcome:
-    if (rejected := _not_terminal(c)) is not None:
+    """From any task of the view (see rerun.py); a stale or unknown task is rejected."""
+    if command.rerun_child_id is None and (rejected := _not_terminal(c)) is not None:
         return rejected
-    state = c.state
-    task = state.tasks.get(command.from_task_id)
-    if task is None or task.generation != state.generation or task.retried:
-        return Rejected(RejectionCode.TASK_NOT_FOUND, f"no current task {command.from_task_id}")
-    position = index_of(state.definition).position.get(task.definition_ref)
-    if position is None or position.container_ref is not None or task.iteration:
-        return Rejected(RejectionCode.NOT_SUPPORTED, "rerun starts from a top-level task only")
-    new_input = state.input if command.workflow_input is None else command.workflow_input
-    c.emit(ev.WorkflowRerun, from_task_id=task.task_id, input=new_input)
-    wt = c.spec(task)
-    if command.task_input is None:
-        c.schedule(wt)
-    else:
-        c.schedule(wt, input_override=command.task_input)
-    return c
+    return rerun_from(c, command)

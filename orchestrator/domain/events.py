@@ -53,10 +53,16 @@ class WorkflowRetried(EventBase):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WorkflowRerun(EventBase):
-    """A new generation resuming at task `from_task_id`; tasks with seq >= its seq are retired."""
+    """A new generation resuming at task `from_task_id`. `retired_task_ids` leave the current
+    view (the log keeps them): the rerun task (unless it is reopened in place, for a rerun inside
+    its child workflow) and everything downstream of it; sibling fork branches stay. Logs
+    written before these fields existed (`retired_listed` false): the tasks with seq >= the
+    rerun task's seq."""
 
     from_task_id: str
     input: JSON
+    retired_task_ids: tuple[str, ...] = ()
+    retired_listed: bool = False
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

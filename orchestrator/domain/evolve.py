@@ -121,7 +121,6 @@ def _reopened(state: WorkflowState) -> WorkflowState:
         ended_at=0,
         failed_task_id=None,
         failure_workflow_id=None,
-        last_task_id=None,
         output={},
     )
 
@@ -145,6 +144,35 @@ def _restarted(state: WorkflowState, e: ev.WorkflowRestarted) -> WorkflowState:
 
 
 def _rerun(state: WorkflowState, e: ev.WorkflowRerun) -> WorkflowState:
+    if not e.retired_listed:
+        return _rerun_by_seq(state, e)
+    retired = frozenset(e.retired_task_ids)
+    kept = {ref: tid for ref, tid in state.by_ref.items() if tid not in retired}
+    latest: dict[str, str] = {}  # definition ref -> newest kept task (unsuffixed loop refs)
+    for task_id in kept.values():
+        task = state.tasks[task_id]
+        best = latest.get(task.definition_ref)
+        if best is None or state.tasks[best].seq < task.seq:
+            latest[task.definition_ref] = task_id
+    newest = max(kept.values(), key=lambda tid: state.tasks[tid].seq, default=None)
+    joins = {tid: n for tid, n in state.join_waiting.items() if tid not in retired}
+    awaited = {r: tid for r, tid in state.awaited_by.items() if tid not in retired}
+    return replace(
+        _reopened(state),
+        input=e.input,
+        generation=state.generation + 1,
+        open_count=sum(1 for tid in kept.values() if not state.tasks[tid].status.is_terminal),
+        by_ref=pmap(kept),
+        latest_iteration=pmap(latest),
+        join_waiting=pmap(joins),
+        awaited_by=pmap(awaited),
+        unsettled=pset(),
+        last_task_id=newest,
+    )
+
+
+def _rerun_by_seq(state: WorkflowState, e: ev.WorkflowRerun) -> WorkflowState:
+    """A rerun event written before `retired_task_ids` existed: the seq >= cut rule."""
     cut = _t(state, e.from_task_id).seq
     kept = {ref: tid for ref, tid in state.by_ref.items() if state.tasks[tid].seq < cut}
     latest = {r: tid for r, tid in state.latest_iteration.items() if state.tasks[tid].seq < cut}

@@ -61,6 +61,7 @@ def _scheduled(state: WorkflowState, e: ev.TaskScheduled) -> WorkflowState:
         open_count=state.open_count + (0 if e.status.is_terminal else 1),
         by_ref=state.by_ref.set(e.ref, e.task_id),
         latest_iteration=state.latest_iteration.set(e.definition_ref, e.task_id),
+        last_task_id=e.task_id,
     )
     if previous is not None:
         state = _put(state, replace(previous, retried=True))
@@ -119,9 +120,9 @@ def _picked_up(state: WorkflowState, e: ev.TaskPickedUp) -> WorkflowState:
 
 def _progressed(state: WorkflowState, e: ev.TaskProgressed) -> WorkflowState:
     task = _t(state, e.task_id)
-    if task.status.is_terminal:  # reopened (retry resuming a sub-workflow): open once more
+    if task.status.is_terminal:  # reopened (retry of a sub-workflow, a rerun): open once more
         state = replace(state, open_count=state.open_count + 1)
-        task = replace(task, reason=None, ended_at=0)
+        task = replace(task, reason=None, ended_at=0, generation=state.generation)
     return _put(
         state,
         replace(
@@ -216,6 +217,7 @@ def _skipped(state: WorkflowState, e: ev.TaskSkipped) -> WorkflowState:
         _put(state, task),
         task_count=state.task_count + 1,
         by_ref=state.by_ref.set(e.ref, e.task_id),
+        last_task_id=e.task_id,
     )
     return _count_for_joins(state, task)
 

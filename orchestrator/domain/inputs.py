@@ -86,12 +86,16 @@ def resolve_input(state: WorkflowState, wt: WorkflowTask, task_def: TaskDef) -> 
     return resolve(template, lookup_for(state))
 
 
-def workflow_output(state: WorkflowState, last: TaskState | None) -> JSON:
-    """outputParameters resolved, or the output of the task that ended the workflow."""
+def workflow_output(state: WorkflowState, task: TaskState | None = None) -> JSON:
+    """Conductor's updateWorkflowOutput: outputParameters resolved, else the output of `task`
+    (the failed task, when a task failure ends the workflow), else of the last task in the
+    workflow's task list (the newest record, `last_task_id`)."""
     params = state.definition.output_parameters
     if params is not None:
         return resolve(params, lookup_for(state))
-    return last.output if last is not None else {}
+    if task is None and state.last_task_id is not None:
+        task = state.tasks.get(state.last_task_id)
+    return task.output if task is not None else {}
 
 
 def workflow_input(state_input: JSON, template: dict[str, JSON]) -> JSON:

@@ -39,6 +39,8 @@ def _react(state: WorkflowState, event: ev.Event) -> tuple[Effect, ...]:
         if isinstance(event, ev.TaskScheduled | ev.TaskQueued) and _dispatchable(task):
             effects.append(dispatch(state, task))
         return (*effects, *task_timers(state, task))
+    if isinstance(event, ev.WorkflowRerun):
+        return (*workflow_timers(state), *_rerun_parent(state, event.at))
     if isinstance(event, _RUN_STARTS):
         return workflow_timers(state)
     if isinstance(event, ev.TaskCanceled):
@@ -141,6 +143,22 @@ def _terminate_child(state: WorkflowState, task: TaskState, at: int) -> tuple[Ef
         at=at,
         actor="engine",
         reason=f"parent workflow {state.workflow_id} ended: {task.reason or ''}".strip(),
+    )
+    return (EmitCommand(command=command),)
+
+
+def _rerun_parent(state: WorkflowState, at: int) -> tuple[Effect, ...]:
+    """A child workflow was rerun: its parent reopens the task waiting for it (Conductor's
+    updateAndPushParents), which reruns the parent in turn, up the tree."""
+    if not (state.parent_workflow_id and state.parent_task_id):
+        return ()
+    command = cmd.RerunWorkflow(
+        workflow_id=state.parent_workflow_id,
+        root_workflow_id=state.root_workflow_id,
+        at=at,
+        actor="engine",
+        from_task_id=state.parent_task_id,
+        rerun_child_id=state.workflow_id,
     )
     return (EmitCommand(command=command),)
 

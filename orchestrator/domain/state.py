@@ -83,7 +83,7 @@ class WorkflowState:
     failure_workflow_id: str | None = None
     task_count: int = 0
     open_count: int = 0  # non-terminal tasks of the current generation
-    last_task_id: str | None = None  # the task whose completion ended the workflow
+    last_task_id: str | None = None  # newest task record: Conductor's last task (default output)
     tasks: PMap[str, TaskState] = field(default_factory=pmap)
     by_ref: PMap[str, str] = field(default_factory=pmap)  # ref (suffixed) -> current attempt
     latest_iteration: PMap[str, str] = field(default_factory=pmap)  # definition ref -> task id

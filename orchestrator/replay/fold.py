@@ -6,7 +6,8 @@ facts the read model shows are not in that state, so the fold records them besid
 same events:
 
 - ``retired``: task ids cut from the current view by a restart (all tasks so far) or a rerun
-  (tasks scheduled at or after the rerun task) — the read model keeps their rows, flagged;
+  (the event's ``retired_task_ids``; in older logs the tasks scheduled at or after the rerun
+  task) — the read model keeps their rows, flagged;
 - ``archived``: finished DO_WHILE iterations that ``LoopIterationsRemoved`` dropped from the
   state (keepLastN) — the read model keeps their rows as they were;
 - ``pruned_output``: the iteration keys that event removed from the loop task's output.
@@ -50,7 +51,9 @@ class Folded:
         if isinstance(event, ev.WorkflowRestarted):
             self.retired.update(before.tasks.keys())
             self.retired.update(self.archived)
-        elif isinstance(event, ev.WorkflowRerun):
+        elif isinstance(event, ev.WorkflowRerun) and event.retired_listed:
+            self.retired.update(event.retired_task_ids)
+        elif isinstance(event, ev.WorkflowRerun):  # older logs: the seq rule
             start = before.tasks.get(event.from_task_id)
             if start is not None:  # else evolve refuses the event
                 cut = start.seq

@@ -101,6 +101,19 @@ def test_rerun_retires_tasks_from_the_rerun_task_on() -> None:
     assert ops[0].params["from_task_id"] == "t2"
 
 
+def test_rerun_retires_exactly_the_tasks_the_event_lists() -> None:
+    rerun = ev.WorkflowRerun(
+        **head("wf", 12),
+        from_task_id="t2",
+        input={},
+        retired_task_ids=("t2", "t5"),
+        retired_listed=True,
+    )
+    ops = ops_for(rerun)
+    assert statements(ops) == ["tasks_retire_ids", "workflow_rerun"]
+    assert ops[0].params["task_ids"] == ["t2", "t5"]
+
+
 def test_skipped_loop_task_looks_up_its_definition_reference_without_the_suffix() -> None:
     ops = ops_for(ev.TaskSkipped(**head("wf", 5), task_id="s", ref="charge_ref__3"))
     assert statements(ops) == ["task_count_increment", "task_skipped"]

@@ -48,7 +48,7 @@ def dispatched(f: Flow) -> list[str]:
     return [e.reference_task_name for e in f.effects if isinstance(e, DispatchTask)]
 
 
-def test_classic_fork_of_five_schedules_join_first_then_every_branch():
+def test_classic_fork_of_five_schedules_every_branch_then_the_join_as_conductor():
     f = run(classic(), {"tasks": work_list(5), "in": {"w1": {"x": 1}}})
     fork, join = f.task("fork"), f.task("join")
     assert (fork.status, fork.task_type, fork.output) == (TaskStatus.COMPLETED, "FORK", {})
@@ -56,7 +56,7 @@ def test_classic_fork_of_five_schedules_join_first_then_every_branch():
     assert join.status is TaskStatus.IN_PROGRESS
     assert join.input["joinOn"] == ["w0", "w1", "w2", "w3", "w4"]
     assert f.st.join_waiting[join.task_id] == 5
-    assert [e.ref for e in f.of(ev.TaskScheduled)][-6:] == ["join", "w0", "w1", "w2", "w3", "w4"]
+    assert [e.ref for e in f.of(ev.TaskScheduled)][-6:] == ["w0", "w1", "w2", "w3", "w4", "join"]
     assert dispatched(f) == ["w0", "w1", "w2", "w3", "w4"]
     assert f.task("w1").input == {"x": 1}
 

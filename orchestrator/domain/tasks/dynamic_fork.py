@@ -3,9 +3,9 @@ forms), then the JOIN that follows it in the definition waits for all of them.
 
 As in Conductor, the fork task (taskType FORK) records the branch refs in its input
 (`forkedTasks`), completes at once, and the JOIN's `joinOn` is set at run time to those refs, so
-its output is the map ref -> output of every branch. The JOIN is scheduled before the branches
-so its counter of outstanding refs exists before any branch can end: a branch's completion is
-one O(1) counter step (evolve), whatever the width. Each branch travels in its TaskScheduled
+its output is the map ref -> output of every branch. The JOIN is scheduled after the branches
+(Conductor's order; its counter starts from the branches that already ended, see fork.py): a
+branch's completion is one O(1) counter step (evolve), whatever the width. Each branch travels in its TaskScheduled
 (`dynamic_task`, `container_ref` = the fork), so retries, evolve and replay need no lookup.
 
 An invalid input (not a list of tasks, inputs not a map, duplicate or clashing refs, no JOIN
@@ -62,14 +62,14 @@ class DynamicForkHandler(BaseHandler):
         refs = [b.task_reference_name for b in branches]
         join_input = resolve_input(c.state, join, effective_task_def(c.ctx, join))
         join_input = {**(join_input if isinstance(join_input, dict) else {}), "joinOn": refs}
-        c.schedule(join, task.iteration, input_override=join_input)
-        for branch in branches:
+        for branch in branches:  # then the JOIN: Conductor's order (see fork.py)
             c.schedule(
                 branch,
                 task.iteration,
                 dynamic=True,
                 container_ref=wt.task_reference_name,
             )
+        c.schedule(join, task.iteration, input_override=join_input)
 
     def _plan(
         self, c: Cascade, task: TaskState, wt: WorkflowTask

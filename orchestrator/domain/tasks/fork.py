@@ -1,10 +1,13 @@
 """FORK_JOIN (alias FORK) and JOIN.
 
-The fork completes at once and schedules its JOIN first (so the JOIN's counter of outstanding
-`joinOn` tasks exists before any branch can end), then the first task of every branch. The
-state counts down per JOIN as awaited tasks end successfully (evolve), so completing one branch
-of a 1,000-wide fork is O(1); the JOIN completes when its counter reaches zero, with the map
-ref -> output of its joinOn tasks.
+The fork completes at once and schedules the first task of every branch, then its JOIN, in
+Conductor's order (ForkJoinTaskMapper: the fork, the branches' first tasks, the JOIN), which
+is the workflow's task list order users see and the default workflow output depends on. The
+JOIN's counter of outstanding `joinOn` tasks is set when it is scheduled, from the tasks that
+already ended (a branch task may have completed inline before it); their consequences are
+queued, so none can reach the JOIN before it exists. The state counts down per JOIN as awaited
+tasks end successfully (evolve), so completing one branch of a 1,000-wide fork is O(1); the
+JOIN completes when its counter reaches zero, with the map ref -> output of its joinOn tasks.
 """
 
 from __future__ import annotations
@@ -30,12 +33,12 @@ class ForkHandler(BaseHandler):
 
     def start(self, c: Cascade, task: TaskState, wt: WorkflowTask) -> None:
         c.complete(task.task_id, {}, settle=False)
-        join_ref = index_of(c.state.definition).join_of_fork.get(wt.task_reference_name)
-        if join_ref is not None:
-            c.schedule(index_of(c.state.definition).by_ref[join_ref], task.iteration)
         for branch in wt.fork_tasks:
             if branch:
                 c.schedule(branch[0], task.iteration)
+        join_ref = index_of(c.state.definition).join_of_fork.get(wt.task_reference_name)
+        if join_ref is not None:
+            c.schedule(index_of(c.state.definition).by_ref[join_ref], task.iteration)
 
 
 class JoinHandler(BaseHandler):

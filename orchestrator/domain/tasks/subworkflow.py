@@ -18,7 +18,9 @@ Lifecycle (one task attempt = one child, id `ids.child_workflow_id(task id)`):
    new child), TERMINATED -> CANCELED (not retried: the parent ends TERMINATED unless optional);
    the output is `subWorkflowId` plus the child's output.
 4. Parent ends while the task is open: its TaskCanceled makes react terminate the child.
-5. Workflow retry with resumeSubworkflowTasks: a FAILED/TIMED_OUT task whose child ran is
+5. A rerun inside the child (rerun.py): the child's WorkflowRerun makes the parent reopen this
+   task in place (TaskProgressed logged "Sub workflow <id> reran."), with no effect here.
+6. Workflow retry with resumeSubworkflowTasks: a FAILED/TIMED_OUT task whose child ran is
    reopened (TaskProgressed with an empty output) and the child retried in place (RetryWorkflow,
    recursively), as Conductor does; the child reports to the same task again.
 """
@@ -189,7 +191,7 @@ class SubWorkflowHandler(BaseHandler):
             if task.status.is_terminal or SUB_WORKFLOW_ID not in _output(task):
                 return ()
             return (EmitCommand(command=child_start(state, task, task.updated_at)),)
-        if not isinstance(event, ev.TaskProgressed):
+        if not isinstance(event, ev.TaskProgressed) or _reopened_by_child_rerun(event):
             return ()
         if SUB_WORKFLOW_ID in event.output:  # started
             return (EmitCommand(command=child_start(state, task, event.at)),)
@@ -220,6 +222,11 @@ class SubWorkflowHandler(BaseHandler):
             return False
         c.emit(ev.TaskProgressed, task_id=task.task_id, output={})
         return True
+
+
+def _reopened_by_child_rerun(event: ev.TaskProgressed) -> bool:
+    """The child was rerun and already runs again (rerun.py logs it on the reopened task)."""
+    return any(log.startswith("Sub workflow ") and log.endswith(" reran.") for log in event.logs)
 
 
 def _output(task: TaskState) -> dict[str, JSON]:
