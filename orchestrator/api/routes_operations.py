@@ -153,21 +153,47 @@ async def rerun(
     # The latest attempts of the current run only: the engine reruns from nothing older.
     tasks = [t for t in await current_tasks(rt, workflow_id) if not t["retried"]]
     from_task = body.reRunFromTaskId or (tasks[0]["task_id"] if tasks else None)
-    if from_task is None or all(t["task_id"] != from_task for t in tasks):
+    target = row
+    if from_task is not None and all(t["task_id"] != from_task for t in tasks):
+        # A task of a sub-workflow (at any depth): rerun the child that owns it; the child
+        # tells its parent, which reopens its SUB_WORKFLOW task (as Conductor's rerun does).
+        target = await _descendant_owning(rt, row, from_task)
+    if from_task is None or target is None:
         raise not_found(
-            f"No task {body.reRunFromTaskId} among the latest attempts of {workflow_id}'s run"
+            f"No task {body.reRunFromTaskId} among the latest attempts of {workflow_id}'s run "
+            "or of its sub-workflows"
         )
     command = cmd.RerunWorkflow(
-        workflow_id=workflow_id,
+        workflow_id=target["workflow_id"],
         root_workflow_id=row["root_workflow_id"],
         at=now_ms(),
         actor=actor_of(request),
         from_task_id=from_task,
-        workflow_input=body.workflowInput,
+        workflow_input=body.workflowInput if target is row else None,
         task_input=body.taskInput,
     )
-    seen = await _apply(rt, command, row)
+    seen = await _apply(rt, command, target)
     return PlainTextResponse(workflow_id, status_code=200 if seen else 202)
+
+
+async def _descendant_owning(
+    rt: Runtime, row: dict[str, Any], task_id: str
+) -> dict[str, Any] | None:
+    """The workflow of `row`'s tree, below it, whose latest attempts include `task_id`."""
+    async with rt.pool.connection() as conn:
+        cursor = await conn.execute("SELECT workflow_id FROM tasks WHERE task_id = %s", (task_id,))
+        found = await cursor.fetchone()
+    if found is None:
+        return None
+    owner = await workflow_row(rt, found[0] if isinstance(found, tuple) else found["workflow_id"])
+    ancestor = owner
+    while ancestor is not None and ancestor["workflow_id"] != row["workflow_id"]:
+        parent = ancestor.get("parent_workflow_id")
+        ancestor = await workflow_row(rt, parent) if parent else None
+    if ancestor is None:
+        return None  # not in this workflow's tree
+    latest = [t for t in await current_tasks(rt, owner["workflow_id"]) if not t["retried"]]
+    return owner if any(t["task_id"] == task_id for t in latest) else None
 
 
 @router.put("/{workflow_id}/skiptask/{task_reference_name}")

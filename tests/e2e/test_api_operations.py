@@ -48,6 +48,25 @@ HUMAN_FLOW = {
 }
 
 
+PARENT_FLOW = {
+    "name": "ops_parent",
+    "version": 1,
+    "tasks": [
+        {
+            "name": "child",
+            "taskReferenceName": "child",
+            "type": "SUB_WORKFLOW",
+            "retryCount": 0,
+            "inputParameters": {"fail": "${workflow.input.fail}", "n": "${workflow.input.n}"},
+            "subWorkflowParam": {
+                "name": "ops_child",
+                "workflowDefinition": {"name": "ops_child", "version": 1, "tasks": [CALC]},
+            },
+        }
+    ],
+}
+
+
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runtime, Settings]]:
     base = support.database_url()
@@ -75,7 +94,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runtime, S
 @pytest.fixture(scope="module")
 def client(stack: tuple[Runtime, Settings]) -> Iterator[TestClient]:
     with TestClient(create_app(stack[1])) as client:
-        for definition in (INLINE_FLOW, HUMAN_FLOW):
+        for definition in (INLINE_FLOW, HUMAN_FLOW, PARENT_FLOW):
             assert client.post("/api/metadata/workflow", json=definition).status_code == 200
         yield client
 
@@ -213,3 +232,24 @@ def test_removed_workflow_leaves_search_but_keeps_its_history(client: TestClient
     assert client.delete(f"/api/workflow/{workflow_id}/remove").status_code == 200
     assert client.get("/api/workflow/search", params=query).json()["totalHits"] == 0
     assert client.get(f"/api/workflow/{workflow_id}").json()["status"] == "COMPLETED"
+
+
+def test_rerun_from_a_task_of_a_sub_workflow_reruns_the_child_and_resumes_the_parent(
+    client: TestClient,
+) -> None:
+    parent_id = start(client, "ops_parent", {"fail": True, "n": 5})
+    parent = until(client, parent_id, "FAILED")
+    child_id = parent["tasks"][0]["outputData"]["subWorkflowId"]
+    child = until(client, child_id, "FAILED")
+    calc = next(t for t in child["tasks"] if t["referenceTaskName"] == "calc")
+    fixed_input = {**calc["inputData"], "fail": False}
+    rerun = client.post(
+        f"/api/workflow/{parent_id}/rerun",
+        json={"reRunFromTaskId": calc["taskId"], "taskInput": fixed_input},
+    )
+    assert (rerun.status_code, rerun.text) in ((200, parent_id), (202, parent_id))
+    assert until(client, child_id, "COMPLETED")["output"] == {"result": 10}
+    resumed = until(client, parent_id, "COMPLETED")
+    assert resumed["tasks"][-1]["outputData"]["subWorkflowId"] == child_id  # same child
+    history = client.get(f"/api/workflow/{child_id}/history").json()
+    assert any(e["type"] == "WorkflowRerun" for e in history)  # appended, nothing deleted
