@@ -111,15 +111,24 @@ async def _load_workflows(rt: Runtime, items: list[Any], single: bool) -> list[W
 
 
 @router.post("/workflow", status_code=200)
-async def register_workflow_def(rt: RtDep, request: Request, body: AnyBody) -> Response:
-    """Register one workflow definition; 409 if that name and version exist with other content."""
+async def register_workflow_def(
+    rt: RtDep,
+    request: Request,
+    body: AnyBody,
+    overwrite: Annotated[
+        bool, Query(description="Replace a different definition of that version")
+    ] = False,
+) -> Response:
+    """Register one workflow definition; 409 if that name and version exist with other content,
+    unless `overwrite=true` (Conductor's flag, which its SDKs send). Running workflows keep the
+    definition they started with either way."""
     if not isinstance(body, dict):
         raise bad_request("expected a workflow definition object", [Problem("$", "not an object")])
     [definition] = await _load_workflows(rt, [body], single=True)
     change = definition_change(DefinitionRecord(definition, 0, ""))
     async with rt.pool.connection() as conn:
         existing = await queries.definition(conn, "workflow", definition.name, definition.version)
-    if existing is not None and existing["body"] != change.body:
+    if existing is not None and existing["body"] != change.body and not overwrite:
         raise conflict(
             f"Workflow with name {definition.name} and version {definition.version} already "
             "exists (use PUT /api/metadata/workflow to update it)"

@@ -114,6 +114,11 @@ def test_reposting_a_workflow_version_is_harmless_but_changing_it_is_a_conflict(
     response = client.post("/api/metadata/workflow", json=changed)
     assert response.status_code == 409
     assert "already exists" in response.json()["message"]
+    # Conductor's overwrite flag (its SDKs always send it) replaces that version
+    overwritten = client.post("/api/metadata/workflow", params={"overwrite": "true"}, json=changed)
+    assert overwritten.status_code == 200
+    got = client.get("/api/metadata/workflow/repost_flow", params={"version": 1}).json()
+    assert got["description"] == "other"
 
 
 def test_invalid_workflow_def_gets_400_listing_each_problem(client: TestClient) -> None:
