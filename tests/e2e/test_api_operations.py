@@ -8,6 +8,9 @@ what GET shows right after it (read-your-writes), and the rejections against Con
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -83,6 +86,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runtime, S
         rt.start_processor()
         wait_until_ready(rt, "processor", 1, 90)
         yield rt, settings
+        # After every operation of this module (restart, retry, rerun, skip, bulk, remove...):
+        # the log folded by the engine's own code equals the read model.
+        verify = subprocess.run(
+            [sys.executable, "-m", "orchestrator", "replay", "--verify"],
+            env={**rt.env(), "ORCHESTRATOR_DATABASE_URL": settings.database_url},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert verify.returncode == 0, verify.stdout[-3000:] + verify.stderr[-3000:]
+        summary = verify.stdout.strip().splitlines()[-1]
+        compared = int(re.search(r"(\d[\d,]*) compared", summary).group(1).replace(",", ""))
+        assert summary.endswith("OK") and compared >= 10, summary
     finally:
         projector.stop()
         thread.join(30)
