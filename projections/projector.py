@@ -29,6 +29,7 @@ from confluent_kafka import (
 )
 
 from orchestrator.codec.wire import Wire, default_wire
+from orchestrator.kafka.clients import take
 from orchestrator.kafka.topics import TopicNames
 from orchestrator.settings import Settings
 from projections.apply import (
@@ -113,7 +114,7 @@ class Projector:
         log.info("projector %s reading %s", self.name, ", ".join(topics))
         try:
             while not self._stop:
-                messages = self._consumer.consume(BATCH_SIZE, POLL_TIMEOUT_S)
+                messages = take(self._consumer, BATCH_SIZE, POLL_TIMEOUT_S)
                 if messages:
                     self._handle(messages, dlq)
                 self._report()

@@ -33,6 +33,7 @@ from orchestrator.domain.definitions_json import parse_workflow_def
 from orchestrator.domain.statuses import TaskStatus
 from orchestrator.kafka.admin import admin_client, delete_topics, ensure_topics
 from orchestrator.kafka.aio import producer_config
+from orchestrator.kafka.clients import take
 from orchestrator.kafka.topics import TopicNames, core_topics, task_topic_spec
 from orchestrator.settings import load_settings
 
@@ -148,7 +149,7 @@ def _measure_handoff(boot: str, topics: TopicNames, args: argparse.Namespace) ->
     threading.Thread(target=starter, daemon=True).start()
     deadline = time.monotonic() + 60 + args.workflows / args.rate
     while done < expected and time.monotonic() < deadline:
-        for msg in consumer.consume(500, 0.05):
+        for msg in take(consumer, 500, 0.05):
             if msg.error():
                 continue
             arrived = time.perf_counter()

@@ -31,6 +31,7 @@ from orchestrator.domain.effects import DispatchTask
 from orchestrator.domain.statuses import TaskStatus
 from orchestrator.kafka.admin import delete_topics, ensure_topics
 from orchestrator.kafka.aio import producer_config
+from orchestrator.kafka.clients import take
 from orchestrator.kafka.topics import TopicNames, core_topics, task_topic_spec
 from orchestrator.settings import Settings, load_settings
 
@@ -99,6 +100,11 @@ class Runtime:
         return proc
 
     def stop_all(self) -> None:
+        live = [proc for proc in self.processes if proc.poll() is None]
+        for proc in live:  # ask for a stack dump first: the log then shows where each waited
+            os.kill(proc.pid, signal.SIGUSR1)
+        if live:
+            time.sleep(0.5)
         for proc in self.processes:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)
@@ -207,7 +213,7 @@ class RawWorker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            for msg in self.consumer.consume(500, 0.1):
+            for msg in take(self.consumer, 500, 0.1):
                 if msg.error():
                     continue
                 dispatch = wire.decode_dispatch(msg.value())
@@ -281,7 +287,9 @@ class EventLog:
         for event, raw in self.records[wid]:
             if event.seq in seen:
                 assert _body(seen[event.seq]) == _body(raw), (
-                    f"workflow {wid}: two different events with seq {event.seq}"
+                    f"workflow {wid}: two different events with seq {event.seq}:\n"
+                    f"  first:  {wire.decode_event(seen[event.seq])!r:.1500}\n"
+                    f"  second: {event!r:.1500}"
                 )
                 continue
             seen[event.seq] = raw

@@ -29,7 +29,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
 from orchestrator.codec import CodecError, wire
 from orchestrator.domain.effects import DispatchTask
-from orchestrator.kafka.clients import new_consumer
+from orchestrator.kafka.clients import new_consumer, take
 from orchestrator.settings import Settings
 from orchestrator.worker.offsets import OffsetTracker, Partition
 
@@ -178,7 +178,7 @@ class Subscription:
             if assignment:
                 consumer.resume(assignment)
             self._paused = False
-        for message in consumer.consume(max(room, 1), _CONSUME_TIMEOUT_S):
+        for message in take(consumer, max(room, 1), _CONSUME_TIMEOUT_S):
             self._accept(message)
 
     def _accept(self, message: Any) -> None:

@@ -347,16 +347,20 @@ class Processor:
         self.stats.timers_fired += len(due)
 
     async def _on_recovered(self) -> None:
-        """After (re)assignment: rebuild the cache from the table, then resume every execution."""
+        """After (re)assignment: rebuild the cache from the table, then resume every execution.
+
+        For a partition this process kept through the rebalance, the table can be BEHIND the
+        cache: its latest changelog writes may still be in flight when recovery reads up to the
+        high watermark. Deciding on such a stale state would reject fresh reports and strand
+        workflows, so per execution the newer of the two (by seq) wins; the cache is never ahead
+        of the log (its events were delivered before it was updated, ADR 0003).
+        """
         assigned = {
             tp.partition
             for tp in self.app.consumer.assignment()
             if tp.topic == self.topics.commands
         }
-        self.states = {}
-        for key, entry in self.table.items():
-            if isinstance(entry, TableEntry) and entry.partition in assigned:
-                self.states[key.decode() if isinstance(key, bytes) else key] = entry
+        self.states = _merge_newest(self.table.items(), self.states, assigned)
         self.timers.keep_partitions(set())
         futures = []
         redispatched = 0
@@ -418,6 +422,21 @@ class _StateView:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+def _merge_newest(
+    table_items: Iterable[tuple[Any, Any]], cache: dict[str, TableEntry], assigned: set[int]
+) -> dict[str, TableEntry]:
+    """Entries of the assigned partitions, from the table and the cache, the newest per id."""
+    merged: dict[str, TableEntry] = {}
+    for key, entry in table_items:
+        if isinstance(entry, TableEntry) and entry.partition in assigned:
+            merged[key.decode() if isinstance(key, bytes) else key] = entry
+    for wid, entry in cache.items():
+        held = merged.get(wid)
+        if entry.partition in assigned and (held is None or entry.state.seq >= held.state.seq):
+            merged[wid] = entry
+    return merged
 
 
 def _partition(roots: dict[bytes, EventT], key: bytes) -> int | None:

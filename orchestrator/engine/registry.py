@@ -16,6 +16,7 @@ from collections.abc import Callable
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
 from orchestrator.domain.definitions import TaskDef, WorkflowDef
+from orchestrator.kafka.clients import take
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +138,7 @@ class RegistryFollower:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            for msg in self._consumer.consume(num_messages=500, timeout=0.2):
+            for msg in take(self._consumer, 500, 0.2):
                 err = msg.error()
                 if err is not None:
                     if err.code() == KafkaError._PARTITION_EOF:

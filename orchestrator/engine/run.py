@@ -11,6 +11,12 @@ log = logging.getLogger(__name__)
 
 
 def run_processor(settings: Settings) -> None:
+    import faulthandler
+    import signal
+
+    # `kill -USR1 <pid>` prints every thread's stack to stderr: how to see where a stuck
+    # processor waits, without stopping it.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     from faust.worker import Worker
 
     from orchestrator.adapters.scripting import DefaultScriptEvaluator

@@ -147,3 +147,19 @@ def murmur2_partition(key: bytes | str, partitions: int) -> int:
     """The partition the Java client (and ``murmur2_random``) picks for ``key``."""
     raw = key.encode("utf-8") if isinstance(key, str) else key
     return (murmur2(raw) & 0x7FFFFFFF) % partitions
+
+
+def take(consumer: Any, max_records: int, timeout_s: float) -> list[Any]:
+    """Up to `max_records` records, returning as soon as ONE is there (or after `timeout_s`).
+
+    confluent-kafka's ``consume(num_messages=N, timeout=T)`` waits until N records have arrived
+    or T has passed (measured here: a lone record waited the whole timeout), which adds T to
+    every hop at low load. ``poll`` wakes on the first record; whatever else is already
+    buffered is then drained without waiting.
+    """
+    first = consumer.poll(timeout_s)
+    if first is None:
+        return []
+    if max_records <= 1:
+        return [first]
+    return [first, *consumer.consume(num_messages=max_records - 1, timeout=0)]

@@ -25,7 +25,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from orchestrator.codec import CodecError, wire
 from orchestrator.codec.wire_infra import DeadLetter
 from orchestrator.domain.effects import DispatchTask
-from orchestrator.kafka.clients import new_consumer
+from orchestrator.kafka.clients import new_consumer, take
 from orchestrator.kafka.topics import TopicNames
 from orchestrator.worker.execute import SecretLookup, run_async, run_sync
 from orchestrator.worker.offsets import OffsetTracker, Partition
@@ -116,11 +116,11 @@ class TaskRunner:
         free = self.window - self.tracker.in_flight()
         if free <= 0:
             self._pause()  # keep polling (group membership) but take nothing new
-            messages = self.consumer.consume(num_messages=1, timeout=_IDLE_POLL_S / 2)
+            messages = take(self.consumer, 1, _IDLE_POLL_S / 2)
         else:
             self._resume()
             batch = min(self.spec.poll_batch, free)
-            messages = self.consumer.consume(num_messages=batch, timeout=_IDLE_POLL_S)
+            messages = take(self.consumer, batch, _IDLE_POLL_S)
         for message in messages:
             self._accept(message)
 

@@ -73,6 +73,15 @@ def wait_until_ready(rt: Runtime, log_name_prefix: str, count: int, timeout_s: f
     raise AssertionError(f"processors not ready within {timeout_s} s; logs in {rt.log_dir}")
 
 
+def describe_stuck(log: EventLog, missing: set[str], limit: int = 5) -> str:
+    """The last events of a few workflows that did not complete (for the failure message)."""
+    lines = []
+    for wid in sorted(missing)[:limit]:
+        tail = [f"{e.seq}:{type(e).__name__}" for e, _ in log.records[wid][-4:]]
+        lines.append(f"{wid}: ... {' '.join(tail) or 'no events'}")
+    return "\n".join(lines)
+
+
 def assert_exactly_once(log: EventLog, ids: set[str]) -> None:
     for wid in ids:
         history = log.history(wid)  # fails on two different events with one seq
@@ -99,7 +108,10 @@ def test_processor_killed_mid_run_loses_and_doubles_nothing(runtime: Runtime) ->
         kill9(first)
         runtime.start_processor()
         missing = log.wait_completed(ids, 150)
-    assert not missing, f"{len(missing)} workflows did not complete after the restart"
+    assert not missing, (
+        f"{len(missing)} workflows did not complete after the restart:\n"
+        + describe_stuck(log, missing)
+    )
     assert_exactly_once(log, ids)
     log.close()
 
@@ -118,6 +130,9 @@ def test_surviving_processor_takes_over_the_partitions_of_a_killed_one(runtime: 
         wait_for_progress(log, WORKFLOWS // 2, 90)
         kill9(first)  # no restart: the survivor must finish everything
         missing = log.wait_completed(ids, 150)
-    assert not missing, f"{len(missing)} workflows did not complete on the surviving processor"
+    assert not missing, (
+        f"{len(missing)} workflows did not complete on the surviving processor:\n"
+        + describe_stuck(log, missing)
+    )
     assert_exactly_once(log, ids)
     log.close()
