@@ -11,8 +11,9 @@ Adding a command (``processor``, ``projector``, ``api``, ``worker``, ``replay``,
 
    At module level import only ``typer`` and ``orchestrator.settings``: every command module is
    imported by ``orchestrator --help``, which must stay fast.
-2. Register it in ``_COMMANDS`` below (name -> "module:function"). That list is the one place
-   where commands are wired.
+2. Register it in ``_COMMANDS`` below (name -> "module:function"; a ``typer.Typer`` object
+   there becomes a group, e.g. ``projections rebuild``). That list is the one place where
+   commands are wired.
 
 Settings: ``settings_of(ctx)`` (from orchestrator.settings) loads them once, honouring the
 global flags; an invalid value exits with status 2 and a message naming the variable.
@@ -57,6 +58,8 @@ _COMMANDS: dict[str, str] = {
     "worker": "orchestrator.worker.cli:worker",
     "history": "orchestrator.replay.cli:history",
     "replay": "orchestrator.replay.cli:replay",
+    "bench": "orchestrator.bench.cli:bench",
+    "projections": "projections.rebuild_cli:projections",  # a Typer sub-app: projections rebuild
 }
 
 
@@ -213,7 +216,11 @@ def _existing(bootstrap: str, names: list[str], timeout: float) -> list[str]:
 def _register(commands: dict[str, str]) -> None:
     for name, target in commands.items():
         module, _, attr = target.partition(":")
-        app.command(name)(getattr(importlib.import_module(module), attr))
+        command = getattr(importlib.import_module(module), attr)
+        if isinstance(command, typer.Typer):  # a group of subcommands
+            app.add_typer(command, name=name)
+        else:
+            app.command(name)(command)
 
 
 _register(_COMMANDS)

@@ -116,16 +116,44 @@ class BatchResult:
 
 
 def dumps(value: Any) -> str:
-    """JSON text for jsonb; orjson for speed, the stdlib for what orjson refuses (big ints)."""
+    """JSON text for jsonb (without NUL characters, see below)."""
+    text = _json_text(value)
+    if "\\u0000" in text:  # rare: a NUL somewhere (or a literal backslash-u0000: harmless)
+        text = _json_text(_without_nul(value))
+    return text
+
+
+def _json_text(value: Any) -> str:
+    """orjson for speed, the stdlib for what orjson refuses (big ints)."""
     try:
         return orjson.dumps(value).decode("utf-8")
     except TypeError:
         return json.dumps(value)
 
 
+# Postgres text and jsonb cannot hold U+0000. A value with one (a worker's output, a client's
+# input: the log keeps it as it was) is stored with U+FFFD instead; refusing it would stop the
+# projector on that event forever.
+_NUL, _REPLACEMENT = "\x00", "\ufffd"
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace(_NUL, _REPLACEMENT)
+    if isinstance(value, dict):
+        return {_without_nul(k): _without_nul(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_nul(v) for v in value]
+    return value
+
+
 def adapt(params: dict[str, Any] | Any) -> Any:
     if isinstance(params, J):
         return Jsonb(params.value, dumps=dumps)
+    if isinstance(params, str):
+        return params.replace(_NUL, _REPLACEMENT) if _NUL in params else params
+    if isinstance(params, list | tuple) and any(isinstance(v, str) and _NUL in v for v in params):
+        return _without_nul(params)
     return params
 
 

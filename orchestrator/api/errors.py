@@ -10,11 +10,13 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from orchestrator.api.openapi_errors import document_errors
 from orchestrator.domain.problems import Problem
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,8 @@ def _field_path(location: Sequence[Any]) -> str:
 
 
 def install(app: FastAPI) -> None:
+    document_errors(app)
+
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(
@@ -94,6 +98,14 @@ def install(app: FastAPI) -> None:
             status_code=exc.status_code,
             headers=getattr(exc, "headers", None),
         )
+
+    @app.exception_handler(psycopg.DataError)
+    async def invalid_value(request: Request, exc: psycopg.DataError) -> JSONResponse:
+        # A value Postgres cannot hold or compare (a NUL character, a number beyond bigint):
+        # it came from the request, so it is the client's 400, not our 500.
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        log.info("invalid value on %s %s: %s", request.method, request.url.path, reason)
+        return JSONResponse(error_body(400, f"Invalid value in the request: {reason}"), 400)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

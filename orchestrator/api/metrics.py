@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import PlainTextResponse
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -201,7 +202,7 @@ def _metrics(request: Request, rt: Annotated[Runtime, Depends(runtime)]) -> Metr
     return state
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=PlainTextResponse)  # documents text/plain in /docs
 async def metrics(state: Annotated[Metrics, Depends(_metrics)]) -> Response:
     await state.refresh()
     return Response(generate_latest(state.registry), media_type=CONTENT_TYPE_LATEST)

@@ -112,3 +112,109 @@ class ComponentHealth(BaseModel):
 class Health(BaseModel):
     healthy: bool
     components: dict[str, ComponentHealth]
+
+
+# --- read-side shapes shown in /docs (added with the OpenAPI fuzz test) ----------------------
+
+
+class WorkflowSummary(BaseModel):
+    """Conductor's WorkflowSummary (search): times as UTC text, input/output as JSON text."""
+
+    workflowType: str
+    version: int
+    workflowId: str
+    correlationId: str | None = None
+    startTime: str | None = None
+    updateTime: str | None = None
+    endTime: str | None = None
+    status: str
+    input: str
+    output: str
+    reasonForIncompletion: str | None = None
+    executionTime: int = 0
+    event: str | None = None
+    failedReferenceTaskNames: str = ""
+    priority: int = 0
+    parentWorkflowId: str | None = None
+    rootWorkflowId: str
+
+
+class TaskSummary(BaseModel):
+    """Conductor's TaskSummary (task search)."""
+
+    workflowId: str
+    workflowType: str
+    correlationId: str | None = None
+    scheduledTime: str | None = None
+    startTime: str | None = None
+    updateTime: str | None = None
+    endTime: str | None = None
+    status: str
+    reasonForIncompletion: str | None = None
+    executionTime: int = 0
+    queueWaitTime: int = 0
+    taskDefName: str
+    taskType: str
+    referenceTaskName: str
+    input: str
+    output: str
+    taskId: str
+    workerId: str | None = None
+    workflowPriority: int = 0
+
+
+class WorkflowSummaries(BaseModel):
+    """SearchResult<WorkflowSummary>."""
+
+    totalHits: int
+    results: list[WorkflowSummary]
+
+
+class WorkflowSearchResult(BaseModel):
+    """SearchResult<Workflow> (without tasks)."""
+
+    totalHits: int
+    results: list[Workflow]
+
+
+class TaskSummaries(BaseModel):
+    """SearchResult<TaskSummary>."""
+
+    totalHits: int
+    results: list[TaskSummary]
+
+
+class TaskSearchResult(BaseModel):
+    """SearchResult<Task>."""
+
+    totalHits: int
+    results: list[Task]
+
+
+class BulkResponse(BaseModel):
+    bulkSuccessfulResults: list[str]
+    bulkErrorResults: dict[str, str]
+
+
+class HistoryEntry(BaseModel):
+    """One event of an execution (GET /workflow/{id}/history)."""
+
+    seq: int
+    type: str
+    at: int
+    actor: str
+    data: JSONObject
+
+
+class ErrorProblem(BaseModel):
+    path: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer (Conductor's shape; ``retryable`` is true for 503 only)."""
+
+    status: int
+    message: str
+    retryable: bool = False
+    validationErrors: list[ErrorProblem] | None = None

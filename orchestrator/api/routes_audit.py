@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query
 
 from orchestrator.api.app import Runtime, runtime
 from orchestrator.api.errors import ApiError, bad_request, not_found
-from orchestrator.api.models import Workflow
+from orchestrator.api.models import HistoryEntry, Workflow
 from orchestrator.api.views import workflow_view
 from orchestrator.replay import store
 from orchestrator.replay.fold import Folded
@@ -30,7 +30,7 @@ class WorkflowAt(Workflow):
     seq: int
 
 
-@router.get("/{workflow_id}/history")
+@router.get("/{workflow_id}/history", response_model=list[HistoryEntry])
 async def get_history(rt: RtDep, workflow_id: str) -> list[dict[str, Any]]:
     """Every event of the execution in order: ``[{seq, type, at, actor, data}]``."""
     async with rt.pool.connection() as conn:

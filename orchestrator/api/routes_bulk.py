@@ -19,6 +19,7 @@ from orchestrator.api.app import Runtime, runtime
 from orchestrator.api.common import actor_of, now_ms
 from orchestrator.api.errors import ApiError, bad_request
 from orchestrator.api.kafka_out import DeliveryFailed
+from orchestrator.api.models import BulkResponse
 from orchestrator.api.routes_operations import restart_command, retry_command, workflow_row
 from orchestrator.api.routes_workflow import COMMAND_WAIT_S, _send
 from orchestrator.domain import commands as cmd
@@ -81,7 +82,9 @@ async def _wait_visible(rt: Runtime, seen: dict[str, int], timeout_s: float) -> 
             await asyncio.sleep(POLL_S)
 
 
-@router.api_route("/{action}", methods=["PUT", "POST"])
+# Two routes, not one api_route with two methods: the OpenAPI operation ids must differ.
+@router.put("/{action}", operation_id="bulk_put", response_model=BulkResponse)
+@router.post("/{action}", operation_id="bulk_post", response_model=BulkResponse)
 async def bulk(
     rt: Annotated[Runtime, Depends(runtime)],
     request: Request,

@@ -42,7 +42,11 @@ async def _postgres(rt: Runtime) -> ComponentHealth:
     return ComponentHealth(healthy=True, details=details)
 
 
-@router.get("/health", response_model=Health)
+@router.get(
+    "/health",
+    response_model=Health,
+    responses={503: {"model": Health, "description": "A component is unhealthy"}},
+)
 async def health(rt: Annotated[Runtime, Depends(runtime)]) -> JSONResponse:
     kafka, postgres = await asyncio.gather(_kafka(rt), _postgres(rt))
     body = Health(

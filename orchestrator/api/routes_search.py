@@ -20,6 +20,12 @@ from psycopg.rows import dict_row
 
 from orchestrator.api.app import Runtime, runtime
 from orchestrator.api.errors import ApiError, bad_request
+from orchestrator.api.models import (
+    TaskSearchResult,
+    TaskSummaries,
+    WorkflowSearchResult,
+    WorkflowSummaries,
+)
 from orchestrator.api.search import (
     TASK_FIELDS,
     WORKFLOW_FIELDS,
@@ -78,7 +84,7 @@ def _plan(
     return build(node, free, keys, start, size, COUNT_CAP)
 
 
-@router.get("/workflow/search")
+@router.get("/workflow/search", response_model=WorkflowSummaries)
 async def search_workflows(
     rt: RtDep,
     start: Start = 0,
@@ -92,7 +98,7 @@ async def search_workflows(
     return {"totalHits": total, "results": [workflow_summary(r) for r in rows]}
 
 
-@router.get("/workflow/search-v2")
+@router.get("/workflow/search-v2", response_model=WorkflowSearchResult)
 async def search_workflows_v2(
     rt: RtDep,
     start: Start = 0,
@@ -112,7 +118,7 @@ async def search_workflows_v2(
     return {"totalHits": total, "results": results}
 
 
-@router.get("/tasks/search")
+@router.get("/tasks/search", response_model=TaskSummaries)
 async def search_tasks(
     rt: RtDep,
     start: Start = 0,
@@ -126,7 +132,7 @@ async def search_tasks(
     return {"totalHits": total, "results": [task_summary(r) for r in rows]}
 
 
-@router.get("/tasks/search-v2")
+@router.get("/tasks/search-v2", response_model=TaskSearchResult)
 async def search_tasks_v2(
     rt: RtDep,
     start: Start = 0,

@@ -16,11 +16,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from psycopg.rows import dict_row
+from pydantic import Field
 
 from orchestrator.api.app import Runtime, runtime
 from orchestrator.api.common import actor_of, now_ms
 from orchestrator.api.errors import ApiError, bad_request, not_found
 from orchestrator.api.kafka_out import DeliveryFailed
+from orchestrator.api.models import Task
 from orchestrator.api.task_backlog import queue_sizes
 from orchestrator.api.task_bridge import SINGLE_POLL_WAIT_MS, TaskBridge
 from orchestrator.api.task_json import WORKER_STATUSES, TaskResultBody
@@ -196,12 +198,14 @@ async def update_task_by_ref(
 
 
 @router.get("/queue/sizes")
-async def sizes(rt: RtDep, taskType: Annotated[list[str] | None, Query()] = None) -> dict[str, int]:
+async def sizes(
+    rt: RtDep, taskType: Annotated[list[Annotated[str, Field(min_length=1)]] | None, Query()] = None
+) -> dict[str, int]:
     """``{taskType: pending tasks}`` from the worker groups' consumer lag."""
     return await asyncio.to_thread(queue_sizes, rt.settings, taskType or [])
 
 
-@router.get("/{taskId}")
+@router.get("/{taskId}", response_model=Task)
 async def get_task(rt: RtDep, taskId: str) -> dict[str, Any]:
     """One task attempt from the read model (Conductor's Task JSON)."""
     async with rt.pool.connection() as conn:
