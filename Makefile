@@ -6,7 +6,7 @@ STAMP := $(VENV)/.install-stamp
 STACK_ENV := $(or $(ORCHESTRATOR_STACK_STATE_DIR),.stack)/env
 PYTEST_ARGS ?=
 
-.PHONY: install stack-up stack-down stack-status stack-reset test lint fmt run clean
+.PHONY: install stack-up stack-down stack-status stack-reset test lint fmt run bench clean
 
 install: $(STAMP)
 
@@ -39,6 +39,11 @@ lint: install
 fmt: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+# The end-to-end benchmark (docs/benchmarks.md); e.g. make bench BENCH_ARGS='--rate 100'.
+BENCH_ARGS ?= --rate 50 --duration 30 --processors 1 --worker-processes 1
+bench: install stack-up
+	. $(STACK_ENV) && $(VENV)/bin/orchestrator bench $(BENCH_ARGS) --json bench-results.json --plot bench-results.png
 
 # scripts/run.sh brings the stack up itself, so that on Ctrl-C it stops only what it started.
 run: install

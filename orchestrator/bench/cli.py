@@ -1,0 +1,61 @@
+"""`orchestrator bench`: the thin command (heavy imports inside the body)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestrator.settings import settings_of
+
+
+def bench(
+    ctx: typer.Context,
+    rate: Annotated[float, typer.Option(min=0.1, help="Workflow starts per second (open loop).")] = 50.0,
+    duration: Annotated[float, typer.Option(min=1, help="Seconds of load.")] = 30.0,
+    burst: Annotated[int, typer.Option(min=0, help="Start N workflows at once instead.")] = 0,
+    processors: Annotated[int, typer.Option(min=1, help="Processor subprocesses.")] = 1,
+    worker_processes: Annotated[int, typer.Option(min=1, help="Worker subprocesses.")] = 1,
+    worker_concurrency: Annotated[int, typer.Option(min=1, help="Threads per task type per worker process.")] = 8,
+    partitions: Annotated[int, typer.Option(min=1, help="Partitions of every topic of the run.")] = 4,
+    payload_bytes: Annotated[int, typer.Option(min=0, help="Size of each worker result (JSON bytes).")] = 1024,
+    via_api: Annotated[bool, typer.Option("--via-api", help="Start through POST /api/workflow (runs an API and a projector).")] = False,
+    with_projector: Annotated[bool, typer.Option("--with-projector", help="Run a projector and report its lag.")] = False,
+    drain: Annotated[float, typer.Option(min=0, help="Seconds to wait for stragglers after the load.")] = 30.0,
+    warmup: Annotated[int, typer.Option(min=0, help="Workflows run end to end before measuring.")] = 5,
+    relay: Annotated[bool, typer.Option(help="Measure the raw Kafka relay baseline after the run.")] = True,
+    json_file: Annotated[Path | None, typer.Option("--json", help="Write the results here.")] = None,
+    plot_file: Annotated[Path | None, typer.Option("--plot", help="Write a PNG of the run here (matplotlib).")] = None,
+) -> None:  # fmt: skip
+    """Benchmark the whole runtime on the Orkes-like 13-step workload (needs the stack).
+
+    Starts its own processors and SDK workers on a fresh topic prefix, drives open-loop starts,
+    reads every figure back from the event log, then stops everything and deletes the run's
+    topics. Example: orchestrator bench --rate 100 --duration 30 --json bench-results.json
+    """
+    import json
+    import os
+
+    from orchestrator.bench.run import BenchConfig, run_bench
+
+    config = BenchConfig(
+        rate=rate, duration_s=duration, burst=burst, processors=processors,
+        worker_processes=worker_processes, worker_concurrency=worker_concurrency,
+        partitions=partitions, payload_bytes=payload_bytes, via_api=via_api,
+        with_projector=with_projector, drain_s=drain, warmup=warmup, relay=relay,
+        stack_dir=Path(os.environ.get("ORCHESTRATOR_STACK_STATE_DIR") or ".stack"),
+    )  # fmt: skip
+    try:
+        result = run_bench(config, settings_of(ctx))
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    except RuntimeError as exc:
+        typer.echo(f"orchestrator bench: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if json_file is not None:
+        json_file.write_text(json.dumps(result, indent=2) + "\n")
+    if plot_file is not None:
+        from orchestrator.bench.plot import plot
+
+        plot(result, plot_file)

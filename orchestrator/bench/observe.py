@@ -1,0 +1,146 @@
+"""Read the run back from the event log: what happened, and when (a consumer thread).
+
+Times: a start's "started" and a workflow's "completed" are the Kafka timestamps (CreateTime,
+set by the processor's producer) of its WorkflowStarted / WorkflowCompleted records. Hand-offs
+use the workers' own clocks carried in the events: TaskCompleted.at is when a worker reported a
+result, TaskPickedUp.at when a worker accepted the next dispatch (its acknowledgement).
+
+Only the event types needed are decoded (picked by the schema fingerprint in the record's
+header): the observer shares the 2 cores with what it measures.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from confluent_kafka import Consumer
+
+from orchestrator.codec import wire
+from orchestrator.codec.wire_types import EVENTS
+from orchestrator.domain import events as ev
+from orchestrator.kafka.clients import take
+
+
+def _fingerprints() -> dict[bytes, type]:
+    codec = wire.default_wire().codec
+    return {codec.fingerprint(t.full_name): t.cls for t in EVENTS}
+
+
+@dataclass
+class Observations:
+    """Everything the report needs; times in epoch ms; buckets are epoch seconds."""
+
+    started_at: dict[str, int] = field(default_factory=dict)  # root id -> WorkflowStarted ts
+    completed_at: dict[str, int] = field(default_factory=dict)  # root id -> WorkflowCompleted ts
+    failed: set[str] = field(default_factory=set)
+    refs: dict[str, str] = field(default_factory=dict)  # task id -> ref
+    results: dict[tuple[str, str], int] = field(default_factory=dict)  # (root, ref) -> at
+    picked: dict[tuple[str, str], int] = field(default_factory=dict)  # (root, ref) -> at
+    events: Counter[int] = field(default_factory=Counter)  # bucket -> events
+    event_bytes: Counter[int] = field(default_factory=Counter)
+    task_results: Counter[int] = field(default_factory=Counter)  # worker results accepted
+    result_bytes: Counter[int] = field(default_factory=Counter)  # their records' size
+    starts: Counter[int] = field(default_factory=Counter)
+    completions: Counter[int] = field(default_factory=Counter)
+    offsets: dict[int, list[tuple[int, int]]] = field(default_factory=lambda: defaultdict(list))
+
+
+class EventObserver:
+    """Consumes the events topic from the beginning in a thread, filling ``Observations``."""
+
+    def __init__(self, bootstrap: str, topic: str, group: str, track_offsets: bool) -> None:
+        self.obs = Observations()
+        self.lock = threading.Lock()
+        self.track_offsets = track_offsets  # for the projection lag: (offset, ts) per partition
+        self._types = _fingerprints()
+        self._consumer = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": group,
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "fetch.wait.max.ms": 20,
+            }
+        )
+        self._consumer.subscribe([topic])
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-observer", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+        self._consumer.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            messages = take(self._consumer, 2000, 0.1)
+            with self.lock:
+                for msg in messages:
+                    if msg.error() is None:
+                        self._record(msg)
+
+    def _record(self, msg: object) -> None:
+        value: bytes = msg.value()  # type: ignore[attr-defined]
+        ts: int = msg.timestamp()[1]  # type: ignore[attr-defined]
+        o = self.obs
+        bucket = ts // 1000
+        o.events[bucket] += 1
+        o.event_bytes[bucket] += len(value)
+        if self.track_offsets:
+            o.offsets[msg.partition()].append((msg.offset(), ts))  # type: ignore[attr-defined]
+        cls = self._types.get(value[2:10])
+        if cls is ev.WorkflowStarted:
+            root = msg.key().decode()  # type: ignore[attr-defined]
+            if root not in o.started_at:  # the first start under a root key is the root's own
+                o.started_at[root] = ts
+                o.starts[bucket] += 1
+        elif cls in (ev.TaskScheduled, ev.TaskCompleted, ev.TaskPickedUp):
+            self._task_event(wire.decode_event(value), ts, len(value))
+        elif cls in (ev.WorkflowCompleted, ev.WorkflowFailed, ev.WorkflowTerminated):
+            e = wire.decode_event(value)
+            if e.workflow_id == e.root_workflow_id or not e.root_workflow_id:
+                if cls is ev.WorkflowCompleted:
+                    o.completed_at.setdefault(e.workflow_id, ts)
+                    o.completions[bucket] += 1
+                else:
+                    o.failed.add(e.workflow_id)
+
+    def _task_event(self, e: ev.Event, ts: int, size: int) -> None:
+        o = self.obs
+        root = e.root_workflow_id or e.workflow_id
+        if isinstance(e, ev.TaskScheduled):
+            o.refs[e.task_id] = e.ref
+            return
+        ref = o.refs.get(e.task_id)  # type: ignore[attr-defined]
+        if isinstance(e, ev.TaskPickedUp):
+            if ref is not None:
+                o.picked.setdefault((root, ref), e.at)
+        elif isinstance(e, ev.TaskCompleted) and e.worker_id is not None:
+            o.task_results[ts // 1000] += 1
+            o.result_bytes[ts // 1000] += size
+            if ref is not None:
+                o.results.setdefault((root, ref), e.at)
+
+    def snapshot(self) -> tuple[int, int, int, int]:
+        """(workflows started, completed, worker results, events) so far."""
+        with self.lock:
+            o = self.obs
+            return (len(o.started_at), len(o.completed_at), sum(o.task_results.values()),
+                    sum(o.events.values()))  # fmt: skip
+
+
+def wait_quiet(observer: EventObserver, expected: int, timeout_s: float) -> None:
+    """Wait until ``expected`` root workflows completed (or failed), or the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with observer.lock:
+            done = len(observer.obs.completed_at) + len(observer.obs.failed)
+        if done >= expected:
+            return
+        time.sleep(0.25)

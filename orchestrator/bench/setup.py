@@ -1,0 +1,123 @@
+"""Before the load: the run's topics, its definitions, and its processes."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+import httpx
+from confluent_kafka import Producer
+
+from orchestrator.bench.procs import Fleet
+from orchestrator.bench.workload import child_definition, task_definitions, workflow_definition
+from orchestrator.codec import wire
+from orchestrator.domain.definitions_json import parse_task_def, parse_workflow_def
+from orchestrator.kafka.admin import admin_client, delete_topics, ensure_topics
+from orchestrator.kafka.clients import producer_config
+from orchestrator.kafka.topics import TopicNames, core_topics, definition_key, task_topic_spec
+from orchestrator.settings import Settings
+
+READY_TIMEOUT_S = 90.0
+
+
+def create_topics(settings: Settings, task_types: tuple[str, ...]) -> None:
+    specs = core_topics(settings) + [task_topic_spec(settings, t) for t in task_types]
+    report = ensure_topics(settings.kafka_bootstrap, specs, 15.0)
+    if not report.ok:
+        raise RuntimeError(f"cannot create the bench topics: {report.errors}")
+
+
+def publish_definitions(settings: Settings) -> None:
+    """Register the task and workflow definitions as the API does: records on the definitions
+    topic, keyed by kind, name (and version); the child workflow before its parent."""
+    producer = Producer(producer_config(settings.kafka_bootstrap, client_id="bench-definitions"))
+    topic = TopicNames.from_settings(settings).definitions
+    now = int(time.time() * 1000)
+    for data in task_definitions():
+        d = parse_task_def(data)
+        value = wire.encode_definition(d, registered_at=now, actor="bench")
+        producer.produce(topic, key=definition_key("task", d.name).encode(), value=value)
+    for data in (child_definition(), workflow_definition()):
+        w = parse_workflow_def(data)
+        value = wire.encode_definition(w, registered_at=now, actor="bench")
+        producer.produce(
+            topic, key=definition_key("workflow", w.name, w.version).encode(), value=value
+        )
+    if producer.flush(15):
+        raise RuntimeError("the bench definitions were not delivered")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_processes(
+    fleet: Fleet, processors: int, worker_processes: int, worker_concurrency: int,
+    projector: bool, api: bool,
+) -> None:  # fmt: skip
+    """Start everything, then wait for each to say it is ready (in its log)."""
+    started = [fleet.start("processor", ["processor"]) for _ in range(processors)]
+    waits = [(c, b"recovered") for c in started]
+    for _ in range(worker_processes):
+        args = ["worker", "orchestrator.bench.workers", "--concurrency", str(worker_concurrency)]
+        waits.append((fleet.start("worker", args), b"polling:"))
+    if projector:
+        waits.append((fleet.start("projector", ["projector"]), b"reading"))
+    if api:
+        waits.append((fleet.start("api", ["api"]), b"startup complete"))
+    for child, marker in waits:
+        fleet.wait_for(child, marker, READY_TIMEOUT_S)
+
+
+def wait_for_api_definitions(api_url: str, name: str, timeout_s: float = 60.0) -> None:
+    """The API resolves versions from the read model: wait until the projector has it."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{api_url}/api/metadata/workflow/{name}", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"the API does not know {name} after {timeout_s:.0f} s")
+
+
+def delete_run_topics(bootstrap: str, prefix: str) -> int:
+    """Delete every topic (and consumer group) of the run; returns how many topics."""
+    admin = admin_client(bootstrap, 10.0)
+    names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
+    if names:
+        delete_topics(bootstrap, names, 30.0)
+    try:
+        groups = [
+            g.group_id
+            for g in admin.list_consumer_groups(request_timeout=10).result().valid
+            if g.group_id.startswith(prefix)
+        ]
+        if groups:
+            for future in admin.delete_consumer_groups(groups, request_timeout=10).values():
+                future.exception()  # a group still in use is left: harmless
+    except Exception:  # groups are a nicety; the topics are what costs disk
+        pass
+    return len(names)
+
+
+def run_env(settings: Settings, prefix: str, state_dir: Path, payload_bytes: int,
+            partitions: int, api_port: int) -> dict[str, str]:  # fmt: skip
+    env = dict(os.environ)
+    env.update(
+        ORCHESTRATOR_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
+        ORCHESTRATOR_DATABASE_URL=settings.database_url,
+        ORCHESTRATOR_TOPIC_PREFIX=prefix,
+        ORCHESTRATOR_PARTITIONS=str(partitions),
+        ORCHESTRATOR_STATE_DIR=str(state_dir),
+        ORCHESTRATOR_LOG_LEVEL="INFO",
+        ORCHESTRATOR_API_PORT=str(api_port),
+        ORCHESTRATOR_API_URL=f"http://127.0.0.1:{api_port}",
+        ORCHESTRATOR_BENCH_PAYLOAD_BYTES=str(payload_bytes),
+    )
+    return env
