@@ -18,14 +18,12 @@ import asyncio
 import logging
 import os
 import time
-import weakref
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import faust
-from faust.streams import _current_event
 from faust.types import EventT
 
 from orchestrator.codec import CodecError, wire
@@ -201,7 +199,7 @@ class Processor:
         log.debug("produced %d records; awaiting delivery", len(futures))
         await asyncio.gather(*futures)
         log.debug("delivered; persisting %d states", len(out.states))
-        self._persist(out, roots)
+        await asyncio.gather(*self._persist(out, roots))
         self._count(len(commands), out)
 
     async def _await_definitions(self, commands: Iterable[tuple[Command, str | None]]) -> None:
@@ -301,8 +299,15 @@ class Processor:
         )
         return self.out.send(self.topics.dlq, msg.key, record)
 
-    def _persist(self, out: BatchOutput, roots: dict[bytes, EventT]) -> None:
-        """Write touched states to the table (changelog) on their commands partition."""
+    def _persist(self, out: BatchOutput, roots: dict[bytes, EventT]) -> list[Any]:
+        """Write touched states to the table and its changelog, on their commands partition;
+        returns the changelog deliveries, which the caller awaits before the batch is acked.
+
+        Awaiting them here is what makes "offset committed => state durable" true: faust's own
+        flush before a commit gives up after 0.1 s without a send (ProducerBuffer.flush_atmost)
+        and would let the commit overtake queued changelog records under load.
+        """
+        deliveries = []
         for wid, state in out.states.items():
             event = roots.get((state.root_workflow_id or wid).encode())
             if event is None:  # pragma: no cover - every touched state came from a command
@@ -310,15 +315,14 @@ class Processor:
             partition = event.message.partition
             entry = TableEntry(partition=partition, state=state)
             self.states[wid] = entry
-            token = _current_event.set(weakref.ref(event))
-            try:
-                self.table[wid.encode()] = entry
-            finally:
-                _current_event.reset(token)
+            key = wid.encode()
+            self.table.data[key] = entry  # the store, as Table.__setitem__ would...
+            deliveries.append(self.table.send_changelog(partition, key, entry))  # ...+ changelog
         for timer in out.timers:
             entry = self.states.get(timer.workflow_id)
             if entry is not None:
                 self.timers.push(timer, entry.partition)
+        return deliveries
 
     def _count(self, commands: int, out: BatchOutput) -> None:
         self.stats.commands += commands
