@@ -33,7 +33,12 @@ from orchestrator.domain.context import Context
 from orchestrator.domain.react import resume
 from orchestrator.domain.state import WorkflowState
 from orchestrator.engine.registry import DefinitionRegistry, RegistryFollower
-from orchestrator.engine.statecodec import ExecutionsTable, TableEntry, register_state_codec
+from orchestrator.engine.statecodec import (
+    ExecutionsTable,
+    TableEntry,
+    encode_entry,
+    register_state_codec,
+)
 from orchestrator.engine.step import BatchOutput, process_batch
 from orchestrator.engine.timers import TimerHeap
 from orchestrator.kafka.admin import ensure_topics
@@ -300,12 +305,15 @@ class Processor:
         return self.out.send(self.topics.dlq, msg.key, record)
 
     def _persist(self, out: BatchOutput, roots: dict[bytes, EventT]) -> list[Any]:
-        """Write touched states to the table and its changelog, on their commands partition;
-        returns the changelog deliveries, which the caller awaits before the batch is acked.
+        """Write touched states to the table's store and its changelog topic, on their commands
+        partition; returns the changelog deliveries, awaited before the batch is acked.
 
-        Awaiting them here is what makes "offset committed => state durable" true: faust's own
-        flush before a commit gives up after 0.1 s without a send (ProducerBuffer.flush_atmost)
-        and would let the commit overtake queued changelog records under load.
+        The changelog records are produced by our own producer (same key bytes, same encoded
+        value that faust's recovery reads), not through faust's producer buffer: faust's flush
+        before a commit gives up after 0.1 s without a send (ProducerBuffer.flush_atmost), so a
+        commit could overtake queued changelog records under load; and awaiting faust's buffered
+        sends from inside the agent can deadlock with its rebalance. Awaiting our own deliveries
+        makes "offset committed => state durable" hold.
         """
         deliveries = []
         for wid, state in out.states.items():
@@ -316,8 +324,10 @@ class Processor:
             entry = TableEntry(partition=partition, state=state)
             self.states[wid] = entry
             key = wid.encode()
-            self.table.data[key] = entry  # the store, as Table.__setitem__ would...
-            deliveries.append(self.table.send_changelog(partition, key, entry))  # ...+ changelog
+            self.table.data[key] = entry
+            deliveries.append(
+                self.out.send(self.topics.state_changelog, key, encode_entry(entry), partition)
+            )
         for timer in out.timers:
             entry = self.states.get(timer.workflow_id)
             if entry is not None:

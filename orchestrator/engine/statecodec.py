@@ -35,6 +35,11 @@ class _StateCodec(codecs.Codec):
         return pickle.loads(s)
 
 
+def encode_entry(entry: TableEntry) -> bytes:
+    """A changelog value exactly as the table's codec writes it (what recovery decodes)."""
+    return _StateCodec().dumps(entry)
+
+
 def register_state_codec() -> None:
     if CODEC_NAME not in codecs.codecs:
         codecs.register(CODEC_NAME, _StateCodec())
