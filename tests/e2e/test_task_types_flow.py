@@ -231,7 +231,9 @@ def test_fork_join_runs_branches_and_joins_their_outputs(stack: Stack) -> None:
     assert joined["a2"]["echo"] == {"prev": 2} and joined["b1"]["echo"] == {"n": 1}
     assert output_of(h, "after")["echo"] == {"joined": joined}
     refs = [e.ref for e in h if isinstance(e, ev.TaskScheduled)]
-    assert refs.index("join") < refs.index("a1")  # the JOIN exists before any branch ends
+    # Conductor's order: the branches' first tasks, then the JOIN, all in the fork's decision,
+    # so the JOIN exists before any branch moves on
+    assert refs.index("a1") < refs.index("join") < refs.index("a2")
 
 
 def test_many_forks_run_concurrently_and_all_join(stack: Stack) -> None:
@@ -290,8 +292,8 @@ def test_fork_inside_a_loop_inside_a_sub_workflow(stack: Stack) -> None:
     refs = [e.ref for e in child if isinstance(e, ev.TaskScheduled)]
     assert refs == [
         "cl",
-        *("fk__1", "jn__1", "fa__1", "fb__1"),  # the JOIN is scheduled before the branches
-        *("fk__2", "jn__2", "fa__2", "fb__2"),
+        *("fk__1", "fa__1", "fb__1", "jn__1"),  # Conductor's order: branches, then the JOIN
+        *("fk__2", "fa__2", "fb__2", "jn__2"),
     ]
     for i in (1, 2):
         assert output_of(child, f"fa__{i}")["iteration"] == i
