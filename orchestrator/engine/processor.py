@@ -121,6 +121,10 @@ class Processor:
             broker_max_poll_interval=300.0,
             web_enabled=False,
             processing_guarantee="at_least_once",
+            # Don't make a rebalance wait for the agent's in-flight batch: with a buffered
+            # stream (take_events) a processor could stop receiving from partitions assigned in
+            # a later rebalance. A batch replayed after a rebalance is harmless (ADR 0003).
+            stream_wait_empty=False,
         )
         self.commands_topic = app.topic(
             self.topics.commands,
