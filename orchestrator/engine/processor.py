@@ -32,7 +32,9 @@ from orchestrator.domain.commands import Command, StartWorkflow
 from orchestrator.domain.context import Context
 from orchestrator.domain.react import resume
 from orchestrator.domain.state import WorkflowState
+from orchestrator.engine.changelog import read_changelog
 from orchestrator.engine.registry import DefinitionRegistry, RegistryFollower
+from orchestrator.engine.stall import StallWatch
 from orchestrator.engine.statecodec import (
     ExecutionsTable,
     TableEntry,
@@ -149,6 +151,8 @@ class Processor:
         app.task(self._start_follower)
         app.timer(TIMER_TICK_S)(self._fire_timers)
         app.timer(10.0)(self._log_stats)
+        self.stall = StallWatch(app, self.topics.commands)
+        app.timer(1.0)(self._watch_stall)
         return app
 
     async def _start_follower(self) -> None:
@@ -378,7 +382,25 @@ class Processor:
             for tp in self.app.consumer.assignment()
             if tp.topic == self.topics.commands
         }
-        self.states = _merge_newest(self.table.items(), self.states, assigned)
+        loop = asyncio.get_running_loop()
+        read = await loop.run_in_executor(
+            None,
+            read_changelog,
+            self.settings.kafka_bootstrap,
+            self.topics.state_changelog,
+            assigned,
+        )
+        table = _newest_by_id(self.table.items(), assigned)
+        behind = sum(
+            1 for wid, e in read.items() if wid not in table or table[wid].state.seq < e.state.seq
+        )
+        if behind:
+            log.warning(
+                "faust's table recovery was behind the changelog for %d executions; "
+                "using the changelog read",
+                behind,
+            )
+        self.states = _merge_newest([*table.items(), *read.items()], self.states, assigned)
         self.timers.keep_partitions(set())
         futures = []
         redispatched = 0
@@ -401,6 +423,9 @@ class Processor:
             self.timers.push(timer, partition)
         out.timers.clear()
         return await self._produce(out, {})
+
+    async def _watch_stall(self) -> None:
+        self.stall.check()
 
     async def _log_stats(self) -> None:
         s = self.stats
@@ -442,19 +467,23 @@ class _StateView:
         return len(self._entries)
 
 
+def _newest_by_id(items: Iterable[tuple[Any, Any]], assigned: set[int]) -> dict[str, TableEntry]:
+    """Entries of the assigned partitions, the one with the highest seq per workflow id."""
+    newest: dict[str, TableEntry] = {}
+    for key, entry in items:
+        if isinstance(entry, TableEntry) and entry.partition in assigned:
+            wid = key.decode() if isinstance(key, bytes) else key
+            held = newest.get(wid)
+            if held is None or entry.state.seq >= held.state.seq:
+                newest[wid] = entry
+    return newest
+
+
 def _merge_newest(
     table_items: Iterable[tuple[Any, Any]], cache: dict[str, TableEntry], assigned: set[int]
 ) -> dict[str, TableEntry]:
     """Entries of the assigned partitions, from the table and the cache, the newest per id."""
-    merged: dict[str, TableEntry] = {}
-    for key, entry in table_items:
-        if isinstance(entry, TableEntry) and entry.partition in assigned:
-            merged[key.decode() if isinstance(key, bytes) else key] = entry
-    for wid, entry in cache.items():
-        held = merged.get(wid)
-        if entry.partition in assigned and (held is None or entry.state.seq >= held.state.seq):
-            merged[wid] = entry
-    return merged
+    return _newest_by_id([*table_items, *cache.items()], assigned)
 
 
 def _partition(roots: dict[bytes, EventT], key: bytes) -> int | None:

@@ -40,6 +40,14 @@ def encode_entry(entry: TableEntry) -> bytes:
     return _StateCodec().dumps(entry)
 
 
+def decode_entry(data: bytes) -> TableEntry:
+    """A changelog value back into its entry (the inverse of `encode_entry`)."""
+    entry = _StateCodec().loads(data)
+    if not isinstance(entry, TableEntry):
+        raise TypeError(f"not a state table entry: {type(entry).__name__}")
+    return entry
+
+
 def register_state_codec() -> None:
     if CODEC_NAME not in codecs.codecs:
         codecs.register(CODEC_NAME, _StateCodec())

@@ -20,6 +20,7 @@ from tests.runtime_support import (
     EventLog,
     RawWorker,
     Runtime,
+    complete,
     kill9,
 )
 
@@ -134,11 +135,14 @@ def test_surviving_processor_takes_over_the_partitions_of_a_killed_one(runtime: 
     time.sleep(2)  # let the group settle on two members
     sender, log = CommandSender(runtime), EventLog(runtime)
     definition = three_step_definition()
-    with RawWorker(runtime, TASKS):
+    survivor_log = runtime.log_dir / "processor-1.log"
+    with RawWorker(runtime, TASKS, slow_complete):
         ids = {sender.start(definition, {"n": i}) for i in range(WORKFLOWS)}
         sender.flush()
-        wait_for_progress(log, WORKFLOWS // 2, 90)
+        progress = wait_for_progress(log, WORKFLOWS // 2, 90)
         kill9(first)  # no restart: the survivor must finish everything
+        assert progress < WORKFLOWS * len(TASKS), "everything finished before the kill"
+        before_kill = survivor_log.stat().st_size
         missing = log.wait_completed(ids, 150)
     assert not missing, (
         f"{len(missing)} workflows did not complete on the surviving processor:\n"
@@ -146,3 +150,12 @@ def test_surviving_processor_takes_over_the_partitions_of_a_killed_one(runtime: 
     )
     assert_exactly_once(log, ids)
     log.close()
+    # The takeover really happened: after the kill, the survivor recovered every partition.
+    after = survivor_log.read_bytes()[before_kill:]
+    assert b"on partitions [0, 1, 2, 3]" in after, f"no takeover in {survivor_log}"
+
+
+def slow_complete(dispatch):
+    """Completes every task after 5 ms, so that work is left on both processors at the kill."""
+    time.sleep(0.005)
+    return complete(dispatch)
