@@ -14,6 +14,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --disable-pip-version-check -q -e '.[dev]'
+	scripts/install_browser.sh
 	touch $@
 
 stack-up:

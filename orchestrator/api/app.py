@@ -83,6 +83,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(routes_workflow.router, prefix="/api")
     app.include_router(routes_tasks.router, prefix="/api")
     app.include_router(routes_audit.router, prefix="/api")
+    from orchestrator.api import routes_ui  # the web UI: pages, /ui/ files, /api/ui/*
+
+    app.include_router(routes_ui.router)
     return app
 
 

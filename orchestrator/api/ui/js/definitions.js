@@ -1,0 +1,112 @@
+// The definitions page ("/definitions"): workflow definitions, task definitions and the editor
+// that registers or updates one from pasted JSON. Tabs are in the URL hash (#tasks, #register).
+import { api, el, jsonBlock, notice, renderNav } from "./common.js";
+import { editor } from "./definitions-editor.js";
+
+const TABS = [
+  ["workflows", "Workflows"],
+  ["tasks", "Task definitions"],
+  ["register", "Register / update"],
+];
+
+function workflowRows(defs) {
+  const byName = new Map();
+  for (const d of defs) byName.set(d.name, [...(byName.get(d.name) || []), d]);
+  return [...byName.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, versions]) => {
+      versions.sort((a, b) => a.version - b.version);
+      const latest = versions[versions.length - 1];
+      const href = (v) => `/definitions/workflow/${encodeURIComponent(name)}${v ? `?version=${v}` : ""}`;
+      return el(
+        "tr",
+        { dataset: { name } },
+        el("td", {}, el("a", { href: href(null), class: "def-name" }, name)),
+        el("td", { class: "num" }, String(latest.version)),
+        el("td", {}, versions.map((d) => [el("a", { class: "pill", href: href(d.version) }, `v${d.version}`), " "])),
+        el("td", { class: "num" }, String((latest.tasks || []).length)),
+        el("td", { class: "muted" }, latest.description || ""),
+        el("td", {}, el("a", { href: `/?name=${encodeURIComponent(name)}` }, "Executions")),
+      );
+    });
+}
+
+function workflowTable(defs) {
+  if (!defs.length) return notice("No workflow definitions yet: register one from JSON.");
+  const head = ["Name", "Latest", "Versions", "Tasks", "Description", ""];
+  return el(
+    "div",
+    { class: "table-wrap" },
+    el("table", { class: "data", id: "workflow-defs" },
+      el("thead", {}, el("tr", {}, head.map((h, i) => el("th", { class: i === 1 || i === 3 ? "num" : null }, h)))),
+      el("tbody", {}, workflowRows(defs))),
+  );
+}
+
+function taskRow(def) {
+  const jsonRow = el("tr", { class: "json-row", hidden: true }, el("td", { colspan: 7 }, jsonBlock(def)));
+  const toggle = el("button", { type: "button", class: "small", onclick: () => { jsonRow.hidden = !jsonRow.hidden; } }, "JSON");
+  const retries = `${def.retryCount ?? 3} × ${def.retryLogic || "FIXED"}${def.retryDelaySeconds ? ` (${def.retryDelaySeconds} s)` : ""}`;
+  const timeout = def.timeoutSeconds ? `${def.timeoutSeconds} s · ${def.timeoutPolicy || "TIME_OUT_WF"}` : "none";
+  const limit = def.concurrentExecLimit ? `${def.concurrentExecLimit} at once` : "";
+  return [
+    el("tr", { dataset: { name: def.name } },
+      el("td", {}, el("strong", {}, def.name)),
+      el("td", {}, retries),
+      el("td", {}, timeout),
+      el("td", { class: "num" }, def.responseTimeoutSeconds ? `${def.responseTimeoutSeconds} s` : ""),
+      el("td", {}, limit),
+      el("td", { class: "muted" }, def.description || ""),
+      el("td", {}, toggle)),
+    jsonRow,
+  ];
+}
+
+function taskTable(defs) {
+  if (!defs.length) return notice("No task definitions yet.");
+  const head = ["Name", "Retries", "Timeout", "Response timeout", "Limit", "Description", ""];
+  return el(
+    "div",
+    { class: "table-wrap" },
+    el("table", { class: "data", id: "task-defs" },
+      el("thead", {}, el("tr", {}, head.map((h) => el("th", {}, h)))),
+      el("tbody", {}, [...defs].sort((a, b) => a.name.localeCompare(b.name)).map(taskRow))),
+  );
+}
+
+async function load(body, tab) {
+  body.replaceChildren(notice("Loading…"));
+  try {
+    if (tab === "workflows") body.replaceChildren(workflowTable(await api("/api/metadata/workflow")));
+    else if (tab === "tasks") body.replaceChildren(taskTable(await api("/api/metadata/taskdefs")));
+    else body.replaceChildren(await editor(new URLSearchParams(location.search)));
+  } catch (error) {
+    body.replaceChildren(notice(`Could not load: ${error.message}`, "error"));
+  }
+}
+
+function show(tab) {
+  const current = TABS.some(([key]) => key === tab) ? tab : "workflows";
+  for (const button of document.querySelectorAll(".tabs button")) {
+    button.classList.toggle("active", button.dataset.tab === current);
+    button.setAttribute("aria-selected", String(button.dataset.tab === current));
+  }
+  load(document.getElementById("tab-body"), current);
+}
+
+function main() {
+  renderNav("definitions");
+  const tabs = TABS.map(([key, label]) =>
+    el("button", { type: "button", role: "tab", dataset: { tab: key }, onclick: () => { location.hash = key; } }, label),
+  );
+  document.getElementById("app").replaceChildren(
+    el("div", { class: "page-head" }, el("h1", {}, "Definitions"), el("span", { class: "sub" }, "Workflow and task definitions")),
+    el("section", { class: "card flush" },
+      el("div", { class: "tabs", role: "tablist" }, tabs),
+      el("div", { class: "tab-body", id: "tab-body" })),
+  );
+  window.addEventListener("hashchange", () => show(location.hash.slice(1)));
+  show(location.hash.slice(1));
+}
+
+main();
