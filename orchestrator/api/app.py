@@ -19,6 +19,7 @@ from psycopg_pool import AsyncConnectionPool
 from orchestrator.api import errors
 from orchestrator.api.freshness import ProjectionWatch
 from orchestrator.api.kafka_out import AsyncProducer
+from orchestrator.api.rejections import RejectionFollower
 from orchestrator.codec.wire import Wire, default_wire
 from orchestrator.kafka.topics import TopicNames, core_topics
 from orchestrator.settings import Settings
@@ -38,6 +39,7 @@ class Runtime:
     pool: AsyncConnectionPool
     producer: AsyncProducer
     watch: ProjectionWatch
+    rejections: RejectionFollower  # engine refusals of the commands this process sends
 
     @property
     def projector_name(self) -> str:
@@ -105,8 +107,11 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         producer = AsyncProducer(settings.kafka_bootstrap)
         watch = ProjectionWatch(settings.database_url)
         await watch.start()
+        topics = TopicNames.from_settings(settings)
+        rejections = RejectionFollower(settings.kafka_bootstrap, topics.rejections, default_wire())
+        await rejections.start()
         app.state.runtime = Runtime(
-            settings, TopicNames.from_settings(settings), default_wire(), pool, producer, watch
+            settings, topics, default_wire(), pool, producer, watch, rejections
         )
         # The HTTP poll bridge for Conductor SDK workers (consumes task topics lazily).
         from orchestrator.api.task_bridge import TaskBridge
@@ -117,6 +122,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         finally:
             await bridge.close()  # before the producer: hand-outs in flight still produce
             await watch.stop()
+            await rejections.stop()
             await asyncio.to_thread(producer.close)
             await pool.close()
 

@@ -29,12 +29,14 @@ class ApiError(Exception):
         message: str,
         validation_errors: Sequence[Problem] = (),
         headers: dict[str, str] | None = None,
+        code: str | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.validation_errors = tuple(validation_errors)
         self.headers = headers
+        self.code = code  # Conductor's error code field; ours: the engine's rejection code
 
 
 def not_found(message: str) -> ApiError:
@@ -49,8 +51,12 @@ def bad_request(message: str, problems: Sequence[Problem] = ()) -> ApiError:
     return ApiError(400, message, problems)
 
 
-def error_body(status: int, message: str, problems: Sequence[Problem] = ()) -> dict[str, Any]:
+def error_body(
+    status: int, message: str, problems: Sequence[Problem] = (), code: str | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {"status": status, "message": message, "retryable": status == 503}
+    if code is not None:
+        body["code"] = code
     if problems:
         body["validationErrors"] = [{"path": p.path, "message": p.message} for p in problems]
     return body
@@ -75,7 +81,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
         return JSONResponse(
-            error_body(exc.status, exc.message, exc.validation_errors),
+            error_body(exc.status, exc.message, exc.validation_errors, exc.code),
             status_code=exc.status,
             headers=exc.headers,
         )

@@ -1,22 +1,24 @@
-"""The API's Kafka producer: idempotent, awaited per record from asyncio.
+"""The API's Kafka producer: the project's asyncio producer (orchestrator/kafka/aio.py), awaited
+per record with a bound, plus the API's own client id and error type.
 
-confluent-kafka delivers reports from ``poll``; a small thread polls, and each report resolves
-the asyncio future of its record on the event loop, so a request can await "this record is
-durable" without blocking the loop.
+aio.AsyncProducer already turns confluent-kafka delivery reports into asyncio futures (one poll
+thread per producer); this adapter only adds what a request needs: string keys, "wait at most
+``timeout_s`` for Kafka's acknowledgement (acks=all)", and ``DeliveryFailed`` for every way a
+record can fail to arrive, so the routes answer 503 instead of hanging.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException, Message, Producer
-
+from orchestrator.kafka import aio
 from orchestrator.kafka.clients import producer_config
 
 log = logging.getLogger(__name__)
+
+CLOSE_FLUSH_S = 10.0
 
 
 class DeliveryFailed(RuntimeError):
@@ -24,54 +26,43 @@ class DeliveryFailed(RuntimeError):
 
 
 class AsyncProducer:
+    """Create it on the event loop that will await its sends (the app's lifespan does)."""
+
     def __init__(self, bootstrap: str, **config: Any) -> None:
         # The project's producer settings: idempotent, and the Java-compatible partitioner, so a
         # command lands on the partition whose processor owns the workflow.
-        self._producer = Producer(
-            producer_config(bootstrap, client_id="orchestrator-api", extra=config)
+        self._bootstrap = bootstrap
+        self._out = aio.AsyncProducer(
+            producer_config(bootstrap, client_id="orchestrator-api", extra=config),
+            asyncio.get_running_loop(),
         )
-        self._stopping = threading.Event()
-        self._thread = threading.Thread(target=self._poll, name="api-producer", daemon=True)
-        self._thread.start()
-
-    def _poll(self) -> None:
-        while not self._stopping.is_set():
-            self._producer.poll(0.1)
+        self._admin: Any = None
 
     async def send(self, topic: str, key: str, value: bytes, timeout_s: float = 10.0) -> None:
         """Produce one record and wait until Kafka has acknowledged it (acks=all)."""
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-
-        def report(error: KafkaError | None, message: Message) -> None:
-            loop.call_soon_threadsafe(_settle, done, error)
-
+        delivered = self._out.send(topic, key.encode("utf-8"), value)
         try:
-            self._producer.produce(topic, key=key.encode("utf-8"), value=value, on_delivery=report)
-        except (KafkaException, BufferError) as exc:
+            await asyncio.wait_for(delivered, timeout_s)
+        except aio.DeliveryError as exc:
             raise DeliveryFailed(f"cannot produce to {topic}: {exc}") from None
-        try:
-            await asyncio.wait_for(done, timeout_s)
         except TimeoutError:
             raise DeliveryFailed(f"no acknowledgement from Kafka within {timeout_s:g} s") from None
 
     def cluster_metadata(self, timeout_s: float) -> dict[str, Any]:
-        """A metadata round trip (health check); raises KafkaException when Kafka is down."""
-        metadata = self._producer.list_topics(timeout=timeout_s)
+        """A metadata round trip (health check); raises KafkaException when Kafka is down.
+
+        aio.AsyncProducer does not expose its client's metadata, so an admin client (created on
+        the first health check, then reused) asks the same cluster.
+        """
+        if self._admin is None:
+            from confluent_kafka.admin import AdminClient
+
+            self._admin = AdminClient({"bootstrap.servers": self._bootstrap})
+        metadata = self._admin.list_topics(timeout=timeout_s)
         return {"brokers": len(metadata.brokers), "cluster_id": metadata.cluster_id}
 
     def close(self) -> None:
-        remaining = self._producer.flush(10)
+        remaining = self._out.flush(CLOSE_FLUSH_S)
         if remaining:
             log.warning("api producer closed with %d undelivered records", remaining)
-        self._stopping.set()
-        self._thread.join(2)
-
-
-def _settle(done: asyncio.Future[None], error: KafkaError | None) -> None:
-    if done.done():
-        return
-    if error is None:
-        done.set_result(None)
-    else:
-        done.set_exception(DeliveryFailed(f"{error.name()}: {error.str()}"))
+        self._out.close(0)

@@ -6,7 +6,7 @@ carry Conductor's field names so existing clients and SDKs read them unchanged.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -212,9 +212,110 @@ class ErrorProblem(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """Every error answer (Conductor's shape; ``retryable`` is true for 503 only)."""
+    """Every error answer (Conductor's shape; ``retryable`` is true for 503 only; ``code`` is
+    the engine's rejection code when the engine refused the command, e.g. WORKFLOW_TERMINAL)."""
 
     status: int
     message: str
+    code: str | None = None
     retryable: bool = False
     validationErrors: list[ErrorProblem] | None = None
+
+
+# --- definition bodies (documented in /docs; the routes validate the raw JSON themselves) -----
+# Conductor's field names and defaults (orchestrator/domain/definitions_json.py is the parser:
+# a null reads as absent, unknown fields are ignored, integral strings pass as integers).
+
+Str = str | None
+Int = int | None
+
+
+class TaskDef(BaseModel):
+    """Conductor's TaskDef (retries, timeouts, rate limits of a task type)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(min_length=1)
+    description: Str = None
+    retryCount: int = Field(3, ge=0)
+    retryLogic: Literal["FIXED", "LINEAR_BACKOFF", "EXPONENTIAL_BACKOFF"] = "FIXED"
+    retryDelaySeconds: int = 60
+    backoffScaleFactor: int = 1
+    maxRetryDelaySeconds: int = 0
+    backoffJitterMs: int = 0
+    timeoutSeconds: int = 0
+    timeoutPolicy: Literal["RETRY", "TIME_OUT_WF", "ALERT_ONLY"] = "TIME_OUT_WF"
+    responseTimeoutSeconds: int = 3600
+    pollTimeoutSeconds: Int = None
+    totalTimeoutSeconds: int = 0
+    rateLimitPerFrequency: int = 0
+    rateLimitFrequencyInSeconds: int = 1
+    concurrentExecLimit: Int = None
+    inputTemplate: JSONObject = Field(default_factory=dict)
+    ownerEmail: Str = None
+    inputKeys: list[str] = Field(default_factory=list)
+    outputKeys: list[str] = Field(default_factory=list)
+
+
+class SubWorkflowParams(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: Str = None
+    version: Int = None
+    workflowDefinition: WorkflowDef | None = None  # inline only (not an expression)
+    taskToDomain: dict[str, str] = Field(default_factory=dict)
+
+
+class WorkflowTask(BaseModel):
+    """One task of a workflow definition; the fields used depend on ``type``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(min_length=1)
+    taskReferenceName: str = Field(min_length=1)
+    type: str = "SIMPLE"
+    description: Str = None
+    inputParameters: JSONObject = Field(default_factory=dict)
+    optional: bool = False
+    startDelay: int = 0
+    asyncComplete: bool = False
+    retryCount: Int = None
+    taskDefinition: TaskDef | None = None
+    evaluatorType: Str = None
+    expression: Str = None
+    caseValueParam: Str = None
+    caseExpression: Str = None
+    decisionCases: dict[str, list[WorkflowTask]] = Field(default_factory=dict)
+    defaultCase: list[WorkflowTask] = Field(default_factory=list)
+    forkTasks: list[list[WorkflowTask]] = Field(default_factory=list)
+    joinOn: list[str] = Field(default_factory=list)
+    defaultExclusiveJoinTask: list[str] = Field(default_factory=list)
+    dynamicForkTasksParam: Str = None
+    dynamicForkTasksInputParamName: Str = None
+    dynamicTaskNameParam: Str = None
+    loopCondition: Str = None
+    loopOver: list[WorkflowTask] = Field(default_factory=list)
+    subWorkflowParam: SubWorkflowParams | None = None
+    sink: Str = None
+    items: Str = None
+
+
+class WorkflowDef(BaseModel):
+    """Conductor's WorkflowDef."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(min_length=1)
+    version: int = 1
+    description: Str = None
+    tasks: list[WorkflowTask] = Field(min_length=1)
+    inputParameters: list[str] = Field(default_factory=list)
+    outputParameters: JSONObject | None = None
+    failureWorkflow: Str = None
+    schemaVersion: int = 2
+    restartable: bool = True
+    timeoutSeconds: int = 0
+    timeoutPolicy: Literal["TIME_OUT_WF", "ALERT_ONLY"] = "ALERT_ONLY"
+    variables: JSONObject = Field(default_factory=dict)
+    inputTemplate: JSONObject = Field(default_factory=dict)
+    ownerEmail: Str = None

@@ -1,16 +1,18 @@
 """PUT|POST /api/workflow/bulk/{pause,resume,restart,retry,terminate}: up to 1000 ids.
 
 Each id gets the same pre-checks as the single operation (unknown, wrong state); the commands
-that pass are produced concurrently and count as successful once Kafka has them (acks=all).
-The answer then waits, bounded by the single operations' wait, until the projection shows all
-of them (one query for all ids, re-run every POLL_S), so a search right after sees the effect.
-An id the engine later rejects (the read model lagged behind it) is still listed as successful:
-the engine is the authority, as for the single operations' 202.
+that pass are produced concurrently. The answer then waits, bounded by the single operations'
+wait, until the projection shows each command's effect (one query for all ids, re-run every
+POLL_S) or the engine refuses it (rejections.py): a refused id moves to bulkErrorResults with
+the engine's reason. An id neither shown nor refused within the bound counts as successful
+(Kafka has it, acks=all; the engine will decide), as the single operations' 202.
 """
 
 from __future__ import annotations
 
 import asyncio
+import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Query, Request
@@ -20,8 +22,11 @@ from orchestrator.api.common import actor_of, now_ms
 from orchestrator.api.errors import ApiError, bad_request
 from orchestrator.api.kafka_out import DeliveryFailed
 from orchestrator.api.models import BulkResponse
+from orchestrator.api.openapi_errors import errors
+from orchestrator.api.rejections import rejection_error, send
 from orchestrator.api.routes_operations import restart_command, retry_command, workflow_row
-from orchestrator.api.routes_workflow import COMMAND_WAIT_S, _send
+from orchestrator.api.routes_workflow import COMMAND_WAIT_S, REACHES, any_status
+from orchestrator.codec.wire_infra import Rejection
 from orchestrator.domain import commands as cmd
 
 router = APIRouter(prefix="/workflow/bulk", tags=["workflow-bulk"])
@@ -64,27 +69,50 @@ async def _command_for(
     return _simple(row, action, actor, options["reason"]), row["last_seq"]
 
 
-async def _wait_visible(rt: Runtime, seen: dict[str, int], timeout_s: float) -> None:
-    """Until every id's last_seq passed the one seen before its command, or the timeout."""
+@dataclass
+class _Sent:
+    command: cmd.Command
+    command_id: str
+    last_seq: int
+    refused: asyncio.Future[Rejection]
+
+
+async def _wait_outcomes(
+    rt: Runtime, action: str, sent: dict[str, _Sent], timeout_s: float
+) -> dict[str, str]:
+    """Until every id's command is visible or refused, or the timeout; the refusals' messages."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s
-    pending = dict(seen)
+    pending, refused = dict(sent), {}
+    # restart/retry: any status (the workflow had ended: the next event can only be theirs)
+    reached, accept = REACHES.get(action, (any_status, ()))
     while pending and loop.time() < deadline:
+        for workflow_id, one in list(pending.items()):
+            if one.refused.done():
+                rejection = one.refused.result()
+                if rejection.code not in accept:
+                    refused[workflow_id] = rejection_error(rejection).message
+                del pending[workflow_id]
         async with rt.pool.connection() as conn:
             cur = await conn.execute(
-                "SELECT workflow_id, last_seq FROM workflows WHERE workflow_id = ANY(%s)",
+                "SELECT workflow_id, last_seq, status FROM workflows WHERE workflow_id = ANY(%s)",
                 (list(pending),),
             )
-            for workflow_id, last_seq in await cur.fetchall():
-                if last_seq > pending[workflow_id]:
+            for workflow_id, last_seq, status in await cur.fetchall():
+                if last_seq > pending[workflow_id].last_seq and reached(status):
                     del pending[workflow_id]
         if pending:
             await asyncio.sleep(POLL_S)
+    return refused
 
 
 # Two routes, not one api_route with two methods: the OpenAPI operation ids must differ.
-@router.put("/{action}", operation_id="bulk_put", response_model=BulkResponse)
-@router.post("/{action}", operation_id="bulk_post", response_model=BulkResponse)
+@router.put(
+    "/{action}", operation_id="bulk_put", response_model=BulkResponse, responses=errors(400)
+)
+@router.post(
+    "/{action}", operation_id="bulk_post", response_model=BulkResponse, responses=errors(400)
+)
 async def bulk(
     rt: Annotated[Runtime, Depends(runtime)],
     request: Request,
@@ -103,24 +131,35 @@ async def bulk(
     options = {"reason": reason, "use_latest": useLatestDefinitions}
     errors: dict[str, str] = {}
     gate = asyncio.Semaphore(PRECHECKS_AT_ONCE)
-    sent: dict[str, int] = {}
+    sent: dict[str, _Sent] = {}
 
     async def one(workflow_id: str) -> None:
         try:
             async with gate:
                 command, last_seq = await _command_for(rt, workflow_id, action, actor, options)
             if command is not None:
-                await _send(rt, command)
-                sent[workflow_id] = int(last_seq)
+                command_id = str(uuid.uuid4())
+                command, refused = rt.rejections.expect(command, command_id)
+                sent[workflow_id] = _Sent(command, command_id, int(last_seq), refused)
+                await send(rt, command, command_id)
         except ApiError as exc:
             errors[workflow_id] = exc.message
         except DeliveryFailed as exc:
             errors[workflow_id] = f"not sent: {exc}"
 
-    await asyncio.gather(*(one(i) for i in ids))
-    await _wait_visible(rt, sent, COMMAND_WAIT_S)
+    try:
+        await asyncio.gather(*(one(i) for i in ids))
+        unsent = [i for i in sent if i in errors]
+        errors.update(await _wait_outcomes(rt, action, _without(sent, unsent), COMMAND_WAIT_S))
+    finally:
+        for one_sent in sent.values():
+            rt.rejections.forget(one_sent.command, one_sent.command_id)
     return {
         "bulkSuccessfulResults": [i for i in ids if i not in errors],
         "bulkErrorResults": errors,
         "message": "Bulk Request has been processed.",
     }
+
+
+def _without(sent: dict[str, _Sent], ids: list[str]) -> dict[str, _Sent]:
+    return {k: v for k, v in sent.items() if k not in ids}

@@ -1,6 +1,10 @@
 """/api/metadata: register and read workflow and task definitions.
 
-Registration validates (400 listing EVERY problem with its path), publishes a DefinitionRecord to
+Bodies are read as raw JSON and validated by the domain's own parser and rules (400 listing
+EVERY problem with its path, Conductor's leniencies kept); /docs still shows their shape: the
+pydantic models WorkflowDef / TaskDef of models.py, attached with ``openapi_extra``.
+
+Registration validates, publishes a DefinitionRecord to
 the definitions topic and waits for Kafka's acknowledgement (processors read definitions from
 there), then upserts the same row into ``definitions`` so that a GET right after answers. The
 projector's later upsert of that record writes the identical row.
@@ -11,10 +15,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from pydantic import BaseModel
 
+from orchestrator.api import models as doc
 from orchestrator.api.app import Runtime, runtime
 from orchestrator.api.common import actor_of, now_ms, task_defs, under
 from orchestrator.api.errors import ApiError, bad_request, conflict, not_found
+from orchestrator.api.openapi_errors import errors, json_body, ref
 from orchestrator.codec.wire_infra import DefinitionRecord
 from orchestrator.domain.definitions import TaskDef, WorkflowDef
 from orchestrator.domain.problems import DefinitionError, Problem
@@ -27,6 +34,27 @@ router = APIRouter(prefix="/metadata", tags=["metadata"])
 
 RtDep = Annotated[Runtime, Depends(runtime)]
 AnyBody = Annotated[Any, Body()]
+
+
+def _one_or_list(model: type[BaseModel], what: str) -> dict[str, Any]:
+    one = ref(model)
+    return json_body({"anyOf": [{"type": "array", "items": one}, one]}, what)
+
+
+TASK_DEFS_BODY = _one_or_list(doc.TaskDef, "Task definitions (a list, or one object)")
+WORKFLOW_DEFS_BODY = _one_or_list(doc.WorkflowDef, "Workflow definitions (a list, or one object)")
+WORKFLOW_DEF_BODY = json_body(ref(doc.WorkflowDef), "One workflow definition")
+REGISTERED = {200: {"description": "Registered (no body)"}, **errors(400)}
+
+
+def _found(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    return {200: {"model": model}, **errors(404)}
+
+
+def _listed(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {"content": {"application/json": {"schema": {"type": "array", "items": ref(model)}}}}
+    }
 
 
 def _as_list(body: Any, what: str) -> list[Any]:
@@ -69,7 +97,9 @@ async def _publish(rt: Runtime, definition: WorkflowDef | TaskDef, actor: str) -
 # --- task definitions -----------------------------------------------------------------------
 
 
-@router.post("/taskdefs", status_code=200)
+@router.post(
+    "/taskdefs", response_class=Response, responses=REGISTERED, openapi_extra=TASK_DEFS_BODY
+)
 async def register_task_defs(rt: RtDep, request: Request, body: AnyBody) -> Response:
     """Register task definitions (a list, Conductor's shape; a single object is accepted)."""
     for definition in _check(
@@ -79,19 +109,21 @@ async def register_task_defs(rt: RtDep, request: Request, body: AnyBody) -> Resp
     return Response(status_code=200)
 
 
-@router.put("/taskdefs", status_code=200)
+@router.put(
+    "/taskdefs", response_class=Response, responses=REGISTERED, openapi_extra=TASK_DEFS_BODY
+)
 async def update_task_defs(rt: RtDep, request: Request, body: AnyBody) -> Response:
     """Create or update task definitions (one object, Conductor's shape, or a list)."""
     return await register_task_defs(rt, request, body)
 
 
-@router.get("/taskdefs")
+@router.get("/taskdefs", response_model=None, responses=_listed(doc.TaskDef))
 async def list_task_defs(rt: RtDep) -> list[dict[str, Any]]:
     async with rt.pool.connection() as conn:
         return [row["body"] for row in await queries.definitions(conn, "task")]
 
 
-@router.get("/taskdefs/{name}")
+@router.get("/taskdefs/{name}", response_model=None, responses=_found(doc.TaskDef))
 async def get_task_def(rt: RtDep, name: str) -> dict[str, Any]:
     async with rt.pool.connection() as conn:
         row = await queries.definition(conn, "task", name, 0)
@@ -110,7 +142,12 @@ async def _load_workflows(rt: Runtime, items: list[Any], single: bool) -> list[W
     return _check(items, lambda data: load_workflow_def(data, known.get), single)
 
 
-@router.post("/workflow", status_code=200)
+@router.post(
+    "/workflow",
+    response_class=Response,
+    responses={**REGISTERED, **errors(409)},
+    openapi_extra=WORKFLOW_DEF_BODY,
+)
 async def register_workflow_def(
     rt: RtDep,
     request: Request,
@@ -137,7 +174,9 @@ async def register_workflow_def(
     return Response(status_code=200)
 
 
-@router.put("/workflow", status_code=200)
+@router.put(
+    "/workflow", response_class=Response, responses=REGISTERED, openapi_extra=WORKFLOW_DEFS_BODY
+)
 async def update_workflow_defs(rt: RtDep, request: Request, body: AnyBody) -> Response:
     """Create or update workflow definitions (a list, Conductor's shape; one object accepted)."""
     items = _as_list(body, "workflow definition")
@@ -146,14 +185,14 @@ async def update_workflow_defs(rt: RtDep, request: Request, body: AnyBody) -> Re
     return Response(status_code=200)
 
 
-@router.get("/workflow")
+@router.get("/workflow", response_model=None, responses=_listed(doc.WorkflowDef))
 async def list_workflow_defs(rt: RtDep) -> list[dict[str, Any]]:
     """Every version of every workflow definition."""
     async with rt.pool.connection() as conn:
         return [row["body"] for row in await queries.definitions(conn, "workflow")]
 
 
-@router.get("/workflow/{name}")
+@router.get("/workflow/{name}", response_model=None, responses=_found(doc.WorkflowDef))
 async def get_workflow_def(
     rt: RtDep, name: str, version: Annotated[int | None, Query()] = None
 ) -> dict[str, Any]:

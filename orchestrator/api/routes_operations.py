@@ -2,9 +2,10 @@
 
 As the other writes (routes_workflow.py): pre-checks on the read model give Conductor's 404 and
 409 answers, the command goes to Kafka, and the answer waits (bounded) until the projection
-shows an event after the one seen before: then restart/retry answer 204 (as Conductor, whose
-2.x clients expect it), rerun the id as text, skiptask 200; past the bound 202 (accepted, not
-visible yet, or rejected by the engine, which stays the authority).
+shows its effect (an event after the one seen before; for skiptask the SKIPPED task) or the
+engine refuses it (the engine is the authority: its reason and code in a 409, as a pre-check's).
+Then restart/retry answer 204 (as Conductor, whose 2.x clients expect it), rerun the id as text,
+skiptask 200; past the bound 202 (accepted, not visible yet).
 
 ``remove`` deletes nothing: history is the product. It records the workflow in
 ``workflow_removals`` (with who and when), which hides it from search, correlated and running
@@ -22,7 +23,9 @@ from pydantic import BaseModel, ConfigDict
 from orchestrator.api.app import Runtime, runtime
 from orchestrator.api.common import actor_of, now_ms
 from orchestrator.api.errors import conflict, not_found
-from orchestrator.api.routes_workflow import COMMAND_WAIT_S, _send_and_wait
+from orchestrator.api.openapi_errors import ACCEPTED, errors
+from orchestrator.api.rejections import send_and_wait
+from orchestrator.api.routes_workflow import COMMAND_WAIT_S, apply_command
 from orchestrator.domain import commands as cmd
 from orchestrator.domain.definitions_json import parse_workflow_def
 from projections import queries
@@ -114,10 +117,14 @@ async def retry_command(
 
 
 async def _apply(rt: Runtime, command: cmd.Command, row: dict[str, Any]) -> bool:
-    return await _send_and_wait(rt, command, int(row["last_seq"]), COMMAND_WAIT_S)
+    # The workflow has ended: no event but one of an operation can follow the one seen.
+    return await apply_command(rt, command, int(row["last_seq"]), COMMAND_WAIT_S)
 
 
-@router.post("/{workflow_id}/restart")
+_RESTARTED = {204: {"description": "Done and visible"}, **ACCEPTED, **errors(404, 409)}
+
+
+@router.post("/{workflow_id}/restart", status_code=204, responses=_RESTARTED)
 async def restart(
     rt: RtDep,
     request: Request,
@@ -130,7 +137,7 @@ async def restart(
     return Response(status_code=204 if await _apply(rt, command, row) else 202)
 
 
-@router.post("/{workflow_id}/retry")
+@router.post("/{workflow_id}/retry", status_code=204, responses=_RESTARTED)
 async def retry(
     rt: RtDep,
     request: Request,
@@ -143,7 +150,15 @@ async def retry(
     return Response(status_code=204 if await _apply(rt, command, row) else 202)
 
 
-@router.post("/{workflow_id}/rerun", response_class=PlainTextResponse)
+@router.post(
+    "/{workflow_id}/rerun",
+    response_class=PlainTextResponse,
+    responses={
+        200: {"description": "Done and visible: the id as text", "content": {"text/plain": {}}},
+        **ACCEPTED,
+        **errors(404, 409),
+    },
+)
 async def rerun(
     rt: RtDep, request: Request, workflow_id: str, body: RerunWorkflowRequest
 ) -> Response:
@@ -153,7 +168,7 @@ async def rerun(
     # The latest attempts of the current run only: the engine reruns from nothing older.
     tasks = [t for t in await current_tasks(rt, workflow_id) if not t["retried"]]
     from_task = body.reRunFromTaskId or (tasks[0]["task_id"] if tasks else None)
-    target = row
+    target: dict[str, Any] | None = row
     if from_task is not None and all(t["task_id"] != from_task for t in tasks):
         # A task of a sub-workflow (at any depth): rerun the child that owns it; the child
         # tells its parent, which reopens its SUB_WORKFLOW task (as Conductor's rerun does).
@@ -186,7 +201,7 @@ async def _descendant_owning(
     if found is None:
         return None
     owner = await workflow_row(rt, found[0] if isinstance(found, tuple) else found["workflow_id"])
-    ancestor = owner
+    ancestor: dict[str, Any] | None = owner
     while ancestor is not None and ancestor["workflow_id"] != row["workflow_id"]:
         parent = ancestor.get("parent_workflow_id")
         ancestor = await workflow_row(rt, parent) if parent else None
@@ -196,7 +211,11 @@ async def _descendant_owning(
     return owner if any(t["task_id"] == task_id for t in latest) else None
 
 
-@router.put("/{workflow_id}/skiptask/{task_reference_name}")
+@router.put(
+    "/{workflow_id}/skiptask/{task_reference_name}",
+    response_class=Response,
+    responses={200: {"description": "Skipped (no body)"}, **ACCEPTED, **errors(404, 409)},
+)
 async def skip_task(
     rt: RtDep,
     request: Request,
@@ -223,10 +242,26 @@ async def skip_task(
         input=body.taskInput or {},
         output=body.taskOutput or {},
     )
-    return Response(status_code=200 if await _apply(rt, command, row) else 202)
+    return Response(status_code=200 if await _skipped(rt, command) else 202)
 
 
-@router.delete("/{workflow_id}/remove")
+async def _skipped(rt: Runtime, command: cmd.SkipTask) -> bool:
+    """Send the skip; True once the projection shows the task SKIPPED (other events of the
+    running workflow say nothing about this command)."""
+
+    async def applied() -> bool:
+        async with rt.pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT 1 FROM tasks WHERE workflow_id = %s AND ref = %s AND NOT retired "
+                "AND status = 'SKIPPED'",
+                (command.workflow_id, command.task_ref),
+            )
+            return await cur.fetchone() is not None
+
+    return await send_and_wait(rt, command, applied, COMMAND_WAIT_S)
+
+
+@router.delete("/{workflow_id}/remove", responses=errors(404, 409))
 async def remove(
     rt: RtDep,
     request: Request,

@@ -12,11 +12,14 @@ count), so a broad search over millions of rows does not count them all on every
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import psycopg
 from fastapi import APIRouter, Depends, Query
 from psycopg.rows import dict_row
+from pydantic import BaseModel
 
 from orchestrator.api.app import Runtime, runtime
 from orchestrator.api.errors import ApiError, bad_request
@@ -26,6 +29,7 @@ from orchestrator.api.models import (
     WorkflowSearchResult,
     WorkflowSummaries,
 )
+from orchestrator.api.openapi_errors import errors
 from orchestrator.api.search import (
     TASK_FIELDS,
     WORKFLOW_FIELDS,
@@ -46,12 +50,29 @@ MAX_SIZE = 5000  # Conductor's limit: "Cannot return more than 5000 workflows"
 COUNT_CAP = 10_000
 STATEMENT_TIMEOUT = "10s"
 
-Start = Annotated[int, Query(ge=0)]
-Size = Annotated[int, Query(ge=0)]
+
 # Repeated sort parameters are joined with ',' (as Spring does for Conductor).
-Sort = Annotated[list[str] | None, Query()]
-FreeText = Annotated[str, Query()]
-Text = Annotated[str | None, Query()]
+@dataclass(frozen=True, slots=True)
+class SearchParams:
+    start: int
+    size: int
+    sort: list[str] | None
+    freeText: str
+    query: str | None
+
+
+def search_params(
+    start: Annotated[int, Query(ge=0)] = 0,
+    size: Annotated[int, Query(ge=0, description=f"At most {MAX_SIZE}")] = 100,
+    sort: Annotated[list[str] | None, Query(description="field[:ASC|DESC], ...")] = None,
+    freeText: Annotated[str, Query()] = "*",
+    query: Annotated[str | None, Query(description="Conductor's query grammar")] = None,
+) -> SearchParams:
+    """The parameters every search shares (one dependency: the same in /docs for all four)."""
+    return SearchParams(start, size, sort, freeText, query)
+
+
+Params = Annotated[SearchParams, Depends(search_params)]
 
 
 async def _run(rt: Runtime, statements: SearchSql) -> tuple[int, list[dict[str, Any]]]:
@@ -68,89 +89,97 @@ async def _run(rt: Runtime, statements: SearchSql) -> tuple[int, list[dict[str, 
     return int(total), rows
 
 
-def _plan(
-    kind: str, start: int, size: int, sort: list[str] | None, free: str, query: str | None
-) -> SearchSql:
-    """Parse and translate, or raise the 400 the user should see."""
-    if size > MAX_SIZE:
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """What differs between the workflow and the task searches."""
+
+    fields: Any
+    build: Callable[..., SearchSql]
+    summary: Callable[[dict[str, Any]], dict[str, Any]]
+    key: str  # the id column
+    full_rows: str  # the complete rows of a page's ids (the search selects summary columns)
+    full_view: Callable[[dict[str, Any]], BaseModel]
+
+
+WORKFLOWS = _Kind(
+    WORKFLOW_FIELDS,
+    workflow_search,
+    workflow_summary,
+    "workflow_id",
+    "SELECT * FROM workflows WHERE workflow_id = ANY(%s)",
+    lambda row: workflow_view(row, None),  # without tasks, as Conductor
+)
+TASKS = _Kind(
+    TASK_FIELDS,
+    task_search,
+    task_summary,
+    "task_id",
+    "SELECT t.*, w.workflow_type, w.correlation_id, w.priority FROM tasks t "
+    "JOIN workflows w ON w.workflow_id = t.workflow_id WHERE t.task_id = ANY(%s)",
+    lambda row: task_view(row, row),
+)
+
+
+async def _search(rt: Runtime, kind: _Kind, p: SearchParams) -> tuple[int, list[dict[str, Any]]]:
+    """(totalHits, the page's rows); a malformed query or sort is the 400 the user sees."""
+    if p.size > MAX_SIZE:
         raise bad_request(f"Cannot return more than {MAX_SIZE} results. Please use pagination.")
-    fields = WORKFLOW_FIELDS if kind == "workflow" else TASK_FIELDS
-    build = workflow_search if kind == "workflow" else task_search
     try:
-        node = parse_query(query, fields)
-        keys = parse_sort(",".join(sort or ()), fields)
+        node = parse_query(p.query, kind.fields)
+        keys = parse_sort(",".join(p.sort or ()), kind.fields)
     except QueryError as exc:
         raise bad_request(str(exc)) from None
-    return build(node, free, keys, start, size, COUNT_CAP)
+    return await _run(rt, kind.build(node, p.freeText, keys, p.start, p.size, COUNT_CAP))
 
 
-@router.get("/workflow/search", response_model=WorkflowSummaries)
-async def search_workflows(
-    rt: RtDep,
-    start: Start = 0,
-    size: Size = 100,
-    sort: Sort = None,
-    freeText: FreeText = "*",
-    query: Text = None,
-) -> dict[str, Any]:
-    """SearchResult<WorkflowSummary>."""
-    total, rows = await _run(rt, _plan("workflow", start, size, sort, freeText, query))
-    return {"totalHits": total, "results": [workflow_summary(r) for r in rows]}
+async def _summaries(rt: Runtime, kind: _Kind, p: SearchParams) -> dict[str, Any]:
+    total, rows = await _search(rt, kind, p)
+    return {"totalHits": total, "results": [kind.summary(r) for r in rows]}
 
 
-@router.get("/workflow/search-v2", response_model=WorkflowSearchResult)
-async def search_workflows_v2(
-    rt: RtDep,
-    start: Start = 0,
-    size: Size = 100,
-    sort: Sort = None,
-    freeText: FreeText = "*",
-    query: Text = None,
-) -> dict[str, Any]:
-    """SearchResult<Workflow> (without tasks, as Conductor)."""
-    total, rows = await _run(rt, _plan("workflow", start, size, sort, freeText, query))
-    ids = [r["workflow_id"] for r in rows]
+async def _full(rt: Runtime, kind: _Kind, p: SearchParams) -> dict[str, Any]:
+    total, rows = await _search(rt, kind, p)
+    ids = [r[kind.key] for r in rows]
     async with rt.pool.connection() as conn:
         cur = conn.cursor(row_factory=dict_row)
-        await cur.execute("SELECT * FROM workflows WHERE workflow_id = ANY(%s)", (ids,))
-        full = {r["workflow_id"]: r for r in await cur.fetchall()}
-    results = [workflow_view(full[i], None).model_dump() for i in ids if i in full]
+        await cur.execute(kind.full_rows, (ids,))
+        found = {r[kind.key]: r for r in await cur.fetchall()}
+    results = [kind.full_view(found[i]).model_dump() for i in ids if i in found]
     return {"totalHits": total, "results": results}
 
 
-@router.get("/tasks/search", response_model=TaskSummaries)
-async def search_tasks(
-    rt: RtDep,
-    start: Start = 0,
-    size: Size = 100,
-    sort: Sort = None,
-    freeText: FreeText = "*",
-    query: Text = None,
-) -> dict[str, Any]:
-    """SearchResult<TaskSummary>."""
-    total, rows = await _run(rt, _plan("task", start, size, sort, freeText, query))
-    return {"totalHits": total, "results": [task_summary(r) for r in rows]}
+def _route(path: str, name: str, kind: _Kind, full: bool, model: type, doc: str) -> None:
+    answer = _full if full else _summaries
+
+    async def search(rt: RtDep, params: Params) -> dict[str, Any]:
+        return await answer(rt, kind, params)
+
+    router.add_api_route(
+        path,
+        search,
+        methods=["GET"],
+        name=name,  # the operation id, as when these were four functions
+        description=doc,
+        response_model=model,
+        responses=errors(400),
+    )
 
 
-@router.get("/tasks/search-v2", response_model=TaskSearchResult)
-async def search_tasks_v2(
-    rt: RtDep,
-    start: Start = 0,
-    size: Size = 100,
-    sort: Sort = None,
-    freeText: FreeText = "*",
-    query: Text = None,
-) -> dict[str, Any]:
-    """SearchResult<Task>."""
-    total, rows = await _run(rt, _plan("task", start, size, sort, freeText, query))
-    ids = [r["task_id"] for r in rows]
-    async with rt.pool.connection() as conn:
-        cur = conn.cursor(row_factory=dict_row)
-        await cur.execute(
-            "SELECT t.*, w.workflow_type, w.correlation_id, w.priority FROM tasks t "
-            "JOIN workflows w ON w.workflow_id = t.workflow_id WHERE t.task_id = ANY(%s)",
-            (ids,),
-        )
-        full = {r["task_id"]: r for r in await cur.fetchall()}
-    results = [task_view(full[i], full[i]).model_dump() for i in ids if i in full]
-    return {"totalHits": total, "results": results}
+_route(
+    "/workflow/search",
+    "search_workflows",
+    WORKFLOWS,
+    False,
+    WorkflowSummaries,
+    "SearchResult<WorkflowSummary>.",
+)
+_route(
+    "/workflow/search-v2",
+    "search_workflows_v2",
+    WORKFLOWS,
+    True,
+    WorkflowSearchResult,
+    "SearchResult<Workflow> (without tasks, as Conductor).",
+)
+_route("/tasks/search", "search_tasks", TASKS, False, TaskSummaries, "SearchResult<TaskSummary>.")
+_route("/tasks/search-v2", "search_tasks_v2", TASKS, True, TaskSearchResult, "SearchResult<Task>.")

@@ -1,15 +1,16 @@
 """/api/workflow: start, get, terminate, pause, resume.
 
 Writes are commands on the commands topic (key = the root workflow id); the engine decides. To
-give read-your-writes, a write waits (bounded) until the projector shows its effect: the row of
-a started workflow, a higher ``last_seq`` after a command. If the projection is slower than the
-bound (or the engine rejected the command), the answer is 202 instead of 200: accepted, not
-yet visible.
+give read-your-writes, a write waits (bounded) until the projector shows its effect (the row of
+a started workflow; a higher ``last_seq`` and the status the command leads to) or until the
+engine refuses it (rejections.py: 409 with the engine's reason and code, 404/400 for unknown or
+malformed). If neither happens within the bound, the answer is 202: accepted, not yet visible.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Collection
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
@@ -19,11 +20,14 @@ from orchestrator.api.app import Runtime, runtime
 from orchestrator.api.common import actor_of, now_ms, task_defs, under
 from orchestrator.api.errors import bad_request, conflict, not_found
 from orchestrator.api.models import StartWorkflowRequest, Workflow, WorkflowStatusView
+from orchestrator.api.openapi_errors import ACCEPTED, errors
+from orchestrator.api.rejections import send_and_wait
 from orchestrator.api.views import status_view, workflow_view
 from orchestrator.domain import commands as cmd
 from orchestrator.domain.commands import IdempotencyStrategy
 from orchestrator.domain.definitions import WorkflowDef
 from orchestrator.domain.ids import workflow_id_for_idempotency_key
+from orchestrator.domain.outcome import RejectionCode
 from orchestrator.domain.problems import DefinitionError
 from orchestrator.domain.validation import load_workflow_def
 from projections import queries
@@ -35,26 +39,33 @@ START_WAIT_S = 10.0
 COMMAND_WAIT_S = 5.0
 
 
-async def _send(rt: Runtime, command: cmd.Command) -> None:
-    value = rt.wire.encode_command(command, command_id=str(uuid.uuid4()))
-    await rt.producer.send(rt.topics.commands, command.root, value)
-
-
 async def _progress(rt: Runtime, workflow_id: str) -> tuple[str, int] | None:
     async with rt.pool.connection() as conn:
         return await queries.workflow_progress(conn, workflow_id)
 
 
-async def _send_and_wait(rt: Runtime, command: cmd.Command, seq_before: int, wait_s: float) -> bool:
-    """Produce ``command``; True once the projection shows an event after ``seq_before``."""
+def any_status(status: str) -> bool:
+    return True
 
-    async def advanced() -> bool:
+
+async def apply_command(
+    rt: Runtime,
+    command: cmd.Command,
+    seq_before: int,
+    wait_s: float,
+    *,
+    reached: Callable[[str], bool] = any_status,
+    accept: Collection[str] = (),
+) -> bool:
+    """Produce ``command``; True once the projection shows an event after ``seq_before`` and a
+    status for which ``reached`` holds, False past ``wait_s``; an engine refusal raises its
+    ApiError (unless its code is in ``accept``: a refusal meaning "already so")."""
+
+    async def applied() -> bool:
         progress = await _progress(rt, command.workflow_id)
-        return progress is not None and progress[1] > seq_before
+        return progress is not None and progress[1] > seq_before and reached(progress[0])
 
-    return await rt.watch.wait_for(
-        command.workflow_id, advanced, wait_s, action=lambda: _send(rt, command)
-    )
+    return await send_and_wait(rt, command, applied, wait_s, accept)
 
 
 # --- start ----------------------------------------------------------------------------------
@@ -85,9 +96,9 @@ async def start_workflow(rt: Runtime, req: StartWorkflowRequest, actor: str) -> 
     key = req.idempotencyKey
     workflow_id = workflow_id_for_idempotency_key(name, key) if key else str(uuid.uuid4())
     existing = await _progress(rt, workflow_id) if key else None
+    strategy = req.idempotencyStrategy
     if existing is not None:
         status = existing[0]
-        strategy = req.idempotencyStrategy
         if strategy is IdempotencyStrategy.RETURN_EXISTING:
             return PlainTextResponse(workflow_id)
         if strategy is IdempotencyStrategy.FAIL or status in ("RUNNING", "PAUSED"):
@@ -108,17 +119,29 @@ async def start_workflow(rt: Runtime, req: StartWorkflowRequest, actor: str) -> 
         idempotency_key=key,
         idempotency_strategy=req.idempotencyStrategy,
     )
-    seen = await _send_and_wait(rt, command, existing[1] if existing else 0, START_WAIT_S)
+    # A duplicate the projection did not show yet is refused by the engine (ALREADY_EXISTS):
+    # for RETURN_EXISTING that is the answer, the existing id.
+    same = [RejectionCode.ALREADY_EXISTS] if strategy is IdempotencyStrategy.RETURN_EXISTING else []
+    seen = await apply_command(
+        rt, command, existing[1] if existing else 0, START_WAIT_S, accept=same
+    )
     return PlainTextResponse(workflow_id, status_code=200 if seen else 202)
 
 
-@router.post("", response_class=PlainTextResponse)
+_STARTED = {
+    200: {"description": "Started and visible: the id as text", "content": {"text/plain": {}}},
+    **ACCEPTED,
+    **errors(400, 404, 409),
+}
+
+
+@router.post("", response_class=PlainTextResponse, responses=_STARTED)
 async def start(rt: RtDep, request: Request, body: StartWorkflowRequest) -> Response:
     """Start a workflow (StartWorkflowRequest); returns its id as text."""
     return await start_workflow(rt, body, actor_of(request))
 
 
-@router.post("/{name}", response_class=PlainTextResponse)
+@router.post("/{name}", response_class=PlainTextResponse, responses=_STARTED)
 async def start_by_name(
     rt: RtDep,
     request: Request,
@@ -153,7 +176,7 @@ async def _row(
     return row, tasks
 
 
-@router.get("/{workflow_id}", response_model=Workflow)
+@router.get("/{workflow_id}", response_model=Workflow, responses=errors(404))
 async def get_workflow(
     rt: RtDep, workflow_id: str, includeTasks: Annotated[bool, Query()] = True
 ) -> Workflow:
@@ -161,13 +184,21 @@ async def get_workflow(
     return workflow_view(row, tasks)
 
 
-@router.get("/{workflow_id}/status", response_model=WorkflowStatusView)
+@router.get("/{workflow_id}/status", response_model=WorkflowStatusView, responses=errors(404))
 async def get_status(rt: RtDep, workflow_id: str) -> WorkflowStatusView:
     row, _ = await _row(rt, workflow_id, False)
     return status_view(row)
 
 
 # --- commands on one workflow ---------------------------------------------------------------
+
+
+# What each command leads to, and the engine refusals that mean "already so".
+REACHES: dict[str, tuple[Callable[[str], bool], Collection[str]]] = {
+    "terminate": (lambda status: status == "TERMINATED", ()),
+    "pause": (lambda status: status == "PAUSED", (RejectionCode.NOT_RUNNING,)),
+    "resume": (lambda status: status != "PAUSED", ()),
+}
 
 
 async def _command(
@@ -193,11 +224,17 @@ async def _command(
         actor=actor_of(request),
         **fields,
     )
-    seen = await _send_and_wait(rt, command, int(row["last_seq"]), COMMAND_WAIT_S)
+    reached, accept = REACHES[kind]
+    seen = await apply_command(
+        rt, command, int(row["last_seq"]), COMMAND_WAIT_S, reached=reached, accept=accept
+    )
     return Response(status_code=200 if seen else 202)
 
 
-@router.delete("/{workflow_id}")
+_DONE = {200: {"description": "Done and visible (no body)"}, **ACCEPTED, **errors(404, 409)}
+
+
+@router.delete("/{workflow_id}", response_class=Response, responses=_DONE)
 async def terminate(
     rt: RtDep, request: Request, workflow_id: str, reason: Annotated[str, Query()] = ""
 ) -> Response:
@@ -205,11 +242,13 @@ async def terminate(
     return await _command(rt, request, workflow_id, "terminate", reason=reason)
 
 
-@router.put("/{workflow_id}/pause")
+@router.put("/{workflow_id}/pause", response_class=Response, responses=_DONE)
 async def pause(rt: RtDep, request: Request, workflow_id: str) -> Response:
+    """Pause a running workflow (200 if it already is paused; 409 if it has ended)."""
     return await _command(rt, request, workflow_id, "pause")
 
 
-@router.put("/{workflow_id}/resume")
+@router.put("/{workflow_id}/resume", response_class=Response, responses=_DONE)
 async def resume(rt: RtDep, request: Request, workflow_id: str) -> Response:
+    """Resume a paused workflow (409 if it is not paused)."""
     return await _command(rt, request, workflow_id, "resume")

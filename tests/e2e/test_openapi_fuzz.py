@@ -4,7 +4,8 @@ The real app (``create_app``) is served by uvicorn on a free loopback port, agai
 Postgres (a fresh schema) and Kafka (a unique topic prefix). Schemathesis generates valid and
 invalid path/query parameters and bodies for every operation; a 5xx is a bug in the API (a
 client mistake must be a 4xx, an outage a 503). Responses with a documented model must match
-it, error bodies included (ErrorBody). Path and query parameters take the ids of seeded
+it, error bodies included (ErrorBody), and every status code must be one the operation
+declares (so /docs cannot claim 200 where the route answers 204 or 202). Path and query parameters take the ids of seeded
 executions half of the time, so requests also get past the 404s. Bounded and deterministic:
 FUZZ_MAX_EXAMPLES (12) examples per operation, derandomized, no shrinking. A second test sends
 hand-made hostile values (NUL characters, numbers beyond 64 bits, 10,000-character strings, bad
@@ -35,6 +36,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
+    status_code_conformance,
 )
 
 from orchestrator.api import routes_bulk, routes_operations, routes_workflow
@@ -154,6 +156,29 @@ def _bounded(case: Any) -> None:
             case.query[name] = min(value, limit)
 
 
+# Answers that routes outside this test's owners do not declare yet (routes_tasks.py: "no task
+# for you" is a 204, as Conductor). Tolerated for exactly these operations and statuses; the
+# test below fails once the route declares it, so the entry is removed rather than forgotten.
+KNOWN_UNDECLARED = {
+    ("GET", "/api/tasks/poll/{taskType}"): 204,
+    ("POST", "/api/tasks/update-v2"): 204,
+}
+
+
+@schemathesis.check
+def declared_status(ctx: Any, response: Any, case: Any) -> bool | None:
+    """Schemathesis' status_code_conformance, but for KNOWN_UNDECLARED."""
+    if KNOWN_UNDECLARED.get((case.method.upper(), case.path)) == response.status_code:
+        return None
+    return status_code_conformance(ctx, response, case)
+
+
+def test_known_undeclared_statuses_are_still_undeclared() -> None:
+    for (method, path), code in KNOWN_UNDECLARED.items():
+        declared = schema.raw_schema["paths"][path][method.lower()]["responses"]
+        assert str(code) not in declared, f"{method} {path} declares {code} now: drop the entry"
+
+
 @schema.parametrize()
 @settings(
     max_examples=MAX_EXAMPLES,
@@ -168,7 +193,12 @@ def test_no_operation_answers_a_server_error(api_url: str, case: Any, data: Any)
     _bounded(case)
     case.call_and_validate(
         base_url=api_url,
-        checks=[not_a_server_error, content_type_conformance, response_schema_conformance],
+        checks=[
+            not_a_server_error,
+            declared_status,  # every answer's status is declared for its operation
+            content_type_conformance,
+            response_schema_conformance,
+        ],
         timeout=30,
     )
 
