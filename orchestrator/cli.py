@@ -52,6 +52,7 @@ app = typer.Typer(
 # name -> "module:function"; see the module docstring. Only commands that really work go here.
 _COMMANDS: dict[str, str] = {
     "processor": "orchestrator.engine.cli:processor",
+    "gate": "orchestrator.flow.cli:gate",
     "serve": "orchestrator.engine.cli:serve",
     "projector": "projections.cli:projector",
     "api": "orchestrator.api.cli:api",

@@ -72,6 +72,15 @@ def _optional_integer(low: int) -> Callable[[str], int | None]:
     return parse
 
 
+def _boolean(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")
+
+
 def _host_list(raw: str) -> tuple[str, ...]:
     return tuple(part.strip().lower() for part in raw.split(",") if part.strip())
 
@@ -223,6 +232,24 @@ class Settings:
     )
     http_deny_hosts: tuple[str, ...] = _setting(
         (), "Comma list of hosts HTTP tasks may never call (wins over the allow list)", _host_list
+    )
+    active_worker_last_poll_secs: int = _setting(
+        10,
+        "A task domain is active when a worker polled it within this many seconds "
+        "(Conductor's activeWorkerLastPollTimeout)",
+        _integer(1, 3600),
+    )
+    flow_gate_all: bool = _setting(
+        False,
+        "Send every task type through the task gate, so workflow priority orders all backlogs "
+        "(default: only types with a rate or concurrency limit; ADR 0006)",
+        _boolean,
+    )
+    flow_gate_prefetch: int = _setting(
+        16,
+        "Most tasks of a gated type handed to its topic and not yet started; the rest wait in "
+        "the gate in priority order (0: no bound)",
+        _integer(0, 100_000),
     )
     schema_registry_url: str | None = _setting(
         None,

@@ -60,7 +60,10 @@ async def batch_poll(
     return await bridge.poll(taskType, domain, workerid, count, timeout)
 
 
-@router.get("/poll/{taskType}")
+NO_TASK: dict[int | str, dict[str, Any]] = {204: {"description": "No task to hand out"}}
+
+
+@router.get("/poll/{taskType}", responses=NO_TASK)
 async def poll(
     bridge: BridgeDep,
     taskType: str,
@@ -130,7 +133,7 @@ async def update_task(
     return PlainTextResponse(body.taskId)
 
 
-@router.post("/update-v2")
+@router.post("/update-v2", responses=NO_TASK)
 async def update_task_v2(
     rt: RtDep, bridge: BridgeDep, request: Request, body: TaskResultBody
 ) -> Response:

@@ -11,14 +11,16 @@ the task's offset be committed. At-least-once: a crash between the two hands the
 later, and the engine rejects the stale duplicate ack (TASK_NOT_QUEUED). ``${workflow.secrets.X}``
 is resolved at hand-off, into the response only: never logged, never produced.
 
-Domains: ``domain`` selects the domain's task topic. Conductor's full domain rules (the
-``NO_DOMAIN`` keyword, falling back to the first domain with an active poller) are not
-implemented here: the engine picks the topic from the workflow's taskToDomain at dispatch.
+Domains: ``domain`` selects the domain's task topic. Every poll is announced on the presence
+topic (``orchestrator.flow.presence``, throttled; a long poll re-announces while it waits), so
+the engine's dispatch routing sees this domain as active and applies Conductor's rules
+(``orchestrator.flow.domains``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -35,8 +37,10 @@ from orchestrator.codec.wire_infra import DeadLetter
 from orchestrator.domain.commands import Command, ReportTaskResult, TaskStarted
 from orchestrator.domain.effects import DispatchTask
 from orchestrator.domain.statuses import TaskStatus
+from orchestrator.flow.presence import PRESENCE_INTERVAL_S, PresenceAnnouncer
 from orchestrator.kafka.admin import ensure_topics
-from orchestrator.kafka.topics import TopicNames, task_topic_spec
+from orchestrator.kafka.clients import new_producer
+from orchestrator.kafka.topics import TopicNames, presence_topic_spec, task_topic_spec
 from orchestrator.secrets import MissingSecrets, SecretProvider, resolve_task_secrets
 from orchestrator.settings import Settings
 
@@ -82,6 +86,13 @@ class TaskBridge:
         self._subscribing = asyncio.Lock()
         self._handed: OrderedDict[str, HandedOut] = OrderedDict()
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Presence records are fire and forget: their own producer, so the commands' producer
+        # (whose sends are awaited) is not involved; polled in `_announce`.
+        self._presence_producer = new_producer(settings, client_id="orchestrator-api-presence")
+        self._presence = PresenceAnnouncer.for_producer(
+            self._presence_producer, self.topics.presence
+        )
+        self._presence_topic_ready = False
 
     # -- polling ---------------------------------------------------------------------------
 
@@ -94,6 +105,7 @@ class TaskBridge:
         key = (task_type, domain or None)
         while True:
             sub = await self._subscription(key)
+            self._announce(key, worker_id)
             sub.poller_enters()
             try:
                 tasks = await self._poll_until(sub, worker_id, count, deadline)
@@ -120,10 +132,14 @@ class TaskBridge:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 return []
-            try:
-                await asyncio.wait_for(sub.arrived.wait(), remaining)
-            except TimeoutError:
-                return []
+            # A long poll is a poller present all along: wake to re-announce it.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(sub.arrived.wait(), min(remaining, PRESENCE_INTERVAL_S))
+            self._announce(sub.key, worker_id)
+
+    def _announce(self, key: QueueKey, worker_id: str | None) -> None:
+        self._presence.polled(key[0], key[1], worker_id or "unknown")
+        self._presence_producer.poll(0)  # serve delivery reports; never blocks
 
     async def _subscription(self, key: QueueKey) -> Subscription:
         sub = self._subs.get(key)
@@ -134,11 +150,15 @@ class TaskBridge:
             if sub is not None and not sub.closed:
                 return sub
             spec = task_topic_spec(self.settings, *key)
+            specs = (
+                [spec] if self._presence_topic_ready else [spec, presence_topic_spec(self.settings)]
+            )
             report = await asyncio.to_thread(
-                ensure_topics, self.settings.kafka_bootstrap, [spec], 15.0
+                ensure_topics, self.settings.kafka_bootstrap, specs, 15.0
             )
             if not report.ok:
                 raise RuntimeError(f"cannot create task topic {spec.name}: {report.errors}")
+            self._presence_topic_ready = True
             self._loop = asyncio.get_running_loop()
             sub = Subscription(
                 self.settings,
@@ -272,6 +292,7 @@ class TaskBridge:
         self._subs.clear()
         for sub in subs:
             await asyncio.to_thread(sub.stop, 30.0)
+        await asyncio.to_thread(self._presence_producer.flush, 2.0)
 
 
 def _actor(worker_id: str | None) -> str:

@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Iterable
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from orchestrator.engine.statecodec import TableEntry, decode_entry
 
@@ -64,9 +64,22 @@ def read_changelog(
 def _high_watermarks(consumer: Consumer, topic: str, partitions: list[int]) -> dict[int, int]:
     ends: dict[int, int] = {}
     for p in partitions:
-        _low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-        ends[p] = high
+        ends[p] = _high_watermark(consumer, TopicPartition(topic, p))
     return ends
+
+
+def _high_watermark(consumer: Consumer, tp: TopicPartition, attempts: int = 10) -> int:
+    """A partition's end; retried while its leader is not known yet (a topic just created)."""
+    for attempt in range(attempts):
+        try:
+            _low, high = consumer.get_watermark_offsets(tp, timeout=10)
+            return int(high)
+        except KafkaException as exc:
+            if attempt == attempts - 1:
+                where = f"{tp.topic}[{tp.partition}]"
+                raise ChangelogReadError(f"no end offset for {where}: {exc}") from exc
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
 
 
 def _read_until(

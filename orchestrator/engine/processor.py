@@ -1,15 +1,17 @@
 """The processor: a faust-streaming agent that runs the pure core over the commands topic.
 
-Write order per batch (ADR 0003): events, dispatches, emitted commands, rejections and dead
-letters are produced and their delivery awaited; then the touched states go to the state table
-(changelog); faust commits the batch's offsets later, after flushing the producer. A crash at any
-point therefore leaves the log ahead of (or equal to) the state table, and a replayed command is
-either rejected as a duplicate or re-decided into identical events.
+The commands reach the agent through the intake (engine/intake.py): our own consumer of the
+commands topic, which hands each poll to the agent as one batch through a faust channel and
+commits a batch's offsets only after the agent reports it done.
 
-The agent must never let an exception escape a batch: faust's `take_events` acks a batch in a
-`finally`, so an escaping exception would commit commands that were never processed. Errors of
-one command (undecodable, engine bug) become dead letters; anything else exits the process hard
-so the batch is replayed by whoever takes the partition over.
+Write order per batch (ADR 0003): events, dispatches, emitted commands, rejections and dead
+letters are produced and their delivery awaited; then the touched states go to the state
+changelog (delivery awaited too); then the batch is reported done and its offsets may be
+committed. A crash at any point therefore leaves the log ahead of (or equal to) the changelog,
+and a replayed command is either rejected as a duplicate or re-decided into identical events.
+
+Errors of one command (undecodable, engine bug) become dead letters; anything else exits the
+process hard, uncommitted, so the batch is replayed by whoever takes the partition over.
 """
 
 from __future__ import annotations
@@ -18,13 +20,12 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import faust
-from faust.types import EventT
 
 from orchestrator.codec import CodecError, wire
 from orchestrator.codec.wire_infra import DeadLetter
@@ -33,25 +34,19 @@ from orchestrator.domain.context import Context
 from orchestrator.domain.react import resume
 from orchestrator.domain.state import WorkflowState
 from orchestrator.engine.changelog import read_changelog
+from orchestrator.engine.intake import Batch, CommandIntake, Record
 from orchestrator.engine.registry import DefinitionRegistry, RegistryFollower
-from orchestrator.engine.stall import StallWatch
-from orchestrator.engine.statecodec import (
-    ExecutionsTable,
-    TableEntry,
-    encode_entry,
-    register_state_codec,
-)
+from orchestrator.engine.statecodec import TableEntry, encode_entry, register_state_codec
 from orchestrator.engine.step import BatchOutput, process_batch
 from orchestrator.engine.timers import TimerHeap
-from orchestrator.kafka.admin import ensure_topics
+from orchestrator.flow.routing import DispatchRouter
+from orchestrator.kafka.admin import admin_client, ensure_topics
 from orchestrator.kafka.aio import AsyncProducer, producer_config
 from orchestrator.kafka.topics import TopicNames, task_topic_spec
 from orchestrator.settings import Settings
 
 log = logging.getLogger(__name__)
 
-BATCH_MAX = 1000
-BATCH_WITHIN_S = 0.004
 TIMER_TICK_S = 0.02
 DEFINITION_WAIT_S = 3.0
 INITIAL_DEFINITIONS_WAIT_S = 30.0
@@ -82,13 +77,16 @@ class Processor:
             task_def=self.registry.task_def,
             scripts=ctx_scripts,
         )
-        self.states: dict[str, TableEntry] = {}  # hot cache; the table is for durability
+        self.states: dict[str, TableEntry] = {}  # the assigned partitions' executions
         self.timers = TimerHeap()
         self.known_task_topics: set[str] = set()
+        # Gate or task topic per dispatch, domains resolved; gate notices (ADR 0006).
+        self.router = DispatchRouter(settings, self.topics, self.registry)
         # Set once the registry has read the definitions topic to its end at startup: no
         # command is decided before, or it would miss the TaskDefs (retries, timeouts) it needs.
         self.definitions_loaded = asyncio.Event()
         self._out: AsyncProducer | None = None
+        self.intake: CommandIntake | None = None
         self.stats = Stats()
         self.app = self._build_app()
 
@@ -105,55 +103,45 @@ class Processor:
             datadir=str(datadir),
             topic_partitions=s.partitions,
             topic_replication_factor=s.replication_factor,
-            topic_allow_declare=True,
-            broker_commit_interval=0.5,
-            broker_commit_every=2000,
-            broker_max_poll_records=1000,
-            stream_buffer_maxsize=32768,
-            producer_linger=0.004,
-            producer_max_batch_size=512 * 1024,
-            producer_acks=-1,
-            table_standby_replicas=0,
-            consumer_auto_offset_reset="earliest",
-            # A processor that dies is noticed within ~10 s and its partitions move on; faust's
-            # defaults would keep them on the dead member for a minute.
-            broker_session_timeout=10.0,
-            broker_heartbeat_interval=1.0,
-            broker_rebalance_timeout=20.0,
-            broker_max_poll_interval=300.0,
             web_enabled=False,
-            processing_guarantee="at_least_once",
-            # Don't make a rebalance wait for the agent's in-flight batch: with a buffered
-            # stream (take_events) a processor could stop receiving from partitions assigned in
-            # a later rebalance. A batch replayed after a rebalance is harmless (ADR 0003).
-            stream_wait_empty=False,
         )
-        self.commands_topic = app.topic(
-            self.topics.commands,
-            key_serializer="raw",
-            value_serializer="raw",
-            partitions=s.partitions,
-        )
-        self.table = app.tables.add(
-            ExecutionsTable(
-                app,
-                name="executions",
-                partitions=s.partitions,
-                key_type=bytes,
-                value_type=None,
-            )
-        )
-        # The changelog is created by `ensure_topics` with the commands' partition count (checked
-        # there); faust's own check reads consumer metadata that lacks the changelog topic.
-        self.table._verified_source_topics_for_partitions.add(self.topics.commands)
-        self.table.on_recover(self._on_recovered)
-        app.agent(self.commands_topic, name="processor", concurrency=1)(self._agent)
-        app.task(self._start_follower)
+        # The agent reads batches that the intake hands over (not a Kafka topic of faust's).
+        self.channel = app.channel(maxsize=64)
+        app.agent(self.channel, name="processor", concurrency=1)(self._agent)
+        app.task(self._start)
         app.timer(TIMER_TICK_S)(self._fire_timers)
         app.timer(10.0)(self._log_stats)
-        self.stall = StallWatch(app, self.topics.commands)
-        app.timer(1.0)(self._watch_stall)
+        app.on_before_shutdown.connect(self._stop_intake)
         return app
+
+    async def _start(self) -> None:
+        """Definitions first, then the intake: no command is decided without them."""
+        await self._start_follower()
+        await asyncio.get_running_loop().run_in_executor(None, self._learn_task_topics)
+        self.intake = CommandIntake(
+            self.settings.kafka_bootstrap,
+            f"{self.topics.processor_app_id}-commands",
+            self.topics.commands,
+            asyncio.get_running_loop(),
+            deliver=self.channel.put,
+            on_assigned=self._on_assigned,
+            on_revoked=self._on_revoked,
+        )
+        self.intake.start()
+
+    def _learn_task_topics(self) -> None:
+        """The task topics that exist already: their first dispatch then skips the admin call
+        (~100 ms that would hold up the whole batch, timers' firings included)."""
+        try:
+            names = admin_client(self.settings.kafka_bootstrap).list_topics(timeout=10).topics
+        except Exception:  # only an optimisation: the first dispatch checks anyway
+            log.warning("could not list the task topics", exc_info=True)
+            return
+        self.known_task_topics.update(n for n in names if n.startswith(self.topics.tasks_prefix))
+
+    async def _stop_intake(self, app: Any, **_: Any) -> None:
+        if self.intake is not None:
+            await asyncio.get_running_loop().run_in_executor(None, self.intake.stop)
 
     async def _start_follower(self) -> None:
         loop = asyncio.get_running_loop()
@@ -173,9 +161,11 @@ class Processor:
     # -- the agent ----------------------------------------------------------------------------
 
     async def _agent(self, stream: faust.StreamT) -> None:
-        async for batch in stream.take_events(BATCH_MAX, within=BATCH_WITHIN_S):
+        async for batch in stream:
             try:
                 await self._handle(batch)
+                assert self.intake is not None
+                self.intake.done(batch)
             except BaseException:
                 log.critical(
                     "processor batch failed; exiting so the batch is replayed", exc_info=True
@@ -183,7 +173,7 @@ class Processor:
                 logging.shutdown()
                 os._exit(70)
 
-    async def _handle(self, batch: Sequence[EventT]) -> None:
+    async def _handle(self, batch: Batch) -> None:
         if not self.definitions_loaded.is_set():
             try:
                 await asyncio.wait_for(self.definitions_loaded.wait(), INITIAL_DEFINITIONS_WAIT_S)
@@ -229,7 +219,7 @@ class Processor:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(None, self.follower.wait_caught_up, DEFINITION_WAIT_S)
 
-    async def _produce(self, out: BatchOutput, roots: dict[bytes, EventT]) -> list[Any]:
+    async def _produce(self, out: BatchOutput, roots: dict[bytes, Record]) -> list[Any]:
         """Produce a batch's outputs; `roots` maps a command key (root id) to its source event."""
         send = self.out.send
         futures: list[Any] = []
@@ -245,14 +235,9 @@ class Processor:
                 )
             )
         for dispatch in out.dispatches:
-            futures.append(
-                send(
-                    self.topics.task(dispatch.task_type, dispatch.domain),
-                    dispatch.task_id.encode(),
-                    wire.encode_dispatch(dispatch),
-                    None,
-                )
-            )
+            futures.append(send(*self.router.route(dispatch), None))
+        for notice in self.router.notices(out.events, out.states, self.states):
+            futures.append(send(*notice, None))
         for command in out.commands:
             key = command.root.encode()
             futures.append(
@@ -263,16 +248,15 @@ class Processor:
                     _partition(roots, key),
                 )
             )
-        for command, rejection in out.rejections:
-            futures.append(
-                send(
-                    self.topics.rejections,
-                    command.root.encode(),
-                    wire.encode_rejection(
-                        command, rejection.code, rejection.reason, rejected_at=_now_ms()
-                    ),
-                )
+        for command, rejection, command_id in out.rejections:
+            record = wire.encode_rejection(
+                command,
+                rejection.code,
+                rejection.reason,
+                rejected_at=_now_ms(),
+                command_id=command_id,
             )
+            futures.append(send(self.topics.rejections, command.root.encode(), record))
         for failure in out.failures:
             event = roots.get(failure.command.root.encode())
             if event is not None:
@@ -281,7 +265,7 @@ class Processor:
 
     async def _ensure_task_topics(self, dispatches: Iterable[Any]) -> None:
         """Create missing task topics first: a send to an absent topic would block."""
-        wanted = {(d.task_type, d.domain) for d in dispatches}
+        wanted = await self.router.prepare(dispatches)
         missing = [w for w in wanted if self.topics.task(*w) not in self.known_task_topics]
         if not missing:
             return
@@ -294,7 +278,7 @@ class Processor:
             raise RuntimeError(f"cannot create task topics: {report.errors}")
         self.known_task_topics.update(spec.name for spec in specs)
 
-    def _dead_letter(self, event: EventT, reason: str) -> Any:
+    def _dead_letter(self, event: Record, reason: str) -> Any:
         msg = event.message
         log.warning("dead letter %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, reason)
         self.stats.dead_letters += 1
@@ -312,16 +296,10 @@ class Processor:
         )
         return self.out.send(self.topics.dlq, msg.key, record)
 
-    def _persist(self, out: BatchOutput, roots: dict[bytes, EventT]) -> list[Any]:
-        """Write touched states to the table's store and its changelog topic, on their commands
-        partition; returns the changelog deliveries, awaited before the batch is acked.
-
-        The changelog records are produced by our own producer (same key bytes, same encoded
-        value that faust's recovery reads), not through faust's producer buffer: faust's flush
-        before a commit gives up after 0.1 s without a send (ProducerBuffer.flush_atmost), so a
-        commit could overtake queued changelog records under load; and awaiting faust's buffered
-        sends from inside the agent can deadlock with its rebalance. Awaiting our own deliveries
-        makes "offset committed => state durable" hold.
+    def _persist(self, out: BatchOutput, roots: dict[bytes, Record]) -> list[Any]:
+        """Write touched states to the cache and the changelog topic, on their commands
+        partition; returns the changelog deliveries, awaited before the batch is reported done,
+        so that "offset committed => state durable" holds.
         """
         deliveries = []
         for wid, state in out.states.items():
@@ -332,7 +310,6 @@ class Processor:
             entry = TableEntry(partition=partition, state=state)
             self.states[wid] = entry
             key = wid.encode()
-            self.table.data[key] = entry
             deliveries.append(
                 self.out.send(self.topics.state_changelog, key, encode_entry(entry), partition)
             )
@@ -368,53 +345,56 @@ class Processor:
         await asyncio.gather(*futures)
         self.stats.timers_fired += len(due)
 
-    async def _on_recovered(self) -> None:
-        """After (re)assignment: rebuild the cache from the table, then resume every execution.
+    async def _on_assigned(self, gained: set[int]) -> None:
+        """Partitions gained: load their executions from the changelog, then resume them.
 
-        For a partition this process kept through the rebalance, the table can be BEHIND the
-        cache: its latest changelog writes may still be in flight when recovery reads up to the
-        high watermark. Deciding on such a stale state would reject fresh reports and strand
-        workflows, so per execution the newer of the two (by seq) wins; the cache is never ahead
-        of the log (its events were delivered before it was updated, ADR 0003).
+        Called by the intake before any record of these partitions is handed over. The
+        changelog is read to the end it has now, which includes everything the previous owner
+        committed (it awaits its changelog writes before it commits, ADR 0003).
         """
-        assigned = {
-            tp.partition
-            for tp in self.app.consumer.assignment()
-            if tp.topic == self.topics.commands
-        }
-        loop = asyncio.get_running_loop()
-        read = await loop.run_in_executor(
-            None,
-            read_changelog,
-            self.settings.kafka_bootstrap,
-            self.topics.state_changelog,
-            assigned,
-        )
-        table = _newest_by_id(self.table.items(), assigned)
-        behind = sum(
-            1 for wid, e in read.items() if wid not in table or table[wid].state.seq < e.state.seq
-        )
-        if behind:
-            log.warning(
-                "faust's table recovery was behind the changelog for %d executions; "
-                "using the changelog read",
-                behind,
-            )
-        self.states = _merge_newest([*table.items(), *read.items()], self.states, assigned)
-        self.timers.keep_partitions(set())
+        read = await self._read_changelog(gained)
+        self.states = _merge_newest(read.items(), self.states, gained | self._held())
         futures = []
         redispatched = 0
-        for entry in self.states.values():
+        for entry in read.values():
             for effect in resume(entry.state):
                 futures.extend(await self._resume_effect(effect, entry.partition))
                 redispatched += 1
         await asyncio.gather(*futures)
         log.info(
-            "recovered %d executions on partitions %s; %d outstanding effects resumed",
-            len(self.states),
-            sorted(assigned),
+            "recovered %d executions on partitions %s (holding %s); %d effects resumed",
+            len(read),
+            sorted(gained),
+            sorted(gained | self._held()),
             redispatched,
         )
+
+    async def _on_revoked(self, lost: set[int]) -> None:
+        """Partitions lost (their batches are done and committed): forget their executions."""
+        keep = self._held() - lost
+        self.states = {wid: e for wid, e in self.states.items() if e.partition in keep}
+        self.timers.keep_partitions(keep)
+        log.info("released partitions %s (holding %s)", sorted(lost), sorted(keep))
+
+    def _held(self) -> set[int]:
+        return set(self.intake.assigned) if self.intake is not None else set()
+
+    async def _read_changelog(self, partitions: set[int]) -> dict[str, TableEntry]:
+        """Our own read of the changelog (engine/changelog.py); no state, no decisions."""
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(
+                None,
+                read_changelog,
+                self.settings.kafka_bootstrap,
+                self.topics.state_changelog,
+                partitions,
+            )
+        except Exception:
+            # Deciding on a partial state could contradict the log; a restart retries cleanly.
+            log.critical("cannot read the state changelog; exiting", exc_info=True)
+            logging.shutdown()
+            os._exit(70)
 
     async def _resume_effect(self, effect: Any, partition: int) -> list[Any]:
         out = BatchOutput()
@@ -423,9 +403,6 @@ class Processor:
             self.timers.push(timer, partition)
         out.timers.clear()
         return await self._produce(out, {})
-
-    async def _watch_stall(self) -> None:
-        self.stall.check()
 
     async def _log_stats(self) -> None:
         s = self.stats
@@ -486,7 +463,7 @@ def _merge_newest(
     return _newest_by_id([*table_items, *cache.items()], assigned)
 
 
-def _partition(roots: dict[bytes, EventT], key: bytes) -> int | None:
+def _partition(roots: dict[bytes, Record], key: bytes) -> int | None:
     """The commands partition of a workflow tree in this batch (None: let the partitioner pick)."""
     event = roots.get(key)
     return event.message.partition if event is not None else None

@@ -13,7 +13,6 @@ import pickle
 from dataclasses import dataclass
 from typing import Any
 
-import faust
 from faust.serializers import codecs
 
 from orchestrator.domain.state import WorkflowState
@@ -51,34 +50,3 @@ def decode_entry(data: bytes) -> TableEntry:
 def register_state_codec() -> None:
     if CODEC_NAME not in codecs.codecs:
         codecs.register(CODEC_NAME, _StateCodec())
-
-
-class ExecutionsTable(faust.Table):  # type: ignore[misc]
-    """The processors' state table: pickled TableEntry values, newest seq wins on recovery.
-
-    faust derives a table's serializers from its key/value *types* (falling back to JSON) when
-    the table is built, and the changelog topic is built from those; so they are fixed here.
-    Recovery keeps, per key, the entry with the highest state seq, so a late write from a
-    processor that lost its partition (a zombie) can never roll a state back (ADR 0003).
-    """
-
-    def _serializer_from_type(self, typ: Any) -> str:
-        # key_type=bytes (raw keys), value_type=None (no faust model conversion on load)
-        return "raw" if typ is bytes else CODEC_NAME
-
-    def apply_changelog_batch(self, batch: Any) -> None:
-        newest: dict[Any, Any] = {}
-        for event in batch:
-            key, value = event.key, event.value
-            if isinstance(value, TableEntry):
-                held = newest.get(key)
-                held_seq = held.value.state.seq if held is not None else _stored_seq(self, key)
-                if value.state.seq < held_seq:
-                    continue
-            newest[key] = event
-        super().apply_changelog_batch(list(newest.values()))
-
-
-def _stored_seq(table: Any, key: Any) -> int:
-    current = table.data.get(key)
-    return current.state.seq if isinstance(current, TableEntry) else -1

@@ -40,7 +40,8 @@ class BatchOutput:
     dispatches: list[DispatchTask] = field(default_factory=list)
     commands: list[Command] = field(default_factory=list)
     timers: list[ScheduleTimer] = field(default_factory=list)
-    rejections: list[tuple[Command, Rejected]] = field(default_factory=list)
+    # (command, rejection, command id): the id lets the sender (the API) match its rejection
+    rejections: list[tuple[Command, Rejected, str | None]] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     states: dict[str, WorkflowState] = field(default_factory=dict)  # touched, new values
 
@@ -69,7 +70,7 @@ def process_batch(
         try:
             decision = decide(state, command, ctx)
             if isinstance(decision, Rejected):
-                out.rejections.append((command, decision))
+                out.rejections.append((command, decision, command_id))
                 continue
             state = _apply(state, decision, command_id, out)
         except Exception as exc:  # a bug in the core must not stop the partition

@@ -36,6 +36,7 @@ def components(demo: bool) -> list[Child]:
     exe = [sys.executable, "-m", "orchestrator"]
     children = [
         Child("processor", [*exe, "processor"]),
+        Child("gate", [*exe, "gate"]),  # rate/concurrency limits, priority (ADR 0006)
         Child("projector", [*exe, "projector"]),
         Child("api", [*exe, "api"]),
         Child("system-worker", [*exe, "worker", "--system"]),

@@ -10,6 +10,9 @@
 | <p>.dlq                     | the undecodable record's key     | delete, 30 days                |
 | <p>.rejections              | root workflow id                 | delete, 30 days                |
 | <p>.tasks[.<domain>].<type> | task id                          | delete, 7 days                 |
+| <p>.presence                | [task type, domain, worker id]   | compact + delete, 1 day        |
+| <p>.gate                    | task definition name             | delete, 7 days (ADR 0006)      |
+| <p>.gate-status             | task definition name             | compact                        |
 
 Commands and events are co-partitioned (same partition count, same key), so the processor that
 owns partition N of the commands owns partition N of the events. Changing the partition count
@@ -33,6 +36,9 @@ COMMANDS_RETENTION_MS = 7 * DAY_MS
 TASKS_RETENTION_MS = 7 * DAY_MS
 DLQ_RETENTION_MS = 30 * DAY_MS
 REJECTIONS_RETENTION_MS = 30 * DAY_MS
+PRESENCE_RETENTION_MS = DAY_MS
+GATE_RETENTION_MS = 7 * DAY_MS  # as long as a task topic keeps a task nobody took
+PRESENCE_SEGMENT_MS = 60 * 60 * 1000
 
 # Characters kept verbatim in a topic name segment. "." is legal in Kafka names but separates our
 # segments (a domain from a type), so a "." inside a task type is escaped like any other char.
@@ -98,6 +104,26 @@ class TopicNames:
     @property
     def rejections(self) -> str:
         return f"{self.prefix}.rejections"
+
+    @property
+    def presence(self) -> str:
+        """Who polled which task queue when (``orchestrator.flow.presence``; task domains)."""
+        return f"{self.prefix}.presence"
+
+    @property
+    def gate(self) -> str:
+        """Dispatches of rate/concurrency-limited task types and their notices (ADR 0006)."""
+        return f"{self.prefix}.gate"
+
+    @property
+    def gate_status(self) -> str:
+        """The task gate's per-type counts (held, in flight), for metrics (ADR 0006)."""
+        return f"{self.prefix}.gate-status"
+
+    @property
+    def gate_group(self) -> str:
+        """The consumer group of the gate processes: one owner per gate partition."""
+        return f"{self.prefix}-gate"
 
     @property
     def tasks_prefix(self) -> str:
@@ -188,6 +214,31 @@ def core_topics(settings: Settings) -> list[TopicSpec]:
             rf,
             copartitioned=True,
         ),
+    ]
+
+
+def presence_topic_spec(settings: Settings) -> TopicSpec:
+    """One partition (a handful of records per live worker and queue), compacted: a reader
+    wants the last poll per key. Also deleted after a day, so workers that went away vanish."""
+    config = _base_config(settings, "compact,delete", PRESENCE_RETENTION_MS)
+    config["segment.ms"] = str(PRESENCE_SEGMENT_MS)  # roll often: only closed segments clean
+    return TopicSpec(
+        TopicNames.from_settings(settings).presence, 1, config, settings.replication_factor
+    )
+
+
+def gate_topic_specs(settings: Settings) -> list[TopicSpec]:
+    """The task gate's topics (ADR 0006), ensured by the gate and by a processor before its
+    first gated dispatch. The gate topic is keyed by task definition name. Keep its partition
+    count once created: a change would give a type a second owner while the first still holds
+    some of its tasks."""
+    names = TopicNames.from_settings(settings)
+    rf = settings.replication_factor
+    return [
+        TopicSpec(
+            names.gate, settings.partitions, _base_config(settings, "delete", GATE_RETENTION_MS), rf
+        ),
+        TopicSpec(names.gate_status, 1, _base_config(settings, "compact", None), rf),
     ]
 
 

@@ -8,9 +8,15 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from orchestrator.flow.presence import PresenceAnnouncer
 from orchestrator.kafka.admin import ensure_topics
 from orchestrator.kafka.clients import new_producer
-from orchestrator.kafka.topics import TopicNames, core_topics, task_topic_spec
+from orchestrator.kafka.topics import (
+    TopicNames,
+    core_topics,
+    presence_topic_spec,
+    task_topic_spec,
+)
 from orchestrator.secrets import SecretProvider
 from orchestrator.settings import Settings, load_settings
 from orchestrator.worker.registry import WorkerSpec, spec_of
@@ -69,6 +75,7 @@ class WorkerGroup:
         s = self.settings
         commands = [t for t in core_topics(s) if t.name == TopicNames.from_settings(s).commands]
         specs = commands + [task_topic_spec(s, w.task_type, w.domain) for w in self.specs]
+        specs.append(presence_topic_spec(s))
         report = ensure_topics(s.kafka_bootstrap, specs)
         for warning in report.warnings:
             log.warning("%s", warning)
@@ -80,15 +87,33 @@ class WorkerGroup:
         self.producer = new_producer(self.settings, client_id=self.worker_id)
         commands = TopicNames.from_settings(self.settings).commands
         reporter = Reporter(self.producer, commands, self.worker_id)
+        presence = PresenceAnnouncer.for_producer(
+            self.producer, TopicNames.from_settings(self.settings).presence
+        )
         for spec in self.specs:
             runner = TaskRunner(
-                spec, self.settings, reporter, self.secrets, self.stop_event, self.grace_seconds
+                spec,
+                self.settings,
+                reporter,
+                self.secrets,
+                self.stop_event,
+                self.grace_seconds,
+                presence,
             )
             thread = threading.Thread(target=runner.run, name=f"poll-{spec.task_type}", daemon=True)
             self.runners.append(runner)
             self._threads.append(thread)
+        # Delivery reports are served as they arrive, so a runner waiting for room in its
+        # window wakes at once (and not on its next loop turn).
+        self._threads.append(
+            threading.Thread(target=self._serve_deliveries, name="results-poll", daemon=True)
+        )
         for thread in self._threads:
             thread.start()
+
+    def _serve_deliveries(self) -> None:
+        while not self.stop_event.is_set():
+            self.producer.poll(0.05)
 
     def describe(self) -> list[str]:
         """One line per worker: what it polls (printed by ``orchestrator worker``)."""

@@ -8,6 +8,15 @@ through one shared producer.
 At-least-once: a record's offset is stored only after its result was delivered to the commands
 topic (``enable.auto.offset.store=false``; the consumer's auto-commit then commits what was
 stored). A task running in this process is not started twice when its dispatch arrives again.
+
+Flow control (measured in the bench, docs/benchmarks.md): a loop takes new records while fewer
+than ``2 x concurrency`` are executing or queued for a thread, and fewer than
+``MAX_UNREPORTED`` wait for their result's delivery. Counting the results in flight against
+the small execution window made every task type wait one produce round trip per window (60-100
+tasks/s per type). When the window is full the loop waits on its delivery queue (woken by the
+group's producer-poll thread), not on Kafka; only a window full for ``PAUSE_AFTER_S`` (long
+tasks) pauses the partitions and keeps polling for the group's sake, because a pause drops the
+records librdkafka has prefetched and a resume fetches them again.
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from orchestrator.codec import CodecError, wire
 from orchestrator.codec.wire_infra import DeadLetter
 from orchestrator.domain.effects import DispatchTask
+from orchestrator.flow.presence import PresenceAnnouncer
 from orchestrator.kafka.clients import new_consumer, take
 from orchestrator.kafka.topics import TopicNames
 from orchestrator.worker.execute import SecretLookup, run_async, run_sync
@@ -36,7 +46,11 @@ from orchestrator.worker.task import Outcome
 
 log = logging.getLogger(__name__)
 DELIVERY_ATTEMPTS = 3
+MAX_UNREPORTED = 2000  # records taken whose result is not yet delivered (memory bound)
+PAUSE_AFTER_S = 1.0  # a window full this long pauses the partitions (see the module doc)
 _IDLE_POLL_S = 0.1
+_BUSY_POLL_S = 0.01  # while results are in flight: come back soon to free the window
+_ROOM_WAIT_S = 0.05
 
 
 def group_id(prefix: str, spec: WorkerSpec) -> str:
@@ -65,8 +79,10 @@ class TaskRunner:
         secrets: SecretLookup,
         stop: threading.Event,
         grace_seconds: float = 30.0,
+        presence: PresenceAnnouncer | None = None,
     ) -> None:
         self.spec = spec
+        self.presence = presence  # announces this loop's polls (task domains' "active")
         self.reporter = reporter
         self.secrets = secrets
         self.stop = stop
@@ -80,9 +96,12 @@ class TaskRunner:
         )
         self.tracker = OffsetTracker()
         self.running: set[str] = set()  # task ids; touched by the poll thread only
-        self._done: queue.SimpleQueue[_Done] = queue.SimpleQueue()
+        self._done: queue.SimpleQueue[_Done | None] = queue.SimpleQueue()
         self._paused: set[Partition] = set()
         self.window = 2 * spec.concurrency
+        self._executing = 0  # submitted to the pool and not finished; under _count_lock
+        self._count_lock = threading.Lock()
+        self._full_since: float | None = None
         self._pool: ThreadPool | LoopPool = (
             LoopPool(f"worker-{spec.task_type}", spec.concurrency)
             if spec.is_async
@@ -111,18 +130,33 @@ class TaskRunner:
 
     def _step(self) -> None:
         self._apply_deliveries()
-        # Records taken but not finished: running, queued for a free slot, or being reported.
-        # A backlog of up to `concurrency` keeps the next task ready when one ends.
-        free = self.window - self.tracker.in_flight()
+        if self.presence is not None:  # throttled inside: a clock read on most steps
+            self.presence.polled(self.spec.task_type, self.spec.domain, self.reporter.worker_id)
+        free = self._free()
         if free <= 0:
-            self._pause()  # keep polling (group membership) but take nothing new
-            messages = take(self.consumer, 1, _IDLE_POLL_S / 2)
-        else:
-            self._resume()
-            batch = min(self.spec.poll_batch, free)
-            messages = take(self.consumer, batch, _IDLE_POLL_S)
-        for message in messages:
+            self._wait_for_room()
+            return
+        self._full_since = None
+        self._resume()
+        timeout = _BUSY_POLL_S if self.tracker.in_flight() else _IDLE_POLL_S
+        for message in take(self.consumer, min(self.spec.poll_batch, free), timeout):
             self._accept(message)
+
+    def _free(self) -> int:
+        """Records this loop may take now: a small execution backlog keeps the next task
+        ready when one ends; results being delivered only count against a large bound."""
+        return min(self.window - self._executing, MAX_UNREPORTED - self.tracker.in_flight())
+
+    def _wait_for_room(self) -> None:
+        now = time.monotonic()
+        if self._full_since is None:
+            self._full_since = now
+        if now - self._full_since < PAUSE_AFTER_S:
+            with contextlib.suppress(queue.Empty):  # a delivery or an ended execution: wake
+                self._apply_done(self._done.get(timeout=_ROOM_WAIT_S))
+            return
+        self._pause()  # long tasks: keep polling (group membership) but take nothing new
+        take(self.consumer, 1, _IDLE_POLL_S / 2)
 
     def _drain(self) -> None:
         """Shutdown: take nothing new, drop what has not started, give running tasks the
@@ -183,7 +217,14 @@ class TaskRunner:
 
         def finish(outcome: Outcome) -> None:
             _log_outcome(self.spec, dispatch, outcome)
+            with self._count_lock:
+                self._executing -= 1
+            if self._full_since is not None:
+                self._done.put(None)  # wake the loop waiting for room
             self._report(dispatch, outcome, tp, offset, 1)
+
+        with self._count_lock:
+            self._executing += 1
 
         if isinstance(self._pool, LoopPool):
 
@@ -221,29 +262,32 @@ class TaskRunner:
         self.reporter.report(dispatch, outcome, delivered)
 
     def _apply_deliveries(self) -> None:
-        self.reporter.producer.poll(0)  # serves delivery callbacks (of every runner)
+        self.reporter.producer.poll(0)  # the group's poll thread serves them too; cheap
         while True:
             try:
                 done = self._done.get_nowait()
             except queue.Empty:
                 return
-            if done.error is not None and done.attempt < DELIVERY_ATTEMPTS:
-                log.warning(
-                    "task %s: result not delivered (%s), retrying",
-                    done.dispatch.task_id,
-                    done.error,
-                )
-                self._report(done.dispatch, done.outcome, done.tp, done.offset, done.attempt + 1)
-                continue
-            if done.error is not None:  # the engine's responseTimeout will hand it out again
-                log.error(
-                    "task %s: result lost after %d attempts: %s",
-                    done.dispatch.task_id,
-                    done.attempt,
-                    done.error,
-                )
-            self.running.discard(done.dispatch.task_id)
-            self._stored(done.tp, done.offset)
+            self._apply_done(done)
+
+    def _apply_done(self, done: _Done | None) -> None:
+        if done is None:  # a wake-up: an execution ended (its room is counted already)
+            return
+        if done.error is not None and done.attempt < DELIVERY_ATTEMPTS:
+            log.warning(
+                "task %s: result not delivered (%s), retrying", done.dispatch.task_id, done.error
+            )
+            self._report(done.dispatch, done.outcome, done.tp, done.offset, done.attempt + 1)
+            return
+        if done.error is not None:  # the engine's responseTimeout will hand it out again
+            log.error(
+                "task %s: result lost after %d attempts: %s",
+                done.dispatch.task_id,
+                done.attempt,
+                done.error,
+            )
+        self.running.discard(done.dispatch.task_id)
+        self._stored(done.tp, done.offset)
 
     def _stored(self, tp: Partition, offset: int) -> None:
         position = self.tracker.finished(tp, offset)

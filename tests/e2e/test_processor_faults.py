@@ -152,7 +152,7 @@ def test_surviving_processor_takes_over_the_partitions_of_a_killed_one(runtime: 
     log.close()
     # The takeover really happened: after the kill, the survivor recovered every partition.
     after = survivor_log.read_bytes()[before_kill:]
-    assert b"on partitions [0, 1, 2, 3]" in after, f"no takeover in {survivor_log}"
+    assert b"holding [0, 1, 2, 3]" in after, f"no takeover in {survivor_log}"
 
 
 def slow_complete(dispatch):

@@ -1,0 +1,233 @@
+"""The processor's intake: the commands topic read by our own consumer, offsets committed by us.
+
+faust's consumer handled the commands topic until the takeover test showed it losing work
+across rebalances in ways no setting avoided (ADR 0003): partitions left paused, a changelog
+recovery that came up short, and commands that neither processor ever decided. The intake keeps
+faust's agent as the unit of processing (batches are handed to it through a faust channel) and
+takes the Kafka side into its own hands, with a rule simple enough to check:
+
+- one consumer thread polls the commands topic (cooperative-sticky: a rebalance moves only the
+  partitions that change owner) and hands each poll's records to the event loop as one batch;
+- an offset is committed only after the processor reports the batch done, which it does after
+  its outputs and its state are durable (ADR 0003 write order);
+- when partitions are revoked, the callback waits until every batch handed over is done and
+  commits, before the new owner can start (no two processors ever decide one partition at
+  once, short of a lost session);
+- when partitions are assigned, the callback first has the processor load their state from the
+  changelog (read to its end) and resume their executions; only then do their records flow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import Consumer, TopicPartition
+
+from orchestrator.kafka.clients import consumer_config, take
+
+log = logging.getLogger(__name__)
+
+MAX_RECORDS = 1000
+POLL_S = 0.05
+MAX_IN_FLIGHT = 4  # batches handed to the loop and not yet done
+COMMIT_EVERY_S = 0.5
+CALLBACK_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """One command record, shaped like a faust event (``record.message.value`` ...)."""
+
+    message: Message
+
+
+Batch = list[Record]
+Deliver = Callable[[Batch], Awaitable[None]]
+Assigned = Callable[[set[int]], Awaitable[None]]
+Revoked = Callable[[set[int]], Awaitable[None]]
+
+
+class CommandIntake:
+    def __init__(
+        self,
+        bootstrap: str,
+        group_id: str,
+        topic: str,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        deliver: Deliver,
+        on_assigned: Assigned,
+        on_revoked: Revoked,
+        session_timeout_ms: int = 10_000,
+    ) -> None:
+        self.topic = topic
+        self.loop = loop
+        self.deliver = deliver
+        self.on_assigned = on_assigned
+        self.on_revoked = on_revoked
+        self.consumer = Consumer(
+            consumer_config(
+                bootstrap,
+                group_id,
+                client_id="orchestrator-processor",
+                extra={
+                    "enable.auto.commit": False,
+                    "session.timeout.ms": session_timeout_ms,
+                    "heartbeat.interval.ms": 1000,
+                    "max.poll.interval.ms": 300_000,
+                    "fetch.wait.max.ms": 5,
+                },
+            )
+        )
+        self._cond = threading.Condition()
+        self._in_flight = 0
+        self._done: dict[int, int] = {}  # partition -> next offset to commit
+        self._committed: dict[int, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="command-intake", daemon=True)
+        self.assigned: set[int] = set()
+
+    # -- called on the event loop ---------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def done(self, batch: Batch) -> None:
+        """The batch's outputs and state are durable: its offsets may be committed."""
+        with self._cond:
+            for record in batch:
+                m = record.message
+                if m.offset + 1 > self._done.get(m.partition, -1):
+                    self._done[m.partition] = m.offset + 1
+            self._in_flight -= 1
+            self._cond.notify_all()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout_s)
+
+    # -- the consumer thread --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        self.consumer.subscribe(
+            [self.topic],
+            on_assign=self._assign,
+            on_revoke=self._revoke,
+            on_lost=self._lost,
+        )
+        last_commit = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                self._wait_for_room()
+                records = [r for r in take(self.consumer, MAX_RECORDS, POLL_S) if not r.error()]
+                if records:
+                    self._hand_over([_record(r) for r in records])
+                if time.monotonic() - last_commit >= COMMIT_EVERY_S:
+                    self._commit(asynchronous=True)
+                    last_commit = time.monotonic()
+        except Exception:
+            log.critical("command intake failed; exiting so the partitions move", exc_info=True)
+            logging.shutdown()
+            os._exit(70)
+        finally:
+            self._close()
+
+    def _wait_for_room(self) -> None:
+        with self._cond:
+            while self._in_flight >= MAX_IN_FLIGHT and not self._stop.is_set():
+                self._cond.wait(0.1)
+
+    def _hand_over(self, batch: Batch) -> None:
+        with self._cond:
+            self._in_flight += 1
+        asyncio.run_coroutine_threadsafe(self.deliver(batch), self.loop).result(CALLBACK_TIMEOUT_S)
+
+    def _drain(self) -> None:
+        """Until every batch handed over is done (or the process gives up: exit, replay)."""
+        deadline = time.monotonic() + CALLBACK_TIMEOUT_S
+        with self._cond:
+            while self._in_flight > 0:
+                if time.monotonic() > deadline:
+                    log.critical(
+                        "batches still in flight after %.0f s; exiting", CALLBACK_TIMEOUT_S
+                    )
+                    logging.shutdown()
+                    os._exit(70)
+                self._cond.wait(0.1)
+
+    def _commit(self, *, asynchronous: bool, only: set[int] | None = None) -> None:
+        with self._cond:
+            offsets = [
+                TopicPartition(self.topic, p, off)
+                for p, off in self._done.items()
+                if self._committed.get(p) != off and (only is None or p in only)
+            ]
+        if not offsets:
+            return
+        self.consumer.commit(offsets=offsets, asynchronous=asynchronous)
+        for tp in offsets:
+            self._committed[tp.partition] = tp.offset
+
+    def _assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        gained = {tp.partition for tp in partitions}
+        self._call(self.on_assigned(gained))
+        self.assigned |= gained
+
+    def _revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        lost = {tp.partition for tp in partitions}
+        self._drain()
+        try:
+            self._commit(asynchronous=False, only=lost)
+        except Exception:  # the group moved on already: the next owner replays (harmless)
+            log.warning("commit on revoke failed for partitions %s", sorted(lost), exc_info=True)
+        self._forget(lost)
+        self._call(self.on_revoked(lost))
+
+    def _lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        lost = {tp.partition for tp in partitions}
+        log.warning("partitions %s lost (session expired): dropping them uncommitted", sorted(lost))
+        self._drain()
+        self._forget(lost)
+        self._call(self.on_revoked(lost))
+
+    def _forget(self, partitions: set[int]) -> None:
+        self.assigned -= partitions
+        with self._cond:
+            for p in partitions:
+                self._done.pop(p, None)
+                self._committed.pop(p, None)
+
+    def _call(self, coro: Awaitable[None]) -> None:
+        asyncio.run_coroutine_threadsafe(_awaited(coro), self.loop).result(CALLBACK_TIMEOUT_S)
+
+    def _close(self) -> None:
+        try:
+            self._drain()
+            self._commit(asynchronous=False)
+        except Exception:
+            log.warning("final commit failed", exc_info=True)
+        self.consumer.close()
+
+
+async def _awaited(coro: Awaitable[None]) -> None:
+    await coro
+
+
+def _record(msg: Any) -> Record:
+    return Record(Message(msg.topic(), msg.partition(), msg.offset(), msg.key(), msg.value()))
