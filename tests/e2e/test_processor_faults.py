@@ -117,16 +117,6 @@ def test_processor_killed_mid_run_loses_and_doubles_nothing(runtime: Runtime) ->
     log.close()
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "KNOWN BUG (issue 4 stays open): in about 1 run in 4 the takeover goes wrong: either "
-        "the survivor stops receiving from the partitions it took over, or a report decided by "
-        "the killed processor (offset committed) is missing from the recovered state, and a "
-        "second report of the same task gets the same seq with another `at`. See the closing "
-        "note of session 1 and ADR 0003; the runs that pass check everything below."
-    ),
-)
 def test_surviving_processor_takes_over_the_partitions_of_a_killed_one(runtime: Runtime) -> None:
     runtime.create_topics(TASKS)
     first = runtime.start_processor()
