@@ -19,6 +19,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ORCHESTRATOR_SERVICES = (
     "topics",
     "processor",
+    "gate",
     "projector",
     "api",
     "system-worker",
@@ -65,7 +66,7 @@ def test_postgres_15_has_a_volume_and_a_healthcheck(compose) -> None:
 
 
 def test_orchestrator_services_run_the_matching_command(compose) -> None:
-    for name in ("processor", "projector", "api"):
+    for name in ("processor", "gate", "projector", "api"):
         assert services(compose)[name]["command"][0] == name
     assert services(compose)["topics"]["command"] == ["topics"]
     assert services(compose)["system-worker"]["command"] == ["worker", "--system"]
