@@ -16,13 +16,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from psycopg.rows import dict_row
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from orchestrator.api.app import Runtime, runtime
 from orchestrator.api.common import actor_of, now_ms
 from orchestrator.api.errors import ApiError, bad_request, not_found
 from orchestrator.api.kafka_out import DeliveryFailed
 from orchestrator.api.models import Task
+from orchestrator.api.openapi_errors import errors
 from orchestrator.api.task_backlog import queue_sizes
 from orchestrator.api.task_bridge import SINGLE_POLL_WAIT_MS, TaskBridge
 from orchestrator.api.task_json import WORKER_STATUSES, TaskResultBody
@@ -206,6 +207,37 @@ async def sizes(
 ) -> dict[str, int]:
     """``{taskType: pending tasks}`` from the worker groups' consumer lag."""
     return await asyncio.to_thread(queue_sizes, rt.settings, taskType or [])
+
+
+class TaskExecLog(BaseModel):
+    log: str
+    taskId: str
+    createdTime: int
+
+
+TASK_LOGS = (
+    "SELECT e.at, e.data->'logs' AS logs FROM tasks t JOIN events e "
+    "ON e.workflow_id = t.workflow_id AND e.data->>'task_id' = t.task_id "
+    "WHERE t.task_id = %s AND jsonb_typeof(e.data->'logs') = 'array' ORDER BY e.seq"
+)
+
+
+@router.get("/{taskId}/log", response_model=list[TaskExecLog], responses=errors(404))
+async def get_task_logs(rt: RtDep, taskId: str) -> list[dict[str, Any]]:
+    """The log lines a worker sent with its progress and result reports, oldest first, each
+    with the time of the report that carried it (Conductor's TaskExecLog)."""
+    async with rt.pool.connection() as conn:
+        cur = conn.cursor(row_factory=dict_row)
+        await cur.execute("SELECT 1 FROM tasks WHERE task_id = %s", (taskId,))
+        if await cur.fetchone() is None:
+            raise not_found(f"No such task found by id: {taskId}")
+        await cur.execute(TASK_LOGS, (taskId,))
+        rows = await cur.fetchall()
+    return [
+        {"log": str(line), "taskId": taskId, "createdTime": row["at"]}
+        for row in rows
+        for line in row["logs"] or ()
+    ]
 
 
 @router.get("/{taskId}", response_model=Task)

@@ -255,3 +255,32 @@ def test_remove_hides_an_ended_workflow_from_lists_but_keeps_it(client: TestClie
     closed = client.get("/api/workflow/payments/correlated/c-3", params={"includeClosed": True})
     assert [w["workflowId"] for w in closed.json()] == ["wf-06"]
     assert client.get("/api/workflow/wf-07").json()["status"] == "TERMINATED"  # still readable
+
+
+def test_task_log_lists_the_lines_of_every_report_in_order(
+    client: TestClient, schema_url: str
+) -> None:
+    reports = [  # (seq, type, at, logs) of task t-1 (wf-02), and one of another task
+        (2, "TaskProgressed", T0 + 10, ["fetched 3 pages"], "t-1"),
+        (3, "TaskProgressed", T0 + 20, [], "t-1"),
+        (4, "TaskCompleted", T0 + 30, ["wrote 3 rows", "done"], "t-1"),
+        (5, "TaskCompleted", T0 + 40, ["not mine"], "t-9"),
+    ]
+    with psycopg.connect(schema_url, autocommit=True) as conn:
+        for seq, kind, at, logs, task in reports:
+            conn.execute(
+                "INSERT INTO events (workflow_id, seq, root_workflow_id, type, at, actor, data, "
+                "topic, kafka_partition, kafka_offset) VALUES ('wf-02', %s, 'wf-02', %s, %s, "
+                "'worker:w1', %s, 'events', 0, %s)",
+                (seq, kind, at, json.dumps({"task_id": task, "logs": logs}), seq),
+            )
+    response = client.get("/api/tasks/t-1/log")
+    assert response.status_code == 200, response.text
+    assert response.json() == [
+        {"log": "fetched 3 pages", "taskId": "t-1", "createdTime": T0 + 10},
+        {"log": "wrote 3 rows", "taskId": "t-1", "createdTime": T0 + 30},
+        {"log": "done", "taskId": "t-1", "createdTime": T0 + 30},
+    ]
+    assert client.get("/api/tasks/t-0/log").json() == []
+    missing = client.get("/api/tasks/no-such-task/log")
+    assert missing.status_code == 404 and "no-such-task" in missing.json()["message"]
