@@ -10,13 +10,10 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
-
 from orchestrator.domain.definitions import TaskDef, WorkflowDef
-from orchestrator.kafka.clients import take
+from orchestrator.kafka.follower import TopicFollower
 
 log = logging.getLogger(__name__)
 
@@ -72,84 +69,17 @@ class DefinitionRegistry:
                     self._workflows.pop(name, None)
 
 
-class RegistryFollower:
+class RegistryFollower(TopicFollower):
     """Keeps a DefinitionRegistry in step with the definitions topic (a daemon thread)."""
 
     def __init__(
         self, bootstrap: str, topic: str, registry: DefinitionRegistry, decode: Decoder
     ) -> None:
         self.registry = registry
-        self._topic = topic
         self._decode = decode
-        self._consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
-                "group.id": "unused-definitions-follower",  # we assign, never commit
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-                "fetch.wait.max.ms": 50,
-            }
-        )
-        # Watermark look-ups get their own client: calls on the consumer that the follower
-        # thread is blocked in consume() on can hang.
-        self._meta = Consumer(
-            {"bootstrap.servers": bootstrap, "group.id": "unused-definitions-meta"}
-        )
-        self._meta_lock = threading.Lock()
-        self._stop = threading.Event()
-        self._positions: dict[int, int] = {}
-        self._pos_lock = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="definitions", daemon=True)
+        super().__init__(bootstrap, topic, self._apply_record, name="definitions")
 
-    def start(self, timeout_s: float = 30.0) -> None:
-        with self._meta_lock:
-            meta = self._meta.list_topics(self._topic, timeout=timeout_s)
-        partitions = sorted(meta.topics[self._topic].partitions)
-        self._consumer.assign(
-            [TopicPartition(self._topic, p, OFFSET_BEGINNING) for p in partitions]
-        )
-        self._thread.start()
-        self.wait_caught_up(timeout_s)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._consumer.close()
-        self._meta.close()
-
-    def wait_caught_up(self, timeout_s: float) -> bool:
-        """Block until every partition has been read up to its end as of now."""
-        deadline = time.monotonic() + timeout_s
-        targets = {}
-        with self._meta_lock:
-            meta = self._meta.list_topics(self._topic, timeout=timeout_s)
-            for p in meta.topics[self._topic].partitions:
-                _, high = self._meta.get_watermark_offsets(
-                    TopicPartition(self._topic, p), timeout=timeout_s, cached=False
-                )
-                targets[p] = high
-        with self._pos_lock:
-            while any(self._positions.get(p, 0) < high for p, high in targets.items()):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._pos_lock.wait(left)
-        return True
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            for msg in take(self._consumer, 500, 0.2):
-                err = msg.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        self._advance(msg.partition(), msg.offset())
-                    else:
-                        log.warning("definitions topic: %s", err)
-                    continue
-                self._apply(msg.key(), msg.value())
-                self._advance(msg.partition(), msg.offset() + 1)
-
-    def _apply(self, key: bytes | None, value: bytes | None) -> None:
+    def _apply_record(self, key: bytes | None, value: bytes | None) -> None:
         try:
             if value is None:
                 if key:
@@ -160,9 +90,3 @@ class RegistryFollower:
                 self.registry.put(decoded[1])
         except Exception as exc:  # a bad record must not stop the follower
             log.error("skipping undecodable definition record %r: %s", key, exc)
-
-    def _advance(self, partition: int, offset: int) -> None:
-        with self._pos_lock:
-            if offset > self._positions.get(partition, 0):
-                self._positions[partition] = offset
-            self._pos_lock.notify_all()

@@ -27,10 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaException
 
 from orchestrator.kafka.admin import ensure_topics
-from orchestrator.kafka.clients import take
+from orchestrator.kafka.follower import TopicFollower
 from orchestrator.kafka.topics import TopicNames, presence_topic_spec
 from orchestrator.settings import Settings
 
@@ -174,11 +174,7 @@ class PresenceView:
         self._ensure = ensure
         self._wall_ms = wall_ms
         self._bootstrap = bootstrap
-        self._consumer: Any = None  # made by start(): a view never started never connects
-        self._stop = threading.Event()
-        self._positions: dict[int, int] = {}
-        self._caught_up = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="presence", daemon=True)
+        self._follower: TopicFollower | None = None  # made by start(): never started, no client
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PresenceView:
@@ -213,54 +209,14 @@ class PresenceView:
     def start(self, timeout_s: float = 30.0) -> None:
         if self._ensure is not None:
             self._ensure(timeout_s)
-        self._consumer = Consumer(
-            {
-                "bootstrap.servers": self._bootstrap,
-                "group.id": "unused-presence-follower",  # we assign, never commit
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-                "fetch.wait.max.ms": 50,
-            }
-        )
-        meta = self._consumer.list_topics(self.topic, timeout=timeout_s).topics[self.topic]
-        partitions = sorted(meta.partitions)
-        targets = {}
-        for p in partitions:  # before the thread starts: the consumer is ours alone here
-            _, high = self._consumer.get_watermark_offsets(
-                TopicPartition(self.topic, p), timeout=timeout_s, cached=False
-            )
-            targets[p] = high
-        self._consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions])
-        self._thread.start()
-        deadline = time.monotonic() + timeout_s
-        with self._caught_up:
-            while any(self._positions.get(p, 0) < high for p, high in targets.items()):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    log.warning("presence: not caught up after %.0f s; going on", timeout_s)
-                    return
-                self._caught_up.wait(left)
+        self._follower = TopicFollower(self._bootstrap, self.topic, self._apply, name="presence")
+        if not self._follower.start(timeout_s):
+            log.warning("presence: not caught up after %.0f s; going on", timeout_s)
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
-        if self._consumer is not None:
-            self._consumer.close()
-            self._consumer = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            for msg in take(self._consumer, 500, 0.2):
-                err = msg.error()
-                if err is not None:
-                    if err.code() == KafkaError._PARTITION_EOF:
-                        self._advance(msg.partition(), msg.offset())
-                    else:
-                        log.warning("presence topic: %s", err)
-                    continue
-                self._apply(msg.key(), msg.value())
-                self._advance(msg.partition(), msg.offset() + 1)
+        if self._follower is not None:
+            self._follower.stop()
+            self._follower = None
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
         try:
@@ -271,9 +227,3 @@ class PresenceView:
             self.table.record(decode_poll(value))
         except (ValueError, KeyError, TypeError) as exc:  # a bad record must not stop us
             log.error("presence: skipping undecodable record %r: %s", key, exc)
-
-    def _advance(self, partition: int, offset: int) -> None:
-        with self._caught_up:
-            if offset > self._positions.get(partition, 0):
-                self._positions[partition] = offset
-            self._caught_up.notify_all()
