@@ -117,10 +117,15 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         from orchestrator.api.task_bridge import TaskBridge
 
         app.state.task_bridge = bridge = TaskBridge(settings, producer, default_wire())
+        # Who polls what (Queues page, /metrics): started in the background, never awaited.
+        from orchestrator.api.queue_status import BackgroundPresence
+
+        app.state.presence = presence = BackgroundPresence.start_for(settings)
         try:
             yield
         finally:
             await bridge.close()  # before the producer: hand-outs in flight still produce
+            await asyncio.to_thread(presence.stop)
             await watch.stop()
             await rejections.stop()
             await asyncio.to_thread(producer.close)

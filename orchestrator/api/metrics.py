@@ -14,12 +14,23 @@
 | orchestrator_projection_commit_age_seconds | gauge | topic, partition | projector_offsets |
 | orchestrator_projection_event_age_seconds | gauge | topic, partition | now - newest event applied |
 | orchestrator_task_queue_depth | gauge | task_type | worker groups' consumer lag |
+| orchestrator_gate_held_tasks | gauge | task_type | tasks waiting in the task gate (ADR 0006) |
+| orchestrator_gate_in_flight_tasks | gauge | task_type | released by the gate, not ended yet |
+| orchestrator_active_pollers | gauge | task_type, domain | workers that polled within the window |
 | orchestrator_metrics_uncounted_events | gauge | — | events this process has yet to count |
 
 Counters and histograms are the same in every API process (see metrics_counts.py): use ``max``
 over instances, not ``sum``. Each scrape reads Postgres (incrementally) and, at most every 5 s,
 Kafka; a failing source drops its metrics from that scrape and sets
 ``orchestrator_metrics_source_up{source}`` to 0 instead of failing the scrape.
+
+The gate gauges come from the gate-status topic (read at most every 2 s, source ``gate``), one
+series per gated task definition name, present only while its gate's record is fresh (a stale
+record, from a gate that died and whose successor has not republished, is left out).
+``orchestrator_active_pollers`` counts, per registered or gated task type and queue (``domain``
+is "" for the default queue, which is always present), the workers that announced a poll
+within ``ORCHESTRATOR_ACTIVE_WORKER_LAST_POLL_SECS`` on the presence topic (Kafka SDK workers
+and HTTP pollers alike); it is the same "active" the engine's domain routing uses.
 """
 
 from __future__ import annotations
@@ -40,6 +51,12 @@ from prometheus_client.registry import Collector
 from orchestrator.api.app import Runtime, runtime
 from orchestrator.api.metrics_counts import Totals
 from orchestrator.api.queue_depth import QueueDepths
+from orchestrator.api.queue_status import (
+    BackgroundPresence,
+    GateStatusCache,
+    gate_status_cache,
+    presence_of,
+)
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["metrics"])
@@ -56,8 +73,16 @@ _OPERATIONS = {"WorkflowRestarted": "restart", "WorkflowRetried": "retry", "Work
 class Metrics(Collector):
     """The per-process state behind /metrics, and the collector that renders it."""
 
-    def __init__(self, rt: Runtime) -> None:
+    def __init__(
+        self,
+        rt: Runtime,
+        gate_status: GateStatusCache | None = None,
+        presence: BackgroundPresence | None = None,
+    ) -> None:
         self.rt = rt
+        self.gate_status = gate_status
+        self.presence = presence
+        self.gates: dict[str, dict[str, Any]] = {}
         self.totals = Totals()
         self.lag: list[tuple[Any, ...]] = []
         self.open: list[tuple[str, str, int]] = []
@@ -73,6 +98,8 @@ class Metrics(Collector):
         async with self.lock:  # one refresh at a time: cursors advance once per event
             self.up["postgres"] = await self._guard("postgres", self._read_postgres())
             self.up["kafka"] = await self._guard("kafka", self._read_kafka())
+            if self.gate_status is not None:
+                self.up["gate"] = await self._guard("gate", self._read_gates())
 
     async def _guard(self, source: str, work: Any) -> bool:
         try:
@@ -113,10 +140,51 @@ class Metrics(Collector):
     async def _read_kafka(self) -> None:
         self.depths = await asyncio.to_thread(self.queues.get, self.task_types)
 
+    async def _read_gates(self) -> None:
+        assert self.gate_status is not None
+        found = await asyncio.to_thread(self.gate_status.get)
+        self.gates = {name: r for name, r in found.items() if not r.get("stale")}
+
     def collect(self) -> Iterator[Any]:
         yield from self._counters()
         yield from self._histograms()
         yield from self._gauges()
+        yield from self._flow_gauges()
+
+    def _flow_gauges(self) -> Iterator[Any]:
+        held = GaugeMetricFamily(
+            "orchestrator_gate_held_tasks",
+            "Tasks waiting in the task gate (over a rate or concurrency limit, or behind "
+            "higher-priority ones)",
+            labels=["task_type"],
+        )
+        out = GaugeMetricFamily(
+            "orchestrator_gate_in_flight_tasks",
+            "Tasks the gate released that have not ended yet",
+            labels=["task_type"],
+        )
+        for name, record in sorted(self.gates.items()):
+            held.add_metric([name], int(record.get("held", 0)))
+            out.add_metric([name], int(record.get("inFlight", 0)))
+        yield from (held, out)
+        if self.presence is not None:
+            yield self._pollers(self.presence)
+
+    def _pollers(self, presence: BackgroundPresence) -> GaugeMetricFamily:
+        family = GaugeMetricFamily(
+            "orchestrator_active_pollers",
+            "Workers that polled the queue within the active-worker window",
+            labels=["task_type", "domain"],
+        )
+        since = time.time() * 1000 - presence.window_ms
+        for task_type in sorted(set(self.task_types) | set(self.gates)):
+            active = {"": 0}
+            for domain, _, last_poll in presence.pollers(task_type):
+                key = domain or ""
+                active[key] = active.get(key, 0) + (1 if last_poll > since else 0)
+            for domain, n in sorted(active.items()):
+                family.add_metric([task_type, domain], n)
+        return family
 
     def _counters(self) -> Iterator[Any]:
         families: dict[str, CounterMetricFamily] = {}
@@ -198,7 +266,9 @@ class Metrics(Collector):
 def _metrics(request: Request, rt: Annotated[Runtime, Depends(runtime)]) -> Metrics:
     state: Metrics | None = getattr(request.app.state, "metrics", None)
     if state is None:
-        state = request.app.state.metrics = Metrics(rt)
+        gates = gate_status_cache(request.app, rt.settings)
+        state = Metrics(rt, gates, presence_of(request.app))
+        request.app.state.metrics = state
     return state
 
 

@@ -3,7 +3,8 @@
 Pages are static HTML shells; each loads one module from /ui/js/ that calls the REST API. The
 files live in ``orchestrator/api/ui/`` (package data), so the UI works offline and ships with
 the wheel. /api/ui/queues is the one endpoint made for the UI: Conductor's
-/api/tasks/queue/sizes needs the task types up front and says nothing about workers.
+/api/tasks/queue/sizes needs the task types up front and says nothing about workers, domain
+queues or the task gate.
 """
 
 from __future__ import annotations
@@ -19,7 +20,15 @@ from psycopg.rows import dict_row
 
 from orchestrator.api.app import Runtime, runtime
 from orchestrator.api.errors import not_found
-from orchestrator.api.queue_depth import QueueDepths, worker_group
+from orchestrator.api.queue_lags import Queue, QueueLags
+from orchestrator.api.queue_status import (
+    BackgroundPresence,
+    Poller,
+    gate_status_cache,
+    poller_rows,
+    presence_of,
+)
+from orchestrator.api.task_subscription import worker_group
 from orchestrator.kafka.admin import admin_client
 
 router = APIRouter(tags=["ui"])
@@ -78,42 +87,105 @@ async def static_file(path: str) -> FileResponse:
 
 @router.get("/api/ui/queues")
 async def queues(rt: RtDep, request: Request) -> dict[str, Any]:
-    """Per task type: pending tasks, workers connected now, workers that took a task recently.
+    """Per task type: its queues (the default one and each domain's), their pending tasks and
+    pollers, the task gate's counts when the type is gated, and who took a task recently.
 
-    ``pending`` is the worker group's consumer lag (as /api/tasks/queue/sizes); ``consumers``
-    the members of that group now (Kafka SDK workers; the HTTP poll bridge is one member for
-    all its HTTP pollers); ``recentWorkers`` the worker ids that started a task of that type
-    in the last RECENT_S seconds, from the read model.
+    A queue's ``pending`` is its worker group's consumer lag (as /api/tasks/queue/sizes; None
+    when Kafka cannot be read); ``pollers`` the workers that announced a poll of that queue on
+    the presence topic (Kafka SDK workers and HTTP pollers alike), ``activePollers`` those
+    within ``activeSeconds``; ``consumers`` the worker group's members now (the HTTP poll bridge
+    is one member for all its HTTP pollers). A type's ``gate`` is its latest gate-status record
+    (ADR 0006: ``held`` tasks wait in the gate and are not in ``pending``) or None when the type
+    is not gated; ``recentWorkers`` the worker ids that started a task of that type in the last
+    RECENT_S seconds, from the read model.
     """
-    since = int(time.time() * 1000) - RECENT_S * 1000
+    now = int(time.time() * 1000)
     async with rt.pool.connection() as conn:
         known = await _task_types(conn)
-        recent = await _recent_workers(conn, since)
-    types = sorted(known | set(recent))
-    depths = _depths(request, rt)
-    pending, groups = await asyncio.gather(
-        asyncio.to_thread(depths.get, types),
-        asyncio.to_thread(_group_members, rt, types),
+        recent = await _recent_workers(conn, now - RECENT_S * 1000)
+    presence = presence_of(request.app)
+    first = known | set(recent)
+    (gates, gate_ok), lags = await asyncio.gather(
+        asyncio.to_thread(_gates, request, rt),
+        asyncio.to_thread(_pending, request, rt, first, _polls(presence, first)),
     )
+    types = first | set(gates) | {t for t, _ in lags or {}}
+    polls = _polls(presence, types)
+    found = sorted(_queues(types, lags, polls), key=lambda q: (q[0], q[1] or ""))
+    members = await asyncio.to_thread(_group_members, rt, found)
+    window_ms = presence.window_ms if presence else rt.settings.active_worker_last_poll_secs * 1000
     rows = [
         {
             "taskType": t,
-            "pending": pending.get(t, 0),
-            "consumers": groups.get(t, {"state": "UNKNOWN", "members": []}),
+            "gate": gates.get(t),
             "recentWorkers": recent.get(t, []),
+            "queues": [
+                _queue_row(q, lags, polls, members, now, window_ms) for q in found if q[0] == t
+            ],
         }
-        for t in types
+        for t in sorted(types)
     ]
-    return {"recentSeconds": RECENT_S, "queues": rows}
+    return {
+        "recentSeconds": RECENT_S,
+        "activeSeconds": window_ms // 1000,
+        "presenceReady": bool(presence and presence.ready),
+        "gateStatusAvailable": gate_ok,
+        "types": rows,
+    }
 
 
-def _depths(request: Request, rt: Runtime) -> QueueDepths:
-    """One QueueDepths per app: its 5 s cache spares Kafka when several browsers refresh."""
-    depths: QueueDepths | None = getattr(request.app.state, "ui_queue_depths", None)
-    if depths is None:
-        depths = QueueDepths(rt.settings.kafka_bootstrap, rt.settings.topic_prefix)
-        request.app.state.ui_queue_depths = depths
-    return depths
+def _polls(presence: BackgroundPresence | None, types: set[str]) -> dict[str, list[Poller]]:
+    return {t: presence.pollers(t) for t in types} if presence else {}
+
+
+def _queues(
+    types: set[str], lags: dict[Queue, int] | None, polls: dict[str, list[Poller]]
+) -> set[Queue]:
+    """Each type's default queue, every task topic found, every queue someone polls."""
+    polled = {(t, d) for t, found in polls.items() for d, _, _ in found}
+    return {(t, None) for t in types} | set(lags or {}) | polled
+
+
+def _queue_row(
+    queue: Queue,
+    lags: dict[Queue, int] | None,
+    polls: dict[str, list[Poller]],
+    members: dict[Queue, dict[str, Any]],
+    now: int,
+    window_ms: int,
+) -> dict[str, Any]:
+    task_type, domain = queue
+    pollers = poller_rows(polls.get(task_type, []), domain, now, window_ms)
+    return {
+        "domain": domain,
+        "pending": None if lags is None else lags.get(queue, 0),
+        "pollers": pollers,
+        "activePollers": sum(1 for p in pollers if p["active"]),
+        "consumers": members.get(queue, {"state": "UNKNOWN", "members": []}),
+    }
+
+
+def _pending(
+    request: Request, rt: Runtime, types: set[str], polls: dict[str, list[Poller]]
+) -> dict[Queue, int] | None:
+    """Blocking: every queue's pending count; None (shown as unknown) when Kafka is down."""
+    lags: QueueLags | None = getattr(request.app.state, "ui_queue_lags", None)
+    if lags is None:
+        lags = QueueLags(rt.settings.kafka_bootstrap, rt.settings.topic_prefix)
+        request.app.state.ui_queue_lags = lags
+    polled = {(t, d) for t, found in polls.items() for d, _, _ in found}
+    try:
+        return lags.get({(t, None) for t in types} | polled)
+    except Exception:  # the page still shows the read model's part and the pollers
+        return None
+
+
+def _gates(request: Request, rt: Runtime) -> tuple[dict[str, dict[str, Any]], bool]:
+    """Blocking: the gate's latest counts per task definition name, and whether they were read."""
+    try:
+        return gate_status_cache(request.app, rt.settings).get(), True
+    except Exception:
+        return {}, False
 
 
 async def _task_types(conn: Any) -> set[str]:
@@ -154,17 +226,17 @@ async def _recent_workers(conn: Any, since: int) -> dict[str, list[dict[str, Any
     return found
 
 
-def _group_members(rt: Runtime, task_types: list[str]) -> dict[str, dict[str, Any]]:
+def _group_members(rt: Runtime, queues: list[Queue]) -> dict[Queue, dict[str, Any]]:
     """Blocking: each worker group's state and members (Kafka's view of connected workers)."""
-    if not task_types:
+    if not queues:
         return {}
-    groups = {worker_group(rt.settings.topic_prefix, t): t for t in task_types}
+    groups = {worker_group(rt.settings.topic_prefix, t, d): (t, d) for t, d in queues}
     try:
         admin = admin_client(rt.settings.kafka_bootstrap, KAFKA_TIMEOUT_S)
         futures = admin.describe_consumer_groups(list(groups), request_timeout=KAFKA_TIMEOUT_S)
     except Exception:  # Kafka down: the page still shows the read model's part
         return {}
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[Queue, dict[str, Any]] = {}
     for group, future in futures.items():
         try:
             found = future.result(timeout=KAFKA_TIMEOUT_S)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from collections.abc import Iterator
 
 import psycopg
@@ -14,8 +15,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from orchestrator.api import metrics_counts
 from orchestrator.api.app import create_app
+from orchestrator.flow.presence import Poll
 from orchestrator.kafka.admin import delete_topics, ensure_topics
-from orchestrator.kafka.topics import TopicNames, TopicSpec
+from orchestrator.kafka.topics import TopicNames, TopicSpec, gate_topic_specs, presence_topic_spec
 from orchestrator.settings import Settings
 from projections.migrate import migrate_url
 from tests import readmodel_support as support
@@ -33,7 +35,9 @@ def settings() -> Iterator[Settings]:
     settings = support.settings_for(url, f"test-metrics-{os.urandom(4).hex()}")
     yield settings
     support.remove_topics(settings)
-    delete_topics(settings.kafka_bootstrap, [TopicNames.from_settings(settings).task("reserve")])
+    extra = [TopicNames.from_settings(settings).task("reserve"), presence_topic_spec(settings).name]
+    extra += [spec.name for spec in gate_topic_specs(settings)]
+    delete_topics(settings.kafka_bootstrap, extra)
     support.drop_schema(base, schema)
 
 
@@ -184,3 +188,49 @@ def test_queue_depth_is_the_worker_groups_lag(client: TestClient, settings: Sett
     m = scrape(client)
     assert m[("orchestrator_task_queue_depth", (("task_type", "reserve"),))] == 2
     assert m[("orchestrator_metrics_source_up", (("source", "kafka"),))] == 1
+
+
+def test_gate_and_poller_gauges_come_from_the_gate_status_and_presence_topics(
+    client: TestClient, settings: Settings
+) -> None:
+    """What a gate publishes (held, in flight) and who announced a poll, as gauges; a stale
+    gate record is left out, and a poll older than the active window does not count."""
+    names = TopicNames.from_settings(settings)
+    assert ensure_topics(settings.kafka_bootstrap, gate_topic_specs(settings), 15).ok
+    now = int(time.time() * 1000)
+    status = [
+        ("resize", {"held": 12, "inFlight": 4, "concurrentExecLimit": 4, "at": now}),
+        ("gone", {"held": 3, "inFlight": 1, "concurrentExecLimit": 1, "at": now - 3_600_000}),
+    ]
+    support.produce(
+        settings.kafka_bootstrap,
+        names.gate_status,
+        [(name.encode(), json.dumps({"type": name, **v}).encode()) for name, v in status],
+    )
+    old = now - (settings.active_worker_last_poll_secs + 60) * 1000
+    polls = [
+        Poll("resize", "blue", "w-blue-1", now),
+        Poll("resize", "blue", "w-blue-2", now),
+        Poll("resize", None, "w-default", old),  # stopped polling: seen, not active
+    ]
+    support.produce(settings.kafka_bootstrap, names.presence, [(p.key, p.encode()) for p in polls])
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO definitions (kind, name, version, body, registered_at) "
+            "VALUES ('task', 'resize', 0, '{}', 0) ON CONFLICT DO NOTHING"
+        )
+
+    pollers = "orchestrator_active_pollers"
+    blue = (pollers, (("domain", "blue"), ("task_type", "resize")))
+    held = ("orchestrator_gate_held_tasks", (("task_type", "resize"),))
+    # The presence view follows its topic in the background; the gate status is cached 2 s.
+    support.wait_until(
+        lambda: {blue, held} <= set(scrape(client)), 30, "the polls and the gate status"
+    )
+    m = scrape(client)
+    assert m[held] == 12
+    assert m[("orchestrator_gate_in_flight_tasks", (("task_type", "resize"),))] == 4
+    assert ("orchestrator_gate_held_tasks", (("task_type", "gone"),)) not in m
+    assert m[blue] == 2
+    assert m[(pollers, (("domain", ""), ("task_type", "resize")))] == 0
+    assert m[("orchestrator_metrics_source_up", (("source", "gate"),))] == 1
