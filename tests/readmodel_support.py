@@ -73,7 +73,16 @@ def create_topics(settings: Settings) -> TopicNames:
 
 
 def remove_topics(settings: Settings) -> None:
-    delete_topics(settings.kafka_bootstrap, [s.name for s in core_topics(settings)])
+    """Every topic of the test's prefix: the core ones and those made on the way (presence...)."""
+    from orchestrator.kafka.admin import admin_client
+
+    names = admin_client(settings.kafka_bootstrap).list_topics(timeout=10).topics
+    mine = [
+        n for n in names if n.startswith((settings.topic_prefix + ".", settings.topic_prefix + "-"))
+    ]
+    delete_topics(
+        settings.kafka_bootstrap, sorted({*mine, *(s.name for s in core_topics(settings))})
+    )
 
 
 def produce(
