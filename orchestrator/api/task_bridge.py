@@ -198,7 +198,8 @@ class TaskBridge:
             resolved = resolve_task_secrets(d.input_data, self._secrets)
         except MissingSecrets as exc:  # the message names the secrets, never a value
             self._forget(d, seen)
-            return await self._set_aside(sub, held, str(exc), worker_id)
+            await self._set_aside(sub, held, str(exc), worker_id)
+            return None
         ack = TaskStarted(
             workflow_id=d.workflow_instance_id,
             root_workflow_id=d.root_workflow_id,
