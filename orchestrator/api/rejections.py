@@ -130,6 +130,8 @@ class RejectionFollower:
                 "client.id": "orchestrator-api-rejections",
                 "enable.auto.commit": False,
                 "fetch.wait.max.ms": 10,
+                # librdkafka logs every failed connect to stderr; route it to logging.
+                "logger": logging.getLogger("orchestrator.kafka.librdkafka"),
             }
         )
         try:

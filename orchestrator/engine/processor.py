@@ -20,6 +20,7 @@ import asyncio
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,7 @@ log = logging.getLogger(__name__)
 TIMER_TICK_S = 0.02
 DEFINITION_WAIT_S = 3.0
 INITIAL_DEFINITIONS_WAIT_S = 30.0
+MAX_COMPLETING = 2  # batches decided whose deliveries are still awaited
 
 
 @dataclass(slots=True)
@@ -161,19 +163,49 @@ class Processor:
     # -- the agent ----------------------------------------------------------------------------
 
     async def _agent(self, stream: faust.StreamT) -> None:
+        """Decide each batch at once; its deliveries complete in the background (pipelined).
+
+        A batch's decisions need only the in-memory states, which the previous batch updated
+        when it was decided; what must wait for deliveries is the batch's changelog write and
+        its "done" (the offset commit), and `_complete` keeps both in order (ADR 0003).
+        """
+        completing: deque[asyncio.Task[None]] = deque()
         async for batch in stream:
             try:
-                await self._handle(batch)
-                assert self.intake is not None
-                self.intake.done(batch)
+                previous = completing[-1] if completing else None
+                completing.append(asyncio.ensure_future(await self._handle(batch, previous)))
+                while completing and (len(completing) > MAX_COMPLETING or completing[0].done()):
+                    await completing.popleft()
+            except asyncio.CancelledError:
+                raise  # shutting down: what is not done is not committed, and is replayed
             except BaseException:
-                log.critical(
-                    "processor batch failed; exiting so the batch is replayed", exc_info=True
-                )
-                logging.shutdown()
-                os._exit(70)
+                _exit("processor batch failed; exiting so the batch is replayed")
 
-    async def _handle(self, batch: Batch) -> None:
+    async def _complete(
+        self,
+        batch: Batch,
+        deliveries: list[Any],
+        out: BatchOutput | None,
+        roots: dict[bytes, Record],
+        previous: asyncio.Task[None] | None,
+    ) -> None:
+        """Events delivered, then the states to the changelog, then done, in batch order."""
+        try:
+            await asyncio.gather(*deliveries)
+            if out is not None:
+                await asyncio.gather(*self._write_states(out, roots))
+            if previous is not None:
+                await previous
+            assert self.intake is not None
+            self.intake.done(batch)
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            _exit("processor batch could not be completed; exiting so the batch is replayed")
+
+    async def _handle(self, batch: Batch, previous: asyncio.Task[None] | None) -> Any:
+        """Decide a batch, update the in-memory states, start its deliveries; returns the
+        coroutine that completes it."""
         if not self.definitions_loaded.is_set():
             try:
                 await asyncio.wait_for(self.definitions_loaded.wait(), INITIAL_DEFINITIONS_WAIT_S)
@@ -191,19 +223,16 @@ class Processor:
                 futures.append(self._dead_letter(event, str(exc)))
                 continue
             commands.append((envelope.command, envelope.command_id))
+        roots = {e.message.key: e for e in batch}
         if not commands:
-            await asyncio.gather(*futures)
-            return
+            return self._complete(batch, futures, None, roots, previous)
         log.debug("batch of %d commands", len(commands))
         await self._await_definitions(commands)
         out = process_batch(_StateView(self.states), commands, self.ctx)
-        roots = {e.message.key: e for e in batch}
         futures.extend(await self._produce(out, roots))
-        log.debug("produced %d records; awaiting delivery", len(futures))
-        await asyncio.gather(*futures)
-        log.debug("delivered; persisting %d states", len(out.states))
-        await asyncio.gather(*self._persist(out, roots))
+        self._remember(out, roots)
         self._count(len(commands), out)
+        return self._complete(batch, futures, out, roots, previous)
 
     async def _await_definitions(self, commands: Iterable[tuple[Command, str | None]]) -> None:
         """A start naming a definition not seen yet waits (bounded) for the registry."""
@@ -296,27 +325,29 @@ class Processor:
         )
         return self.out.send(self.topics.dlq, msg.key, record)
 
-    def _persist(self, out: BatchOutput, roots: dict[bytes, Record]) -> list[Any]:
-        """Write touched states to the cache and the changelog topic, on their commands
-        partition; returns the changelog deliveries, awaited before the batch is reported done,
-        so that "offset committed => state durable" holds.
-        """
-        deliveries = []
+    def _remember(self, out: BatchOutput, roots: dict[bytes, Record]) -> None:
+        """The batch's new states and timers, in memory: the next batch decides on them."""
         for wid, state in out.states.items():
-            event = roots.get((state.root_workflow_id or wid).encode())
-            if event is None:  # pragma: no cover - every touched state came from a command
-                raise RuntimeError(f"no source event for workflow {wid}")
-            partition = event.message.partition
-            entry = TableEntry(partition=partition, state=state)
-            self.states[wid] = entry
-            key = wid.encode()
-            deliveries.append(
-                self.out.send(self.topics.state_changelog, key, encode_entry(entry), partition)
-            )
+            partition = _source(roots, state.root_workflow_id or wid).message.partition
+            self.states[wid] = TableEntry(partition=partition, state=state)
         for timer in out.timers:
             entry = self.states.get(timer.workflow_id)
             if entry is not None:
                 self.timers.push(timer, entry.partition)
+
+    def _write_states(self, out: BatchOutput, roots: dict[bytes, Record]) -> list[Any]:
+        """The batch's states to the changelog, on their commands partition (after its events
+        were delivered); the deliveries are awaited before the batch is done, so that "offset
+        committed => state durable" holds."""
+        deliveries = []
+        for wid, state in out.states.items():
+            partition = _source(roots, state.root_workflow_id or wid).message.partition
+            entry = TableEntry(partition=partition, state=state)
+            deliveries.append(
+                self.out.send(
+                    self.topics.state_changelog, wid.encode(), encode_entry(entry), partition
+                )
+            )
         return deliveries
 
     def _count(self, commands: int, out: BatchOutput) -> None:
@@ -392,9 +423,8 @@ class Processor:
             )
         except Exception:
             # Deciding on a partial state could contradict the log; a restart retries cleanly.
-            log.critical("cannot read the state changelog; exiting", exc_info=True)
-            logging.shutdown()
-            os._exit(70)
+            _exit("cannot read the state changelog; exiting")
+            raise
 
     async def _resume_effect(self, effect: Any, partition: int) -> list[Any]:
         out = BatchOutput()
@@ -461,6 +491,20 @@ def _merge_newest(
 ) -> dict[str, TableEntry]:
     """Entries of the assigned partitions, from the table and the cache, the newest per id."""
     return _newest_by_id([*table_items, *cache.items()], assigned)
+
+
+def _source(roots: dict[bytes, Record], root_id: str) -> Record:
+    record = roots.get(root_id.encode())
+    if record is None:  # pragma: no cover - every touched state came from a command
+        raise RuntimeError(f"no source command for workflow tree {root_id}")
+    return record
+
+
+def _exit(message: str) -> None:
+    """Exit hard, uncommitted: whoever takes the partitions over replays the batch."""
+    log.critical(message, exc_info=True)
+    logging.shutdown()
+    os._exit(70)
 
 
 def _partition(roots: dict[bytes, Record], key: bytes) -> int | None:

@@ -13,6 +13,7 @@ record than librdkafka's enqueue.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from typing import Any
 
@@ -30,6 +31,10 @@ class AsyncProducer:
         self._producer = Producer(config)
         self._loop = loop
         self._stop = threading.Event()
+        # Deliveries settled by the poll thread, handed to the loop once per poll (not one
+        # call_soon_threadsafe, i.e. one self-pipe write, per record: 6 s of a 20 s profile).
+        self._settled: list[tuple[asyncio.Future[None], Any]] = []
+        self._settled_lock = threading.Lock()
         self._thread = threading.Thread(target=self._serve, name="producer-poll", daemon=True)
         self._thread.start()
 
@@ -39,7 +44,8 @@ class AsyncProducer:
         future: asyncio.Future[None] = self._loop.create_future()
 
         def on_delivery(err: Any, _msg: Any) -> None:
-            self._loop.call_soon_threadsafe(_settle, future, err)
+            with self._settled_lock:
+                self._settled.append((future, err))
 
         kwargs: dict[str, Any] = {"key": key, "value": value, "on_delivery": on_delivery}
         if partition is not None:
@@ -50,6 +56,7 @@ class AsyncProducer:
                 return future
             except BufferError:  # local queue full: let the poll thread drain it
                 self._producer.poll(0.05)
+                self._hand_settled()
             except KafkaException as exc:
                 future.set_exception(DeliveryError(str(exc)))
                 return future
@@ -65,6 +72,21 @@ class AsyncProducer:
     def _serve(self) -> None:
         while not self._stop.is_set():
             self._producer.poll(0.05)
+            self._hand_settled()
+        self._hand_settled()
+
+    def _hand_settled(self) -> None:
+        with self._settled_lock:
+            settled, self._settled = self._settled, []
+        if settled:
+            # A closed loop raises RuntimeError: nobody awaits these any more.
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(_settle_all, settled)
+
+
+def _settle_all(settled: list[tuple[asyncio.Future[None], Any]]) -> None:
+    for future, err in settled:
+        _settle(future, err)
 
 
 def _settle(future: asyncio.Future[None], err: Any) -> None:
