@@ -101,7 +101,7 @@ def test_processor_killed_mid_run_loses_and_doubles_nothing(runtime: Runtime) ->
     wait_until_ready(runtime, "processor", 1, 60)
     sender, log = CommandSender(runtime), EventLog(runtime)
     definition = three_step_definition()
-    with RawWorker(runtime, TASKS):
+    with RawWorker(runtime, TASKS, slow_complete):
         ids = {sender.start(definition, {"n": i}) for i in range(WORKFLOWS)}
         sender.flush()
         progress = wait_for_progress(log, WORKFLOWS, 90)
