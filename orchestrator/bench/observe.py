@@ -62,7 +62,7 @@ class EventObserver:
                 "group.id": group,
                 "auto.offset.reset": "earliest",
                 "enable.auto.commit": False,
-                "fetch.wait.max.ms": 20,
+                "fetch.wait.max.ms": 100,  # no added latency: see kafka/clients.py
             }
         )
         self._consumer.subscribe([topic])

@@ -35,10 +35,17 @@ class Fleet:
     children: list[Child] = field(default_factory=list)
 
     def start(self, component: str, args: list[str]) -> Child:
-        log = self.log_dir / f"{component}-{len(self.children)}.log"
+        name = f"{component}-{len(self.children)}"
+        log = self.log_dir / f"{name}.log"
+        command = [sys.executable, "-m", "orchestrator", *args]
+        profile = self.env.get("ORCHESTRATOR_PROFILE")
+        if profile:  # sampled: $ORCHESTRATOR_PROFILE/<component>-<n>.txt (bench/sampler.py)
+            out_path = str(Path(profile) / name)
+            command = [sys.executable, "-m", "orchestrator.bench.sampler", "--out", out_path,
+                       "--", *args]  # fmt: skip
         with open(log, "wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "orchestrator", *args],
+                command,
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -59,6 +59,33 @@ def handoffs(obs: Observations) -> list[tuple[str, int, float]]:
     return out
 
 
+SUSTAINED_GROWTH = 1.25  # last third's workflow latency p50 may be this much of the first's...
+SUSTAINED_SLACK_MS = 250.0  # ...plus this: noise of a shared machine, not a growing queue
+
+
+def sustained(obs: Observations, load: LoadResult, incomplete: int, burst: bool) -> dict[str, Any]:
+    """Did the run keep up with its offered rate? Every workflow completed (within the drain),
+    and the workflow latency of the last third of the starts is not growing over the first
+    third's: a queue that grows shows as latency that grows with the start time."""
+    if burst or not load.intended_ms:
+        return {"sustained": None, "reason": "a burst has no rate to sustain"}
+    latencies = workflow_latencies(obs, load)
+    ordered = sorted(load.intended_ms.items(), key=lambda kv: kv[1])
+    third = max(1, len(ordered) // 3)
+    first = [latencies[w] for w, _ in ordered[:third] if w in latencies]
+    last = [latencies[w] for w, _ in ordered[-third:] if w in latencies]
+    first_p50 = percentiles(first)["p50"]
+    last_p50 = percentiles(last)["p50"]
+    flat = (first_p50 is not None and last_p50 is not None
+            and last_p50 <= SUSTAINED_GROWTH * first_p50 + SUSTAINED_SLACK_MS)  # fmt: skip
+    return {
+        "sustained": bool(flat and incomplete == 0),
+        "workflow_latency_p50_first_third_ms": first_p50,
+        "workflow_latency_p50_last_third_ms": last_p50,
+        "incomplete_after_drain": incomplete,
+    }
+
+
 def summarize(
     obs: Observations,
     load: LoadResult,
@@ -82,6 +109,8 @@ def summarize(
     for ref, _, ms in hand:
         by_step[ref].append(ms)
     events_mb = sum(obs.event_bytes[b] for b in buckets) / 1e6
+    incomplete = load.sent - len(completed) - failed
+    verdict = sustained(obs, load, incomplete, bool(settings.get("burst")))
     return {
         "settings": settings,
         "window_s": seconds,
@@ -92,7 +121,9 @@ def summarize(
         "workflows_failed": failed,
         "backlog_at_end_of_load": started_by_end - completed_by_end,
         "not_started_at_end_of_load": load.sent - started_by_end,
-        "incomplete_after_drain": load.sent - len(completed) - failed,
+        "incomplete_after_drain": incomplete,
+        "sustained": verdict["sustained"],
+        "sustained_check": verdict,
         "starts_per_s": rate(obs.starts, buckets),
         "task_executions_per_s": rate(obs.task_results, buckets),
         "workflows_completed_per_s": rate(obs.completions, buckets),
@@ -108,7 +139,20 @@ def summarize(
         "cpu_measured_s": round(cpu_elapsed_s, 1),
         "cpu_cores_by_component": {k: round(v / cpu_elapsed_s, 2) for k, v in cpu.items()},
         "kafka_relay_baseline_events_per_s": relay_per_s,
+        "events_per_s_share_of_relay": (
+            round(rate(obs.events, buckets) / relay_per_s, 4) if relay_per_s else None
+        ),
+        # CPU per workflow is what a machine of N cores divides (meaningful when sustained).
+        "cpu_ms_per_completed_workflow_by_component": _per_workflow(
+            cpu, rate(obs.completions, buckets) * cpu_elapsed_s
+        ),
     }
+
+
+def _per_workflow(cpu: dict[str, float], workflows: float) -> dict[str, float] | None:
+    if workflows <= 0:
+        return None
+    return {k: round(v / workflows * 1000, 2) for k, v in cpu.items()}
 
 
 def timeline(obs: Observations, load: LoadResult) -> list[dict[str, Any]]:
@@ -141,6 +185,16 @@ def timeline(obs: Observations, load: LoadResult) -> list[dict[str, Any]]:
     ]
 
 
+def _verdict(result: dict[str, Any]) -> str:
+    check = result.get("sustained_check") or {}
+    if result.get("sustained") is None:
+        return "n/a (burst)"
+    word = "YES" if result["sustained"] else "NO: this rate is above what this machine sustains"
+    return (f"{word} (workflow p50 first third {check.get('workflow_latency_p50_first_third_ms')} "
+            f"ms, last third {check.get('workflow_latency_p50_last_third_ms')} ms, "
+            f"{check.get('incomplete_after_drain')} incomplete after the drain)")  # fmt: skip
+
+
 def table(result: dict[str, Any]) -> str:
     def pct(key: str) -> str:
         v = result.get(key)
@@ -166,9 +220,14 @@ def table(result: dict[str, Any]) -> str:
         ("workflow latency p50/p95/p99", pct("workflow_latency_ms")),
         ("projection lag p50/p95/p99", pct("projection_lag_ms")),
         ("kafka relay baseline msgs/s", "-" if relay is None else f"{relay:.0f}"),
+        ("events/s as a share of the relay", "-" if not relay else
+         f"{100 * result['events_per_s'] / relay:.1f} %"),
+        ("sustained (all completed, latency not growing)", _verdict(result)),
     ]  # fmt: skip
     for name, seconds in sorted(result["cpu_seconds_by_component"].items(), key=lambda kv: -kv[1]):
         cores = result["cpu_cores_by_component"][name]
-        rows.append((f"cpu {name}", f"{seconds:.1f} s ({cores:.2f} cores)"))
+        per = (result.get("cpu_ms_per_completed_workflow_by_component") or {}).get(name)
+        each = "" if per is None else f", {per:.1f} ms/workflow"
+        rows.append((f"cpu {name}", f"{seconds:.1f} s ({cores:.2f} cores{each})"))
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)

@@ -18,6 +18,7 @@ from orchestrator.bench.load import LoadResult, Schedule, run_api_load, run_kafk
 from orchestrator.bench.observe import EventObserver, wait_quiet
 from orchestrator.bench.procs import Fleet, cpu_snapshot, stack_pids
 from orchestrator.bench.report import summarize, table, timeline
+from orchestrator.bench.sampler import start_if_asked
 from orchestrator.bench.workload import TASK_TYPES, WORKFLOW
 from orchestrator.kafka.topics import TopicNames
 from orchestrator.settings import Settings, load_settings
@@ -28,7 +29,7 @@ WARMUP_TIMEOUT_S = 90.0
 
 @dataclass(frozen=True)
 class BenchConfig:
-    rate: float = 50.0
+    rate: float = 30.0
     duration_s: float = 30.0
     burst: int = 0
     processors: int = 1
@@ -70,6 +71,7 @@ def run_bench(cfg: BenchConfig, base: Settings) -> dict[str, Any]:
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     ok = False
     say(f"run {prefix}; logs in {workdir}")
+    start_if_asked("bench")  # ORCHESTRATOR_PROFILE=DIR: every process of the run is sampled
     try:
         setup.create_topics(settings, TASK_TYPES)
         setup.publish_definitions(settings)

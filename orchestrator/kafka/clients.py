@@ -19,7 +19,11 @@ Consumers (``consumer_config``):
   commits only stored offsets. At-least-once, with commits off the hot path.
 - ``auto.offset.reset = earliest``: a new group (the first worker of a task type) must see the
   tasks dispatched before it started.
-- ``fetch.wait.max.ms = 10``: low hand-off latency when the topic is quiet.
+- ``fetch.wait.max.ms = 100``: how long the broker may hold an empty fetch. It does not delay a
+  hand-off: with ``fetch.min.bytes = 1`` the broker answers as soon as one record arrives
+  (measured here, a record produced every 20 ms to an idle consumer: p50 1.4 ms with 10, 100
+  and 500). What it sets is how often an idle consumer asks: every 10 ms made each idle worker
+  loop send ~100 fetch requests/s, broker CPU on a machine the broker shares with us.
 - ``cooperative-sticky`` assignment: a worker joining or leaving does not stop every other
   worker of the group (no stop-the-world rebalance).
 """
@@ -84,7 +88,7 @@ def consumer_config(
         "auto.commit.interval.ms": 1000,
         "enable.auto.offset.store": False,
         "auto.offset.reset": "earliest",
-        "fetch.wait.max.ms": 10,
+        "fetch.wait.max.ms": 100,
         "partition.assignment.strategy": "cooperative-sticky" if cooperative else "range",
         "logger": logging.getLogger(_LIBRDKAFKA_LOGGER),
     }

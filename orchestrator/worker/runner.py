@@ -9,14 +9,7 @@ At-least-once: a record's offset is stored only after its result was delivered t
 topic (``enable.auto.offset.store=false``; the consumer's auto-commit then commits what was
 stored). A task running in this process is not started twice when its dispatch arrives again.
 
-Flow control (measured in the bench, docs/benchmarks.md): a loop takes new records while fewer
-than ``2 x concurrency`` are executing or queued for a thread, and fewer than
-``MAX_UNREPORTED`` wait for their result's delivery. Counting the results in flight against
-the small execution window made every task type wait one produce round trip per window (60-100
-tasks/s per type). When the window is full the loop waits on its delivery queue (woken by the
-group's producer-poll thread), not on Kafka; only a window full for ``PAUSE_AFTER_S`` (long
-tasks) pauses the partitions and keeps polling for the group's sake, because a pause drops the
-records librdkafka has prefetched and a resume fetches them again.
+Flow control: ``orchestrator/worker/window.py``.
 """
 
 from __future__ import annotations
@@ -43,11 +36,10 @@ from orchestrator.worker.pools import LoopPool, ThreadPool
 from orchestrator.worker.registry import WorkerSpec
 from orchestrator.worker.reporter import Reporter, now_ms
 from orchestrator.worker.task import Outcome
+from orchestrator.worker.window import PAUSE_AFTER_S, Window
 
 log = logging.getLogger(__name__)
 DELIVERY_ATTEMPTS = 3
-MAX_UNREPORTED = 2000  # records taken whose result is not yet delivered (memory bound)
-PAUSE_AFTER_S = 1.0  # a window full this long pauses the partitions (see the module doc)
 _IDLE_POLL_S = 0.1
 _BUSY_POLL_S = 0.01  # while results are in flight: come back soon to free the window
 _ROOM_WAIT_S = 0.05
@@ -98,10 +90,7 @@ class TaskRunner:
         self.running: set[str] = set()  # task ids; touched by the poll thread only
         self._done: queue.SimpleQueue[_Done | None] = queue.SimpleQueue()
         self._paused: set[Partition] = set()
-        self.window = 2 * spec.concurrency
-        self._executing = 0  # submitted to the pool and not finished; under _count_lock
-        self._count_lock = threading.Lock()
-        self._full_since: float | None = None
+        self.window = Window(2 * spec.concurrency)
         self._pool: ThreadPool | LoopPool = (
             LoopPool(f"worker-{spec.task_type}", spec.concurrency)
             if spec.is_async
@@ -132,31 +121,24 @@ class TaskRunner:
         self._apply_deliveries()
         if self.presence is not None:  # throttled inside: a clock read on most steps
             self.presence.polled(self.spec.task_type, self.spec.domain, self.reporter.worker_id)
-        free = self._free()
+        free = self.window.free(self.tracker.in_flight())
         if free <= 0:
             self._wait_for_room()
             return
-        self._full_since = None
+        self.window.has_room()
         self._resume()
         timeout = _BUSY_POLL_S if self.tracker.in_flight() else _IDLE_POLL_S
         for message in take(self.consumer, min(self.spec.poll_batch, free), timeout):
             self._accept(message)
 
-    def _free(self) -> int:
-        """Records this loop may take now: a small execution backlog keeps the next task
-        ready when one ends; results being delivered only count against a large bound."""
-        return min(self.window - self._executing, MAX_UNREPORTED - self.tracker.in_flight())
-
     def _wait_for_room(self) -> None:
-        now = time.monotonic()
-        if self._full_since is None:
-            self._full_since = now
-        if now - self._full_since < PAUSE_AFTER_S:
+        if self.window.full_for(time.monotonic()) < PAUSE_AFTER_S:
             with contextlib.suppress(queue.Empty):  # a delivery or an ended execution: wake
                 self._apply_done(self._done.get(timeout=_ROOM_WAIT_S))
             return
         self._pause()  # long tasks: keep polling (group membership) but take nothing new
-        take(self.consumer, 1, _IDLE_POLL_S / 2)
+        for message in take(self.consumer, 1, _IDLE_POLL_S / 2):
+            self._accept(message)  # fetched before the pause took effect: never drop one
 
     def _drain(self) -> None:
         """Shutdown: take nothing new, drop what has not started, give running tasks the
@@ -217,14 +199,11 @@ class TaskRunner:
 
         def finish(outcome: Outcome) -> None:
             _log_outcome(self.spec, dispatch, outcome)
-            with self._count_lock:
-                self._executing -= 1
-            if self._full_since is not None:
+            if self.window.finished():
                 self._done.put(None)  # wake the loop waiting for room
             self._report(dispatch, outcome, tp, offset, 1)
 
-        with self._count_lock:
-            self._executing += 1
+        self.window.submitted()
 
         if isinstance(self._pool, LoopPool):
 
