@@ -95,7 +95,6 @@ class CommandIntake:
                     "session.timeout.ms": session_timeout_ms,
                     "heartbeat.interval.ms": 1000,
                     "max.poll.interval.ms": 300_000,
-                    "fetch.wait.max.ms": 5,
                 },
             )
         )
