@@ -11,7 +11,8 @@ takes the Kafka side into its own hands, with a rule simple enough to check:
   whenever the processor has room (at most MAX_IN_FLIGHT batches not done): under load the
   batches grow instead of queueing, so the per-batch round trips are paid fewer times;
 - an offset is committed only after the processor reports the batch done, which it does after
-  its outputs and its state are durable (ADR 0003 write order);
+  its outputs are delivered, and only after ``before_commit`` (the processor writing the states
+  of the batches done so far to its changelog) has returned (ADR 0003 write order);
 - when partitions are revoked, the callback waits until every batch handed over is done and
   commits, before the new owner can start (no two processors ever decide one partition at
   once, short of a lost session);
@@ -65,6 +66,7 @@ Batch = list[Record]
 Deliver = Callable[[Batch], Awaitable[None]]
 Assigned = Callable[[set[int]], Awaitable[None]]
 Revoked = Callable[[set[int]], Awaitable[None]]
+BeforeCommit = Callable[[], Awaitable[None]]
 
 
 class CommandIntake:
@@ -78,6 +80,7 @@ class CommandIntake:
         deliver: Deliver,
         on_assigned: Assigned,
         on_revoked: Revoked,
+        before_commit: BeforeCommit,
         session_timeout_ms: int = 10_000,
     ) -> None:
         self.topic = topic
@@ -85,6 +88,7 @@ class CommandIntake:
         self.deliver = deliver
         self.on_assigned = on_assigned
         self.on_revoked = on_revoked
+        self.before_commit = before_commit
         self.consumer = Consumer(
             consumer_config(
                 bootstrap,
@@ -194,6 +198,8 @@ class CommandIntake:
             ]
         if not offsets:
             return
+        # Every batch behind these offsets is done, so its states are in what this writes.
+        self._call(self.before_commit())
         self.consumer.commit(offsets=offsets, asynchronous=asynchronous)
         for tp in offsets:
             self._committed[tp.partition] = tp.offset

@@ -80,6 +80,8 @@ class Processor:
             scripts=ctx_scripts,
         )
         self.states: dict[str, TableEntry] = {}  # the assigned partitions' executions
+        # States whose events are delivered, not yet in the changelog (see _write_states).
+        self._unwritten: dict[str, TableEntry] = {}
         self.timers = TimerHeap()
         self.known_task_topics: set[str] = set()
         # Gate or task topic per dispatch, domains resolved; gate notices (ADR 0006).
@@ -128,6 +130,7 @@ class Processor:
             deliver=self.channel.put,
             on_assigned=self._on_assigned,
             on_revoked=self._on_revoked,
+            before_commit=self._write_states,
         )
         self.intake.start()
 
@@ -189,11 +192,11 @@ class Processor:
         roots: dict[bytes, Record],
         previous: asyncio.Task[None] | None,
     ) -> None:
-        """Events delivered, then the states to the changelog, then done, in batch order."""
+        """Events delivered, then the states await their changelog write, then done, in order."""
         try:
             await asyncio.gather(*deliveries)
             if out is not None:
-                await asyncio.gather(*self._write_states(out, roots))
+                self._unwritten_states(out, roots)
             if previous is not None:
                 await previous
             assert self.intake is not None
@@ -335,20 +338,27 @@ class Processor:
             if entry is not None:
                 self.timers.push(timer, entry.partition)
 
-    def _write_states(self, out: BatchOutput, roots: dict[bytes, Record]) -> list[Any]:
-        """The batch's states to the changelog, on their commands partition (after its events
-        were delivered); the deliveries are awaited before the batch is done, so that "offset
-        committed => state durable" holds."""
-        deliveries = []
+    def _unwritten_states(self, out: BatchOutput, roots: dict[bytes, Record]) -> None:
+        """A batch whose events are delivered: its states may now go to the changelog (never
+        before: the changelog must not get ahead of the log)."""
         for wid, state in out.states.items():
             partition = _source(roots, state.root_workflow_id or wid).message.partition
-            entry = TableEntry(partition=partition, state=state)
-            deliveries.append(
+            self._unwritten[wid] = TableEntry(partition=partition, state=state)
+
+    async def _write_states(self) -> None:
+        """Before every offset commit (every 0.5 s, and on revoke): the newest state of each
+        execution touched since the last one goes to the changelog, awaited, so that "offset
+        committed => state durable" holds. Once per commit rather than once per batch: an
+        execution touched by ten batches in between is pickled and written once."""
+        unwritten, self._unwritten = self._unwritten, {}
+        await asyncio.gather(
+            *(
                 self.out.send(
-                    self.topics.state_changelog, wid.encode(), encode_entry(entry), partition
+                    self.topics.state_changelog, wid.encode(), encode_entry(e), e.partition
                 )
+                for wid, e in unwritten.items()
             )
-        return deliveries
+        )
 
     def _count(self, commands: int, out: BatchOutput) -> None:
         self.stats.commands += commands
@@ -404,6 +414,7 @@ class Processor:
         """Partitions lost (their batches are done and committed): forget their executions."""
         keep = self._held() - lost
         self.states = {wid: e for wid, e in self.states.items() if e.partition in keep}
+        self._unwritten = {w: e for w, e in self._unwritten.items() if e.partition in keep}
         self.timers.keep_partitions(keep)
         log.info("released partitions %s (holding %s)", sorted(lost), sorted(keep))
 
