@@ -3,7 +3,7 @@
 A queue is a task topic: ``<prefix>.tasks.<type>`` (the default queue) or
 ``<prefix>.tasks.<domain>.<type>`` (a task domain's queue), consumed by the worker group
 ``<prefix>-worker-<type>`` / ``<prefix>-worker-<domain>.<type>``. Its pending count is the same
-measure as ``QueueDepths`` (and /api/tasks/queue/sizes): summed over the topic's partitions,
+measure as /api/tasks/queue/sizes (and ``QueueDepths`` of /metrics uses this): summed over the topic's partitions,
 the end offset minus the group's committed offset (the start offset when it committed nothing).
 Topics are found by listing Kafka's topics under the prefix; a topic name is mapped back to its
 (type, domain) through the names we know (they may have been sanitised, see ``topic_segment``),
