@@ -175,10 +175,20 @@ def topics_command(
 ) -> None:
     """Create (idempotently) and describe every topic of the registry."""
     from orchestrator.kafka.admin import KafkaUnavailable, describe_topics, ensure_topics
-    from orchestrator.kafka.topics import core_topics, task_topic_spec
+    from orchestrator.kafka.topics import (
+        core_topics,
+        gate_topic_specs,
+        presence_topic_spec,
+        task_topic_spec,
+    )
 
     settings = settings_of(ctx)
-    specs = core_topics(settings) + [task_topic_spec(settings, t) for t in task_type or []]
+    specs = [
+        *core_topics(settings),
+        *gate_topic_specs(settings),  # flow control (ADR 0006)
+        presence_topic_spec(settings),  # task domains' active pollers
+        *(task_topic_spec(settings, t) for t in task_type or []),
+    ]
     failed = False
     try:
         if not describe_only:

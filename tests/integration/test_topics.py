@@ -20,7 +20,7 @@ from orchestrator.kafka.admin import (
     describe_topics,
     ensure_topics,
 )
-from orchestrator.kafka.topics import TopicSpec, core_topics, task_topic_spec
+from orchestrator.kafka.topics import TopicNames, TopicSpec, core_topics, task_topic_spec
 from orchestrator.settings import Settings, load_settings
 
 pytestmark = pytest.mark.kafka
@@ -99,6 +99,9 @@ def test_topics_command_creates_then_describes(
     created = runner.invoke(app, args)
     assert created.exit_code == 0, created.output
     assert f"created  {settings.topic_prefix}.events" in created.output
+    names = TopicNames.from_settings(settings)
+    for extra in (names.gate, names.gate_status, names.presence):  # flow control's topics too
+        assert f"created  {extra}" in created.output
     again = runner.invoke(app, [*args, "--describe-only"])
     assert again.exit_code == 0, again.output
     assert "created" not in again.output
