@@ -188,15 +188,16 @@ class Processor:
         self,
         batch: Batch,
         deliveries: list[Any],
-        out: BatchOutput | None,
-        roots: dict[bytes, Record],
+        entries: dict[str, TableEntry],
         previous: asyncio.Task[None] | None,
     ) -> None:
-        """Events delivered, then the states await their changelog write, then done, in order."""
+        """Events delivered, then the states await their changelog write, then done, in order.
+
+        Only once its events are delivered may a batch's states go to the changelog: the
+        changelog must never get ahead of the log."""
         try:
             await asyncio.gather(*deliveries)
-            if out is not None:
-                self._unwritten_states(out, roots)
+            self._unwritten.update(entries)
             if previous is not None:
                 await previous
             assert self.intake is not None
@@ -228,14 +229,14 @@ class Processor:
             commands.append((envelope.command, envelope.command_id))
         roots = {e.message.key: e for e in batch}
         if not commands:
-            return self._complete(batch, futures, None, roots, previous)
+            return self._complete(batch, futures, {}, previous)
         log.debug("batch of %d commands", len(commands))
         await self._await_definitions(commands)
         out = process_batch(_StateView(self.states), commands, self.ctx)
         futures.extend(await self._produce(out, roots))
-        self._remember(out, roots)
+        entries = self._remember(out, roots)
         self._count(len(commands), out)
-        return self._complete(batch, futures, out, roots, previous)
+        return self._complete(batch, futures, entries, previous)
 
     async def _await_definitions(self, commands: Iterable[tuple[Command, str | None]]) -> None:
         """A start naming a definition not seen yet waits (bounded) for the registry."""
@@ -328,22 +329,18 @@ class Processor:
         )
         return self.out.send(self.topics.dlq, msg.key, record)
 
-    def _remember(self, out: BatchOutput, roots: dict[bytes, Record]) -> None:
-        """The batch's new states and timers, in memory: the next batch decides on them."""
+    def _remember(self, out: BatchOutput, roots: dict[bytes, Record]) -> dict[str, TableEntry]:
+        """The batch's new states and timers, in memory: the next batch decides on them.
+        Returns the batch's entries (for the changelog once its events are delivered)."""
+        entries = {}
         for wid, state in out.states.items():
             partition = _source(roots, state.root_workflow_id or wid).message.partition
-            self.states[wid] = TableEntry(partition=partition, state=state)
+            entries[wid] = self.states[wid] = TableEntry(partition=partition, state=state)
         for timer in out.timers:
             entry = self.states.get(timer.workflow_id)
             if entry is not None:
                 self.timers.push(timer, entry.partition)
-
-    def _unwritten_states(self, out: BatchOutput, roots: dict[bytes, Record]) -> None:
-        """A batch whose events are delivered: its states may now go to the changelog (never
-        before: the changelog must not get ahead of the log)."""
-        for wid, state in out.states.items():
-            partition = _source(roots, state.root_workflow_id or wid).message.partition
-            self._unwritten[wid] = TableEntry(partition=partition, state=state)
+        return entries
 
     async def _write_states(self) -> None:
         """Before every offset commit (every 0.5 s, and on revoke): the newest state of each

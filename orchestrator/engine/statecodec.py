@@ -41,9 +41,12 @@ class _StateCodec(codecs.Codec):
         return pickle.loads(s)
 
 
+_CODEC = _StateCodec()  # one for the process: encode_entry runs once per written state
+
+
 def encode_entry(entry: TableEntry) -> bytes:
     """A changelog value exactly as the table's codec writes it (what recovery decodes)."""
-    return _StateCodec().dumps(entry)
+    return _CODEC.dumps(entry)
 
 
 # -- faster pickling of the frozen, slotted dataclasses ---------------------------------------
@@ -114,7 +117,7 @@ def _fast_dumps(obj: Any) -> bytes:
 
 def decode_entry(data: bytes) -> TableEntry:
     """A changelog value back into its entry (the inverse of `encode_entry`)."""
-    entry = _StateCodec().loads(data)
+    entry = _CODEC.loads(data)
     if not isinstance(entry, TableEntry):
         raise TypeError(f"not a state table entry: {type(entry).__name__}")
     return entry
@@ -122,4 +125,4 @@ def decode_entry(data: bytes) -> TableEntry:
 
 def register_state_codec() -> None:
     if CODEC_NAME not in codecs.codecs:
-        codecs.register(CODEC_NAME, _StateCodec())
+        codecs.register(CODEC_NAME, _CODEC)
