@@ -194,18 +194,21 @@ class Cascade:
         elif task.status.is_terminal:
             self._on_failure(task)
 
+    def reattempt(self, task: TaskState, delay_ms: int = 0) -> TaskState | None:
+        """The next attempt of `task`: same definition, iteration, input and container."""
+        return self.schedule(
+            self.spec(task),
+            task.iteration,
+            retry_of=task,
+            input_override=task.input,
+            delay_ms=delay_ms,
+            dynamic=task.dynamic_task is not None,
+            container_ref=task.container_ref,
+        )
+
     def _on_failure(self, task: TaskState) -> None:
         if self._can_retry(task):
-            delay = retry_delay_ms(task.task_def, task.retry_count, task.task_id)
-            self.schedule(
-                self.spec(task),
-                task.iteration,
-                retry_of=task,
-                input_override=task.input,
-                delay_ms=delay,
-                dynamic=task.dynamic_task is not None,
-                container_ref=task.container_ref,
-            )
+            self.reattempt(task, retry_delay_ms(task.task_def, task.retry_count, task.task_id))
         elif task.optional:
             self.emit(TaskCompletedWithErrors, task_id=task.task_id)
             self.continue_after(self.state.tasks[task.task_id])

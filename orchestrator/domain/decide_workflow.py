@@ -193,15 +193,7 @@ def retry(c: Cascade, command: cmd.RetryWorkflow) -> Outcome:
     for task in failed:
         if handler_for(task.kind).on_retry(c, task, command.resume_subworkflow_tasks):
             continue
-        c.schedule(
-            c.spec(task),
-            task.iteration,
-            retry_of=task,
-            input_override=task.input,
-            delay_ms=0,
-            dynamic=task.dynamic_task is not None,
-            container_ref=task.container_ref,
-        )
+        c.reattempt(task)
     return c
 
 

@@ -225,12 +225,4 @@ def _repair(c: Cascade, broken: list[TaskState]) -> None:
         if task.kind in REOPENED:
             c.emit(ev.TaskProgressed, task_id=task.task_id, output={})
             continue
-        c.schedule(
-            c.spec(task),
-            task.iteration,
-            retry_of=task,
-            input_override=task.input,
-            delay_ms=0,
-            dynamic=task.dynamic_task is not None,
-            container_ref=task.container_ref,
-        )
+        c.reattempt(task)
