@@ -186,6 +186,7 @@ def _task_ops(event: ev.EventBase) -> list[RowOp]:
                     logs=J(list(event.logs)),
                     callback_after_seconds=event.callback_after_seconds,
                     worker_id=event.worker_id,
+                    started_at=event.started_at,
                 )
             ]
         case ev.TaskCompleted():
@@ -197,6 +198,7 @@ def _task_ops(event: ev.EventBase) -> list[RowOp]:
                     output=J(event.output),
                     logs=J(list(event.logs)),
                     worker_id=event.worker_id,
+                    started_at=event.started_at,
                 )
             ]
         case ev.TaskFailed():
@@ -210,6 +212,7 @@ def _task_ops(event: ev.EventBase) -> list[RowOp]:
                     output=J(event.output),
                     logs=J(list(event.logs)),
                     worker_id=event.worker_id,
+                    started_at=event.started_at,
                 )
             ]
         case ev.TaskCompletedWithErrors():

@@ -93,14 +93,14 @@ SQL: dict[str, str] = {
         {_TASK_GUARD}""",
     "task_progressed": f"""
         UPDATE tasks SET status = 'IN_PROGRESS', poll_count = GREATEST(poll_count, 1),
-            start_time = COALESCE(start_time, %(at)s), update_time = %(at)s,
+            start_time = COALESCE(start_time, %(started_at)s, %(at)s), update_time = %(at)s,
             output = output || %(output)s, logs = logs || %(logs)s,
             callback_after_seconds = %(callback_after_seconds)s,
             worker_id = COALESCE(%(worker_id)s, worker_id), last_event_seq = %(seq)s
         {_TASK_GUARD}""",
     "task_completed": f"""
         UPDATE tasks SET status = 'COMPLETED', output = output || %(output)s,
-            logs = logs || %(logs)s, start_time = COALESCE(start_time, %(at)s),
+            logs = logs || %(logs)s, start_time = COALESCE(start_time, %(started_at)s, %(at)s),
             update_time = %(at)s, end_time = %(at)s,
             worker_id = COALESCE(%(worker_id)s, worker_id),
             poll_count = GREATEST(poll_count, CASE WHEN dispatched THEN 1 ELSE 0 END),
@@ -108,7 +108,8 @@ SQL: dict[str, str] = {
         {_TASK_GUARD}""",
     "task_failed": f"""
         UPDATE tasks SET status = %(status)s, reason = %(reason)s, output = output || %(output)s,
-            logs = logs || %(logs)s, update_time = %(at)s, end_time = %(at)s,
+            logs = logs || %(logs)s, start_time = COALESCE(start_time, %(started_at)s),
+            update_time = %(at)s, end_time = %(at)s,
             worker_id = COALESCE(%(worker_id)s, worker_id), last_event_seq = %(seq)s
         {_TASK_GUARD}""",
     "task_status": f"""

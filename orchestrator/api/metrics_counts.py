@@ -44,18 +44,22 @@ _WORKFLOW_COUNTS = f"""
     WHERE {_RANGE} AND e.type = ANY(%s)
     GROUP BY 1, 2, 3"""
 # schedule -> pick-up ("wait") and pick-up -> end ("run") of each attempt, bucketed in SQL.
-# width_bucket counts the bounds <= its operand; v - 0.5 makes a whole-ms v on a bound count
-# in that bound's bucket (Prometheus' le is "<=").
+# The pick-up is a TaskPickedUp, or the started_at of a report that came without one (the SDK's
+# deferred acknowledgement). width_bucket counts the bounds <= its operand; v - 0.5 makes a
+# whole-ms v on a bound count in that bound's bucket (Prometheus' le is "<=").
 _TASK_LATENCY = f"""
     SELECT kind, task_type, width_bucket((v - 0.5)::float8, %s::float8[]), count(*), sum(v)
     FROM (
-        SELECT CASE WHEN e.type = 'TaskPickedUp' THEN 'wait' ELSE 'run' END AS kind,
-               t.task_type,
-               CASE WHEN e.type = 'TaskPickedUp' THEN e.at - t.scheduled_time
-                    ELSE e.at - t.start_time END AS v
+        SELECT x.kind, t.task_type,
+               x.at - CASE WHEN x.kind = 'wait' THEN t.scheduled_time ELSE t.start_time END AS v
         FROM events e JOIN tasks t ON t.task_id = e.data->>'task_id'
+        CROSS JOIN LATERAL (VALUES
+            ('wait', CASE WHEN e.type = 'TaskPickedUp' THEN e.at
+                          ELSE (e.data->>'started_at')::bigint END),
+            ('run', CASE WHEN e.type = 'TaskPickedUp' THEN NULL ELSE e.at END)
+        ) AS x(kind, at)
         WHERE {_RANGE} AND e.type IN ('TaskPickedUp', 'TaskCompleted', 'TaskFailed')
-    ) x
+    ) y
     WHERE v IS NOT NULL AND v >= 0
     GROUP BY 1, 2, 3"""
 

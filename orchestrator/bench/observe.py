@@ -3,7 +3,9 @@
 Times: a start's "started" and a workflow's "completed" are the Kafka timestamps (CreateTime,
 set by the processor's producer) of its WorkflowStarted / WorkflowCompleted records. Hand-offs
 use the workers' own clocks carried in the events: TaskCompleted.at is when a worker reported a
-result, TaskPickedUp.at when a worker accepted the next dispatch (its acknowledgement).
+result, TaskPickedUp.at when a worker accepted the next dispatch (its acknowledgement), or,
+for a task reported without one (the SDK's deferred acknowledgement), its TaskCompleted.started_at:
+the same moment, the worker's clock when it took the task.
 
 Only the event types needed are decoded (picked by the schema fingerprint in the record's
 header): the observer shares the 2 cores with what it measures.
@@ -126,6 +128,8 @@ class EventObserver:
             o.result_bytes[ts // 1000] += size
             if ref is not None:
                 o.results.setdefault((root, ref), e.at)
+                if e.started_at is not None:
+                    o.picked.setdefault((root, ref), e.started_at)
 
     def snapshot(self) -> tuple[int, int, int, int]:
         """(workflows started, completed, worker results, events) so far."""

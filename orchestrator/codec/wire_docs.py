@@ -18,6 +18,9 @@ FIELD_DOCS: dict[str, str] = {
     "workflow_id": "Id of the workflow execution this record is about.",
     "task_id": "Id of the task (one attempt of one task); deterministic, derived by the engine.",
     "worker_id": "Id of the worker that reported, if it gave one (Conductor's workerId).",
+    "started_at": "When the worker took the task (epoch milliseconds), given only when it did not "
+    "acknowledge it with a TaskStarted first (the SDK's deferred acknowledgement of a fast task); "
+    "null: any pickup was recorded on its own.",
     "correlation_id": "Conductor's correlationId of the workflow, chosen by its starter.",
     "parent_workflow_id": "Id of the parent workflow when this is a sub-workflow.",
     "parent_task_id": "Id of the parent's SUB_WORKFLOW task when this is a sub-workflow.",

@@ -146,8 +146,16 @@ class Cascade:
         settle: bool = True,
         worker_id: str | None = None,
         logs: tuple[str, ...] = (),
+        started_at: int | None = None,
     ) -> None:
-        self.emit(TaskCompleted, task_id=task_id, output=output, logs=logs, worker_id=worker_id)
+        self.emit(
+            TaskCompleted,
+            task_id=task_id,
+            output=output,
+            logs=logs,
+            worker_id=worker_id,
+            started_at=started_at,
+        )
         if settle:
             self.settle(task_id)
 
@@ -160,6 +168,7 @@ class Cascade:
         output: JSON = None,
         worker_id: str | None = None,
         logs: tuple[str, ...] = (),
+        started_at: int | None = None,
     ) -> None:
         self.emit(
             TaskFailed,
@@ -169,6 +178,7 @@ class Cascade:
             output=output if output is not None else {},
             logs=logs,
             worker_id=worker_id,
+            started_at=started_at,
         )
         self.settle(task_id)
 

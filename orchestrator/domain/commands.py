@@ -147,6 +147,7 @@ class ReportTaskResult(CommandBase):
     logs: tuple[str, ...] = ()
     callback_after_seconds: int = 0
     worker_id: str | None = None
+    started_at: int | None = None  # a fast task's pickup and result in one record
 
 
 Command = (

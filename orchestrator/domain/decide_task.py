@@ -69,7 +69,10 @@ def _apply_result(
     if status not in REPORTABLE:
         return Rejected(RejectionCode.INVALID_REQUEST, f"a report cannot set status {status}")
     output = command.output if isinstance(command.output, dict) else {"result": command.output}
-    logs = command.logs if isinstance(command, cmd.ReportTaskResult) else ()
+    is_report = isinstance(command, cmd.ReportTaskResult)
+    logs = command.logs if is_report else ()
+    # A started_at only matters while nobody acknowledged the task (else the pickup has it).
+    started_at = command.started_at if is_report and task.queued else None
     if status is TaskStatus.IN_PROGRESS:
         c.emit(
             ev.TaskProgressed,
@@ -78,9 +81,12 @@ def _apply_result(
             logs=logs,
             callback_after_seconds=max(0, callback_after_seconds),
             worker_id=command.worker_id,
+            started_at=started_at,
         )
     elif status is TaskStatus.COMPLETED:
-        c.complete(task.task_id, output, worker_id=command.worker_id, logs=logs)
+        c.complete(
+            task.task_id, output, worker_id=command.worker_id, logs=logs, started_at=started_at
+        )
     else:
         reason = command.reason or f"task reported {status}"
         c.fail(
@@ -90,6 +96,7 @@ def _apply_result(
             output=output,
             worker_id=command.worker_id,
             logs=logs,
+            started_at=started_at,
         )
     return c
 

@@ -148,6 +148,7 @@ class TaskProgressed(EventBase):
     logs: tuple[str, ...] = ()
     callback_after_seconds: int = 0
     worker_id: str | None = None
+    started_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -156,6 +157,7 @@ class TaskCompleted(EventBase):
     output: JSON = field(default_factory=dict)
     logs: tuple[str, ...] = ()
     worker_id: str | None = None
+    started_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -166,6 +168,7 @@ class TaskFailed(EventBase):
     output: JSON = field(default_factory=dict)
     logs: tuple[str, ...] = ()
     worker_id: str | None = None
+    started_at: int | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -32,6 +32,14 @@ def _reason(data: dict[str, Any]) -> str:
     return f": {reason}" if reason else ""
 
 
+def _picked_up(data: dict[str, Any]) -> str:
+    """A report that carried its own pickup (no TaskPickedUp before it; ADR 0007)."""
+    if not data.get("started_at"):
+        return ""
+    worker = data.get("worker_id")
+    return f" (picked up{f' by {worker}' if worker else ''} in the same report)"
+
+
 def _workflow(entry: Entry, ref: Callable[[str | None], str]) -> str | None:
     d = entry.data
     definition = d.get("definition") or {}
@@ -77,9 +85,9 @@ def _task(entry: Entry, ref: Callable[[str | None], str]) -> str | None:
             callback = d.get("callback_after_seconds")
             return f"{task} IN_PROGRESS" + (f" callback in {callback} s" if callback else "")
         case "TaskCompleted":
-            return f"{task} COMPLETED output={_short(d.get('output'))}"
+            return f"{task} COMPLETED{_picked_up(d)} output={_short(d.get('output'))}"
         case "TaskFailed":
-            return f"{task} {d.get('status')}{_reason(d)}"
+            return f"{task} {d.get('status')}{_picked_up(d)}{_reason(d)}"
         case "TaskCompletedWithErrors":
             return f"{task} COMPLETED_WITH_ERRORS"
         case "TaskSkipped":

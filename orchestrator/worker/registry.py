@@ -31,6 +31,7 @@ class WorkerSpec:
     wants_context: bool = False  # pass a TaskContext instead of the input dict
     takes_argument: bool = True  # False: the function takes no parameter at all
     ack: bool = True  # acknowledge each task (TaskStarted) when it starts: responseTimeout applies
+    ack_after_ms: int = 100  # ...only if it is still running then (acks.py); 0: at once
 
     @property
     def name(self) -> str:
@@ -53,6 +54,7 @@ def worker_task(
     domain: str | None = None,
     poll_batch: int = 100,
     ack: bool = True,
+    ack_after_ms: int = 100,
 ) -> Callable[[F], F]:
     """Make the decorated function (sync or ``async def``) the worker of ``task_type``.
 
@@ -62,11 +64,15 @@ def worker_task(
     engine when a task starts (Conductor's poll acknowledgement), so the task definition's
     ``responseTimeoutSeconds`` catches a worker that dies or hangs; ``ack=False`` saves one
     command per task, and then only Kafka's redelivery after a worker's crash protects the task.
+    ``ack_after_ms``: the acknowledgement waits this long, and a task that ends sooner is
+    reported in one record with the time it was taken (``started_at``); 0 acknowledges at once.
     """
     if not task_type or not isinstance(task_type, str):
         raise ValueError("worker_task needs the task type name, e.g. @worker_task('resize_image')")
     if concurrency < 1 or poll_batch < 1:
         raise ValueError("concurrency and poll_batch must be at least 1")
+    if ack_after_ms < 0:
+        raise ValueError(f"ack_after_ms must be 0 or more, not {ack_after_ms}")
 
     def decorate(function: F) -> F:
         wants_context, takes_argument = calling_convention(function)
@@ -80,6 +86,7 @@ def worker_task(
             wants_context=wants_context,
             takes_argument=takes_argument,
             ack=ack,
+            ack_after_ms=ack_after_ms,
         )
         setattr(function, ATTRIBUTE, spec)
         return function

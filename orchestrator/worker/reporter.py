@@ -38,7 +38,9 @@ class Reporter:
         self.actor = f"worker:{worker_id}"
         self.clock = clock
 
-    def command(self, dispatch: DispatchTask, outcome: Outcome) -> ReportTaskResult:
+    def command(
+        self, dispatch: DispatchTask, outcome: Outcome, started_at: int | None = None
+    ) -> ReportTaskResult:
         return ReportTaskResult(
             workflow_id=dispatch.workflow_instance_id,
             root_workflow_id=dispatch.root_workflow_id,
@@ -51,19 +53,25 @@ class Reporter:
             logs=outcome.logs,
             callback_after_seconds=outcome.callback_after_seconds,
             worker_id=self.worker_id,
+            started_at=started_at,
         )
 
     def report(
-        self, dispatch: DispatchTask, outcome: Outcome, on_delivery: DeliveryCallback | None = None
+        self,
+        dispatch: DispatchTask,
+        outcome: Outcome,
+        on_delivery: DeliveryCallback | None = None,
+        started_at: int | None = None,
     ) -> None:
-        command = self.command(dispatch, outcome)
+        """``started_at``: when the task was taken, if it was never acknowledged (acks.py)."""
+        command = self.command(dispatch, outcome, started_at)
         try:
             value = wire.encode_command(command)
         except (CodecError, TypeError, ValueError) as exc:
             # Whatever the function returned, the task must end: report why it could not.
             log.error("task %s: cannot encode its result: %s", dispatch.task_id, exc)
             value = wire.encode_command(
-                self.command(dispatch, failed(f"cannot encode the task result: {exc}"))
+                self.command(dispatch, failed(f"cannot encode the task result: {exc}"), started_at)
             )
         self._produce(command.root.encode("utf-8"), value, on_delivery)
 
@@ -85,6 +93,7 @@ class Reporter:
         callback_after_seconds: int,
         output: dict[str, Any] | None,
         logs: Sequence[str],
+        started_at: int | None = None,
     ) -> None:
         outcome = Outcome(
             TaskStatus.IN_PROGRESS,
@@ -92,7 +101,7 @@ class Reporter:
             logs=tuple(logs),
             callback_after_seconds=callback_after_seconds,
         )
-        self.report(dispatch, outcome)
+        self.report(dispatch, outcome, started_at=started_at)
 
     def _produce(self, key: bytes, value: bytes, on_delivery: DeliveryCallback | None) -> None:
         while True:

@@ -30,6 +30,7 @@ from orchestrator.domain.effects import DispatchTask
 from orchestrator.flow.presence import PresenceAnnouncer
 from orchestrator.kafka.clients import new_consumer, take
 from orchestrator.kafka.topics import TopicNames
+from orchestrator.worker.acks import DeferredAcks
 from orchestrator.worker.execute import SecretLookup, run_async, run_sync
 from orchestrator.worker.offsets import OffsetTracker, Partition
 from orchestrator.worker.pools import LoopPool, ThreadPool
@@ -60,6 +61,7 @@ class _Done:
     outcome: Outcome
     error: Any
     attempt: int
+    started_at: int | None  # carried by the report: the task was never acknowledged
 
 
 class TaskRunner:
@@ -87,6 +89,7 @@ class TaskRunner:
             settings, self.group, client_id=f"{reporter.worker_id}:{spec.task_type}"
         )
         self.tracker = OffsetTracker()
+        self.acks = DeferredAcks(reporter, spec.ack_after_ms)
         self.running: set[str] = set()  # task ids; touched by the poll thread only
         self._done: queue.SimpleQueue[_Done | None] = queue.SimpleQueue()
         self._paused: set[Partition] = set()
@@ -119,6 +122,7 @@ class TaskRunner:
 
     def _step(self) -> None:
         self._apply_deliveries()
+        self.acks.send_due()
         if self.presence is not None:  # throttled inside: a clock read on most steps
             self.presence.polled(self.spec.task_type, self.spec.domain, self.reporter.worker_id)
         free = self.window.free(self.tracker.in_flight())
@@ -190,18 +194,19 @@ class TaskRunner:
             return
         self.running.add(dispatch.task_id)
         if self.spec.ack:
-            self.reporter.started(dispatch)
+            self.acks.taken(dispatch)
         self._submit(dispatch, tp, offset)
 
     def _submit(self, dispatch: DispatchTask, tp: Partition, offset: int) -> None:
         def beat(callback_after_seconds: int, output: Any, logs: Any) -> None:
-            self.reporter.heartbeat(dispatch, callback_after_seconds, output, logs)
+            started_at = self.acks.reported(dispatch.task_id)
+            self.reporter.heartbeat(dispatch, callback_after_seconds, output, logs, started_at)
 
         def finish(outcome: Outcome) -> None:
             _log_outcome(self.spec, dispatch, outcome)
             if self.window.finished():
                 self._done.put(None)  # wake the loop waiting for room
-            self._report(dispatch, outcome, tp, offset, 1)
+            self._report(dispatch, outcome, tp, offset, 1, self.acks.reported(dispatch.task_id))
 
         self.window.submitted()
 
@@ -233,12 +238,18 @@ class TaskRunner:
     # -- results out -----------------------------------------------------------------------
 
     def _report(
-        self, dispatch: DispatchTask, outcome: Outcome, tp: Partition, offset: int, attempt: int
+        self,
+        dispatch: DispatchTask,
+        outcome: Outcome,
+        tp: Partition,
+        offset: int,
+        attempt: int,
+        started_at: int | None,
     ) -> None:
         def delivered(error: Any, _message: Any) -> None:
-            self._done.put(_Done(tp, offset, dispatch, outcome, error, attempt))
+            self._done.put(_Done(tp, offset, dispatch, outcome, error, attempt, started_at))
 
-        self.reporter.report(dispatch, outcome, delivered)
+        self.reporter.report(dispatch, outcome, delivered, started_at)
 
     def _apply_deliveries(self) -> None:
         self.reporter.producer.poll(0)  # the group's poll thread serves them too; cheap
@@ -256,7 +267,14 @@ class TaskRunner:
             log.warning(
                 "task %s: result not delivered (%s), retrying", done.dispatch.task_id, done.error
             )
-            self._report(done.dispatch, done.outcome, done.tp, done.offset, done.attempt + 1)
+            self._report(
+                done.dispatch,
+                done.outcome,
+                done.tp,
+                done.offset,
+                done.attempt + 1,
+                done.started_at,
+            )
             return
         if done.error is not None:  # the engine's responseTimeout will hand it out again
             log.error(

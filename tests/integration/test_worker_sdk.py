@@ -191,11 +191,12 @@ def test_duplicate_dispatch_of_a_running_task_is_executed_once(
     assert len(results) == 1
 
 
-def test_worker_acknowledges_a_task_before_its_result(
+def test_worker_acknowledges_a_task_still_running_after_the_ack_delay(
     settings: Settings, reader: CommandsReader
 ) -> None:
-    @worker_task("acked_job")
+    @worker_task("acked_job", ack_after_ms=100)
     def acked_job(task_input: dict[str, Any]) -> dict[str, Any]:
+        time.sleep(0.6)
         return {"ok": True}
 
     dispatch = make_dispatch("acked_job", {})
@@ -205,6 +206,41 @@ def test_worker_acknowledges_a_task_before_its_result(
     mine = [r.command for r in reader.records if r.command.task_id == dispatch.task_id]
     assert [type(c) for c in mine] == [TaskStarted, ReportTaskResult]
     assert mine[0].root == dispatch.root_workflow_id and mine[0].worker_id
+    assert mine[1].started_at is None  # the pickup went out on its own
+    assert 400 <= mine[1].at - mine[0].at <= 1000  # acknowledged ~100 ms in, not at the end
+
+
+def test_worker_reports_a_fast_task_with_its_pickup_in_one_record(
+    settings: Settings, reader: CommandsReader
+) -> None:
+    @worker_task("fast_job")
+    def fast_job(task_input: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True}
+
+    dispatch = make_dispatch("fast_job", {})
+    produce_dispatch(settings, dispatch)
+    with WorkerGroup([fast_job], settings, grace_seconds=5):
+        reader.wait_for(result_for(dispatch.task_id, TaskStatus.COMPLETED))
+        reader.poll(0.5)  # a late acknowledgement would arrive by now
+    mine = [r.command for r in reader.records if r.command.task_id == dispatch.task_id]
+    assert [type(c) for c in mine] == [ReportTaskResult]
+    assert mine[0].started_at is not None and 0 <= mine[0].at - mine[0].started_at < 100
+
+
+def test_worker_with_ack_after_zero_acknowledges_at_once(
+    settings: Settings, reader: CommandsReader
+) -> None:
+    @worker_task("eager_ack_job", ack_after_ms=0)
+    def eager_ack_job(task_input: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True}
+
+    dispatch = make_dispatch("eager_ack_job", {})
+    produce_dispatch(settings, dispatch)
+    with WorkerGroup([eager_ack_job], settings, grace_seconds=5):
+        reader.wait_for(result_for(dispatch.task_id, TaskStatus.COMPLETED))
+    mine = [r.command for r in reader.records if r.command.task_id == dispatch.task_id]
+    assert [type(c) for c in mine] == [TaskStarted, ReportTaskResult]
+    assert mine[1].started_at is None
 
 
 def test_worker_without_ack_sends_only_the_result(

@@ -91,6 +91,32 @@ def test_report_without_ack_is_accepted_as_start_and_result():
     assert e.t("a").started_at == T0 + 9
 
 
+def test_report_carrying_its_pickup_time_records_start_and_result_in_one_event():
+    e = engine()
+    e.start("seq")
+    decision = e.report("a", output={"v": 1}, at=T0 + 9, started_at=T0 + 4)
+    assert e.events_of(decision) == ["TaskCompleted", "TaskScheduled"]
+    assert decision.events[0].started_at == T0 + 4
+    a = e.t("a")
+    assert (a.started_at, a.ended_at, a.poll_count, a.worker_id) == (T0 + 4, T0 + 9, 1, "w1")
+
+
+def test_failed_report_carrying_its_pickup_time_keeps_it():
+    e = engine()
+    e.start("seq")
+    e.report("a", TaskStatus.FAILED_WITH_TERMINAL_ERROR, at=T0 + 9, started_at=T0 + 2)
+    assert e.t("a").started_at == T0 + 2
+
+
+def test_pickup_time_of_a_report_is_ignored_once_the_task_was_acknowledged():
+    e = engine()
+    e.start("seq")
+    e.ack("a", at=T0 + 5)
+    decision = e.report("a", at=T0 + 9, started_at=T0 + 1)
+    assert decision.events[0].started_at is None
+    assert e.t("a").started_at == T0 + 5
+
+
 def test_last_task_completion_completes_workflow_with_its_output():
     e = engine()
     e.start("seq")

@@ -159,6 +159,7 @@ def test_event_data_renders_enums_tuples_and_definitions_as_json() -> None:
         "output": {},
         "logs": ["a", "b"],
         "worker_id": None,
+        "started_at": None,
     }
     assert event_data(scheduled("wf", 2, "t", "reserve_ref"))["task_def"]["retryCount"] == 1
 

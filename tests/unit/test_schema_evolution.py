@@ -56,10 +56,10 @@ def sample(t: WireType) -> Any:
 
 def test_history_keeps_a_believable_previous_task_completed() -> None:
     old = [h for h in HISTORY if h.full_name.endswith(".TaskCompleted")]
-    assert [h.version for h in old] == [1]
-    old_fields = [f["name"] for f in old[0].schema["fields"]]
-    assert "logs" not in old_fields
-    assert get_codec(ROOT).schema("io.orchestrator.v1.events.TaskCompleted")["schema_version"] == 2
+    assert [h.version for h in old] == [1, 2]
+    assert "logs" not in [f["name"] for f in old[0].schema["fields"]]
+    assert "started_at" not in [f["name"] for f in old[1].schema["fields"]]
+    assert get_codec(ROOT).schema("io.orchestrator.v1.events.TaskCompleted")["schema_version"] == 3
 
 
 def test_task_completed_written_as_v1_reads_with_logs_defaulted() -> None:

@@ -241,7 +241,7 @@ def test_event_header_carries_event_id_correlation_and_schema_version() -> None:
     _, record = wire.default_wire().codec.decode(data)
     assert record["header"]["event_id"] == "wf-1:12"
     envelope = wire.decode_event_envelope(data)
-    assert (envelope.correlation_id, envelope.schema_version) == ("cmd-1", 2)  # history keeps v1
+    assert (envelope.correlation_id, envelope.schema_version) == ("cmd-1", 3)  # history: v1, v2
 
 
 def test_json_fields_are_json_text_on_the_wire() -> None:
@@ -332,6 +332,7 @@ def test_rejects_an_embedded_definition_with_the_path_of_the_problem() -> None:
         definition='{"name": "flow", "tasks": [{"name": 3}]}', input="{}"
     )
     del record["task_id"], record["output"], record["logs"], record["worker_id"]
+    del record["started_at"]
     data = _raw("io.orchestrator.v1.events.WorkflowStarted", record)
     with pytest.raises(CodecError, match=r"WorkflowStarted\.definition: .*\$\.tasks\[0\]\.name"):
         wire.decode_event(data)

@@ -33,6 +33,11 @@ function brief(value, max = 90) {
   return text && text.length > max ? `${text.slice(0, max - 1)}…` : text || "";
 }
 
+/** A report that carried its own pickup (no TaskPickedUp before it; ADR 0007). */
+function pickedUp(d) {
+  return d.started_at ? ` (picked up${d.worker_id ? ` by ${d.worker_id}` : ""} in the same report)` : "";
+}
+
 /** One line saying what an event did: "left_a COMPLETED {"v":1}". */
 export function describe(event, refs) {
   const d = event.data || {};
@@ -47,9 +52,9 @@ export function describe(event, refs) {
     case "TaskProgressed":
       return `${ref} progress ${brief(d.output, 60)}`;
     case "TaskCompleted":
-      return `${ref} COMPLETED ${brief(d.output, 70)}`;
+      return `${ref} COMPLETED${pickedUp(d)} ${brief(d.output, 70)}`;
     case "TaskFailed":
-      return `${ref} ${d.status}: ${brief(d.reason)}`;
+      return `${ref} ${d.status}${pickedUp(d)}: ${brief(d.reason)}`;
     case "TaskCanceled":
       return `${ref} CANCELED${d.reason ? `: ${brief(d.reason)}` : ""}`;
     case "TaskSkipped":
