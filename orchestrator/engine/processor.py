@@ -42,7 +42,7 @@ from orchestrator.engine.step import BatchOutput, process_batch
 from orchestrator.engine.timers import TimerHeap
 from orchestrator.flow.routing import DispatchRouter
 from orchestrator.kafka.admin import admin_client, ensure_topics
-from orchestrator.kafka.aio import AsyncProducer, producer_config
+from orchestrator.kafka.aio import AsyncProducer, OutRecord, producer_config
 from orchestrator.kafka.topics import TopicNames, task_topic_spec
 from orchestrator.settings import Settings
 
@@ -253,34 +253,23 @@ class Processor:
             await loop.run_in_executor(None, self.follower.wait_caught_up, DEFINITION_WAIT_S)
 
     async def _produce(self, out: BatchOutput, roots: dict[bytes, Record]) -> list[Any]:
-        """Produce a batch's outputs; `roots` maps a command key (root id) to its source event."""
-        send = self.out.send
-        futures: list[Any] = []
+        """Produce a batch's outputs; `roots` maps a command key (root id) to its source event.
+        Returns the futures of their deliveries (one for all but the dead letters)."""
         await self._ensure_task_topics(out.dispatches)
+        records: list[OutRecord] = []
+        add = records.append
+        events_topic = self.topics.events
         for event, command_id in out.events:
             key = (event.root_workflow_id or event.workflow_id).encode()
-            futures.append(
-                send(
-                    self.topics.events,
-                    key,
-                    wire.encode_event(event, correlation_id=command_id),
-                    _partition(roots, key),
-                )
-            )
+            value = wire.encode_event(event, correlation_id=command_id)
+            add((events_topic, key, value, _partition(roots, key)))
         for dispatch in out.dispatches:
-            futures.append(send(*self.router.route(dispatch), None))
+            add((*self.router.route(dispatch), None))
         for notice in self.router.notices(out.events, out.states, self.states):
-            futures.append(send(*notice, None))
+            add((*notice, None))
         for command in out.commands:
             key = command.root.encode()
-            futures.append(
-                send(
-                    self.topics.commands,
-                    key,
-                    wire.encode_command(command),
-                    _partition(roots, key),
-                )
-            )
+            add((self.topics.commands, key, wire.encode_command(command), _partition(roots, key)))
         for command, rejection, command_id in out.rejections:
             record = wire.encode_rejection(
                 command,
@@ -289,7 +278,8 @@ class Processor:
                 rejected_at=_now_ms(),
                 command_id=command_id,
             )
-            futures.append(send(self.topics.rejections, command.root.encode(), record))
+            add((self.topics.rejections, command.root.encode(), record, None))
+        futures: list[Any] = [self.out.send_all(records)]
         for failure in out.failures:
             event = roots.get(failure.command.root.encode())
             if event is not None:
@@ -348,13 +338,9 @@ class Processor:
         committed => state durable" holds. Once per commit rather than once per batch: an
         execution touched by ten batches in between is pickled and written once."""
         unwritten, self._unwritten = self._unwritten, {}
-        await asyncio.gather(
-            *(
-                self.out.send(
-                    self.topics.state_changelog, wid.encode(), encode_entry(e), e.partition
-                )
-                for wid, e in unwritten.items()
-            )
+        topic = self.topics.state_changelog
+        await self.out.send_all(
+            [(topic, wid.encode(), encode_entry(e), e.partition) for wid, e in unwritten.items()]
         )
 
     def _count(self, commands: int, out: BatchOutput) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 from confluent_kafka import KafkaException, Producer
@@ -61,6 +62,41 @@ class AsyncProducer:
                 future.set_exception(DeliveryError(str(exc)))
                 return future
 
+    def send_all(self, records: Sequence[OutRecord]) -> asyncio.Future[None]:
+        """Produce ``records`` (topic, key, value, partition or None); one future for all of
+        them, failed with the first delivery error. Cheaper than a future per record: one
+        counter and one shared callback instead of N futures gathered (~10 % of a processor's
+        CPU at ~70 records per workflow)."""
+        future: asyncio.Future[None] = self._loop.create_future()
+        if not records:
+            future.set_result(None)
+            return future
+        group = _Group(future, len(records))
+        lock = self._settled_lock
+
+        def on_delivery(err: Any, _msg: Any) -> None:
+            with lock:
+                group.pending -= 1
+                if err is not None and group.error is None:
+                    group.error = err
+                if group.pending == 0:
+                    self._settled.append((group.future, group.error))
+
+        produce = self._producer.produce
+        for topic, key, value, partition in records:
+            while True:
+                try:
+                    # -1: librdkafka's partitioner picks (by key), as without a partition
+                    produce(topic, value, key, -1 if partition is None else partition, on_delivery)
+                    break
+                except BufferError:  # local queue full: let the poll thread drain it
+                    self._producer.poll(0.05)
+                    self._hand_settled()
+                except KafkaException as exc:  # never queued: no callback will come for it
+                    on_delivery(exc.args[0] if exc.args else exc, None)
+                    break
+        return future
+
     def flush(self, timeout_s: float = 30.0) -> int:
         return int(self._producer.flush(timeout_s))
 
@@ -82,6 +118,20 @@ class AsyncProducer:
             # A closed loop raises RuntimeError: nobody awaits these any more.
             with contextlib.suppress(RuntimeError):
                 self._loop.call_soon_threadsafe(_settle_all, settled)
+
+
+OutRecord = tuple[str, bytes | None, bytes | None, int | None]
+
+
+class _Group:
+    """Deliveries of one ``send_all`` still outstanding; guarded by the producer's lock."""
+
+    __slots__ = ("error", "future", "pending")
+
+    def __init__(self, future: asyncio.Future[None], pending: int) -> None:
+        self.future = future
+        self.pending = pending
+        self.error: Any = None
 
 
 def _settle_all(settled: list[tuple[asyncio.Future[None], Any]]) -> None:
