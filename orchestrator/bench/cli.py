@@ -20,6 +20,7 @@ def bench(
     worker_concurrency: Annotated[int, typer.Option(min=1, help="Threads per task type per worker process.")] = 8,
     partitions: Annotated[int, typer.Option(min=1, help="Partitions of every topic of the run.")] = 4,
     payload_bytes: Annotated[int, typer.Option(min=0, help="Size of each worker result (JSON bytes).")] = 1024,
+    ack_after_ms: Annotated[int, typer.Option(min=0, help="The workers' acknowledgement delay (@worker_task ack_after_ms; 0: a TaskStarted for every task, as before ADR 0007).")] = 100,
     via_api: Annotated[bool, typer.Option("--via-api", help="Start through POST /api/workflow (runs an API and a projector).")] = False,
     with_projector: Annotated[bool, typer.Option("--with-projector", help="Run a projector and report its lag.")] = False,
     drain: Annotated[float, typer.Option(min=0, help="Seconds to wait for stragglers after the load.")] = 30.0,
@@ -43,7 +44,8 @@ def bench(
     config = BenchConfig(
         rate=rate, duration_s=duration, burst=burst, processors=processors,
         worker_processes=worker_processes, worker_concurrency=worker_concurrency,
-        partitions=partitions, payload_bytes=payload_bytes, via_api=via_api,
+        partitions=partitions, payload_bytes=payload_bytes, ack_after_ms=ack_after_ms,
+        via_api=via_api,
         with_projector=with_projector, drain_s=drain, warmup=warmup, relay=relay,
         stack_dir=Path(os.environ.get("ORCHESTRATOR_STACK_STATE_DIR") or ".stack"),
     )  # fmt: skip

@@ -37,6 +37,7 @@ class BenchConfig:
     worker_concurrency: int = 8
     partitions: int = 4
     payload_bytes: int = 1024
+    ack_after_ms: int = 100  # the SDK's default
     via_api: bool = False
     with_projector: bool = False
     drain_s: float = 30.0
@@ -62,9 +63,8 @@ def run_bench(cfg: BenchConfig, base: Settings) -> dict[str, Any]:
         }
     )
     port = setup.free_port()
-    env = setup.run_env(
-        settings, prefix, workdir / "state", cfg.payload_bytes, cfg.partitions, port
-    )
+    env = setup.run_env(settings, prefix, workdir / "state", cfg.payload_bytes,
+                        cfg.ack_after_ms, cfg.partitions, port)  # fmt: skip
     fleet = Fleet(env, workdir)
     observer: EventObserver | None = None
     stop = threading.Event()

@@ -107,7 +107,7 @@ def delete_run_topics(bootstrap: str, prefix: str) -> int:
 
 
 def run_env(settings: Settings, prefix: str, state_dir: Path, payload_bytes: int,
-            partitions: int, api_port: int) -> dict[str, str]:  # fmt: skip
+            ack_after_ms: int, partitions: int, api_port: int) -> dict[str, str]:  # fmt: skip
     env = dict(os.environ)
     env.update(
         ORCHESTRATOR_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
@@ -119,5 +119,6 @@ def run_env(settings: Settings, prefix: str, state_dir: Path, payload_bytes: int
         ORCHESTRATOR_API_PORT=str(api_port),
         ORCHESTRATOR_API_URL=f"http://127.0.0.1:{api_port}",
         ORCHESTRATOR_BENCH_PAYLOAD_BYTES=str(payload_bytes),
+        ORCHESTRATOR_BENCH_ACK_AFTER_MS=str(ack_after_ms),
     )
     return env
