@@ -17,10 +17,12 @@ import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
 from confluent_kafka import Consumer
 
 from orchestrator.codec import wire
+from orchestrator.codec.wire_convert import from_timestamp
 from orchestrator.codec.wire_types import EVENTS
 from orchestrator.domain import events as ev
 from orchestrator.kafka.clients import take
@@ -58,6 +60,7 @@ class EventObserver:
         self.lock = threading.Lock()
         self.track_offsets = track_offsets  # for the projection lag: (offset, ts) per partition
         self._types = _fingerprints()
+        self._codec = wire.default_wire().codec
         self._consumer = Consumer(
             {
                 "bootstrap.servers": bootstrap,
@@ -103,33 +106,37 @@ class EventObserver:
                 o.started_at[root] = ts
                 o.starts[bucket] += 1
         elif cls in (ev.TaskScheduled, ev.TaskCompleted, ev.TaskPickedUp):
-            self._task_event(wire.decode_event(value), ts, len(value))
+            self._task_event(cls, self._codec.decode(value)[1], ts, len(value))
         elif cls in (ev.WorkflowCompleted, ev.WorkflowFailed, ev.WorkflowTerminated):
-            e = wire.decode_event(value)
-            if e.workflow_id == e.root_workflow_id or not e.root_workflow_id:
+            head = self._codec.decode(value)[1]["header"]
+            wid, root = head["workflow_id"], head["root_workflow_id"]
+            if wid == root or not root:
                 if cls is ev.WorkflowCompleted:
-                    o.completed_at.setdefault(e.workflow_id, ts)
+                    o.completed_at.setdefault(wid, ts)
                     o.completions[bucket] += 1
                 else:
-                    o.failed.add(e.workflow_id)
+                    o.failed.add(wid)
 
-    def _task_event(self, e: ev.Event, ts: int, size: int) -> None:
+    def _task_event(self, cls: type, record: dict[str, Any], ts: int, size: int) -> None:
+        """From the raw Avro record: the JSON payloads stay unparsed (this shares the CPU)."""
         o = self.obs
-        root = e.root_workflow_id or e.workflow_id
-        if isinstance(e, ev.TaskScheduled):
-            o.refs[e.task_id] = e.ref
+        head = record["header"]
+        root = head["root_workflow_id"] or head["workflow_id"]
+        task_id = record["task_id"]
+        if cls is ev.TaskScheduled:
+            o.refs[task_id] = record["ref"]
             return
-        ref = o.refs.get(e.task_id)  # type: ignore[attr-defined]
-        if isinstance(e, ev.TaskPickedUp):
+        ref = o.refs.get(task_id)
+        if cls is ev.TaskPickedUp:
             if ref is not None:
-                o.picked.setdefault((root, ref), e.at)
-        elif isinstance(e, ev.TaskCompleted) and e.worker_id is not None:
+                o.picked.setdefault((root, ref), from_timestamp(head["occurred_at"]))
+        elif record["worker_id"] is not None:  # TaskCompleted from a worker
             o.task_results[ts // 1000] += 1
             o.result_bytes[ts // 1000] += size
             if ref is not None:
-                o.results.setdefault((root, ref), e.at)
-                if e.started_at is not None:
-                    o.picked.setdefault((root, ref), e.started_at)
+                o.results.setdefault((root, ref), from_timestamp(head["occurred_at"]))
+                if record["started_at"] is not None:
+                    o.picked.setdefault((root, ref), record["started_at"])
 
     def snapshot(self) -> tuple[int, int, int, int]:
         """(workflows started, completed, worker results, events) so far."""
