@@ -94,14 +94,20 @@ class DispatchRouter:
         self._gate_topics_ready = False
         self._plan: dict[str, Record] = {}
 
-    def gated(self, name: str, embedded: Limits) -> bool:
-        return self.gate_all or current_limits(self.registry, name, embedded).limited
+    def gated(self, name: str, embedded: TaskDef | DispatchTask) -> bool:
+        """Does ``name`` go through the gate: its registered definition's limits (live), else
+        those ``embedded`` (the task's own definition or dispatch) carries. Runs for every
+        dispatch and task end: no Limits built."""
+        if self.gate_all:
+            return True
+        source = self.registry.task_def(name) or embedded
+        return (source.rate_limit_per_frequency or 0) > 0 or (source.concurrent_exec_limit or 0) > 0
 
     async def prepare(self, dispatches: Iterable[DispatchTask]) -> set[Queue]:
         """Decide each dispatch's record once; returns the task topics they need to exist."""
         queues: set[Queue] = set()
         for d in dispatches:
-            if self.gated(d.task_def_name, limits_of_dispatch(d)):
+            if self.gated(d.task_def_name, d):
                 await self._ensure_gate_topics()
                 # The gate resolves the domain when it releases the task.
                 record = (self.topics.gate, d.task_def_name.encode(), wire.encode_dispatch(d))
@@ -147,7 +153,7 @@ class DispatchRouter:
             task = _task(event.workflow_id, event.task_id, fresh, cache)
             if task is None or not task.dispatched:
                 continue
-            if self.gated(task.name, limits_of_def(task.task_def)):
+            if self.gated(task.name, task.task_def):
                 value = encode_control(kind, task.task_id, event.at)
                 records.append((self.topics.gate, task.name.encode(), value))
         return records
