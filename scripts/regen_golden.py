@@ -52,9 +52,13 @@ def summary(state: WorkflowState) -> dict:
 
 
 def record(
-    name: str, defs: list[WorkflowDef], workers: dict, drive: Callable[[InMemoryRuntime], None]
+    name: str,
+    defs: list[WorkflowDef],
+    workers: dict,
+    drive: Callable[[InMemoryRuntime], None],
+    ack_after_ms: int | None = None,
 ) -> dict:
-    rt = InMemoryRuntime(dict_context(defs, TDS), workers=workers)
+    rt = InMemoryRuntime(dict_context(defs, TDS), workers=workers, ack_after_ms=ack_after_ms)
     drive(rt)
     rt.run_until_idle()
     events = [serde.to_jsonable(e) for wid in rt.events for e in rt.events[wid]]
@@ -167,6 +171,15 @@ def scenarios() -> dict[str, dict]:
     return {
         "sequential": record(
             "sequential", [seq], {"a": ok, "b": ok}, start("sequential", input={"x": 1})
+        ),
+        # Workers that report fast results with their pickup time instead of a TaskStarted
+        # (the SDK's deferred acknowledgement, ADR 0007): successes and failures.
+        "deferred_ack": record(
+            "deferred_ack",
+            [seq, retry],
+            {"a": ok, "b": ok, "flaky": fail_times(1, {"done": 1})},
+            then(start("sequential", input={"x": 1}), start("retries", "wf-2")),
+            ack_after_ms=100,
         ),
         "retries_with_backoff": record(
             "retries_with_backoff", [retry], {"flaky": fail_times(2, {"done": 1})}, start("retries")

@@ -69,10 +69,12 @@ def _apply_result(
     if status not in REPORTABLE:
         return Rejected(RejectionCode.INVALID_REQUEST, f"a report cannot set status {status}")
     output = command.output if isinstance(command.output, dict) else {"result": command.output}
-    is_report = isinstance(command, cmd.ReportTaskResult)
-    logs = command.logs if is_report else ()
-    # A started_at only matters while nobody acknowledged the task (else the pickup has it).
-    started_at = command.started_at if is_report and task.queued else None
+    logs: tuple[str, ...] = ()
+    started_at: int | None = None
+    if isinstance(command, cmd.ReportTaskResult):
+        logs = command.logs
+        # A started_at only matters while nobody acknowledged the task (else the pickup has it).
+        started_at = command.started_at if task.queued else None
     if status is TaskStatus.IN_PROGRESS:
         c.emit(
             ev.TaskProgressed,

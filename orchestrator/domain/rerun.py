@@ -52,7 +52,7 @@ class Step(NamedTuple):
     container_id: str | None
     list_key: str  # the first ref of the list (unique), or the branch ref of a dynamic fork
     iteration: int
-    index: int
+    index: int  # type: ignore[assignment]  # the position in the list (shadows tuple.index)
 
 
 def rerun(c: Cascade, command: cmd.RerunWorkflow) -> Cascade | Rejected:
@@ -147,9 +147,10 @@ def downstream(state: WorkflowState, anchor: TaskState) -> list[str]:
     anchor_steps = steps(state, anchor)
     found: list[TaskState] = []
     for task_id in state.by_ref.values():
-        task = state.tasks[task_id]
-        if task_id == anchor.task_id or not is_downstream(steps(state, task), anchor_steps):
+        current = state.tasks[task_id]
+        if task_id == anchor.task_id or not is_downstream(steps(state, current), anchor_steps):
             continue
+        task: TaskState | None = current
         while task is not None:  # the earlier attempts go too: they came after the anchor
             found.append(task)
             previous = task.retried_task_id

@@ -31,6 +31,9 @@ class InMemoryRuntime:
     workers: dict[str, Worker] = field(default_factory=dict)
     clock: FakeClock = field(default_factory=FakeClock)
     ack: bool = True  # workers acknowledge (TaskStarted) before reporting, like HTTP pollers
+    # ... unless the result comes within this many ms: then the report carries started_at,
+    # like the SDK's deferred acknowledgement (ADR 0007); None: always acknowledge first
+    ack_after_ms: int | None = None
     states: dict[str, WorkflowState] = field(default_factory=dict)
     events: dict[str, list[Event]] = field(default_factory=dict)
     rejections: list[tuple[cmd.Command, Rejected]] = field(default_factory=list)
@@ -137,11 +140,17 @@ class InMemoryRuntime:
             "root_workflow_id": task.root_workflow_id,
             "actor": f"worker:{task.task_type}",
         }
-        if self.ack:
+        reply = worker(task)
+        deferred = (
+            self.ack
+            and self.ack_after_ms is not None
+            and reply is not None
+            and reply.after_ms < self.ack_after_ms
+        )
+        if self.ack and not deferred:
             self._queue.append(
                 cmd.TaskStarted(at=self.clock.now, task_id=task.task_id, worker_id="w1", **common)
             )
-        reply = worker(task)
         if reply is None:
             return
         result = cmd.ReportTaskResult(
@@ -152,6 +161,7 @@ class InMemoryRuntime:
             reason=reply.reason,
             callback_after_seconds=reply.callback_after_seconds,
             worker_id="w1",
+            started_at=self.clock.now if deferred else None,
             **common,
         )
         if reply.after_ms:
