@@ -7,7 +7,7 @@ administrative resets (restart, rerun) which are linear once.
 
 from __future__ import annotations
 
-from typing import assert_never
+from typing import Any, assert_never
 
 from pyrsistent import pmap, pset
 
@@ -17,19 +17,19 @@ from orchestrator.domain.evolve_tasks import (
     InvalidLog,
     _canceled,
     _completed,
-    _count_for_joins,
+    _completed_with_errors,
     _failed,
     _iterations_removed,
     _picked_up,
     _progressed,
-    _put,
+    _queued,
     _scheduled,
     _skipped,
     _t,
+    copy_state,
 )
-from orchestrator.domain.fastcopy import replace
 from orchestrator.domain.state import WorkflowState
-from orchestrator.domain.statuses import TaskStatus, WorkflowStatus
+from orchestrator.domain.statuses import WorkflowStatus
 
 __all__ = ["InvalidLog", "evolve"]
 
@@ -39,57 +39,70 @@ def evolve(state: WorkflowState | None, event: ev.Event) -> WorkflowState:
         return _started(event)
     if state is None:
         raise InvalidLog(f"{type(event).__name__} before WorkflowStarted ({event.workflow_id})")
-    state = replace(state, seq=event.seq, updated_at=event.at)
+    # One copy of the state per event: every case stamps seq and updated_at in its own copy.
+    # The frequent task events come first (the cases are disjoint classes: order is free).
     match event:
-        case ev.WorkflowStarted():
-            raise AssertionError("handled above")
-        case ev.WorkflowRestarted():
-            return _restarted(state, event)
-        case ev.WorkflowRetried():
-            return _reopened(state)
-        case ev.WorkflowRerun():
-            return _rerun(state, event)
-        case ev.WorkflowPaused():
-            return replace(state, status=WorkflowStatus.PAUSED)
-        case ev.WorkflowResumed():
-            return replace(state, status=WorkflowStatus.RUNNING, unsettled=pset())
-        case ev.WorkflowCompleted():
-            return _ended(state, WorkflowStatus.COMPLETED, event.output, None, event.at)
-        case ev.WorkflowFailed():
-            ended = _ended(state, event.status, event.output, event.reason, event.at)
-            return replace(
-                ended,
-                failed_task_id=event.failed_task_id,
-                failure_workflow_id=event.failure_workflow_id,
-            )
-        case ev.WorkflowTerminated():
-            ended = _ended(state, WorkflowStatus.TERMINATED, event.output, event.reason, event.at)
-            return replace(ended, failure_workflow_id=event.failure_workflow_id)
-        case ev.VariablesUpdated():
-            return replace(state, variables={**state.variables, **event.variables})
         case ev.TaskScheduled():
             return _scheduled(state, event)
+        case ev.TaskCompleted():
+            return _completed(state, event)
         case ev.TaskQueued():
-            return _put(state, replace(_t(state, event.task_id), queued=True))
+            return _queued(state, event)
         case ev.TaskPickedUp():
             return _picked_up(state, event)
         case ev.TaskProgressed():
             return _progressed(state, event)
-        case ev.TaskCompleted():
-            return _completed(state, event)
         case ev.TaskFailed():
             return _failed(state, event)
         case ev.TaskCompletedWithErrors():
-            task = replace(_t(state, event.task_id), status=TaskStatus.COMPLETED_WITH_ERRORS)
-            return _count_for_joins(_put(state, task), task)
+            return _completed_with_errors(state, event)
         case ev.TaskSkipped():
             return _skipped(state, event)
         case ev.TaskCanceled():
             return _canceled(state, event)
         case ev.LoopIterationsRemoved():
             return _iterations_removed(state, event)
+        case ev.WorkflowStarted():
+            raise AssertionError("handled above")
+        case ev.WorkflowRestarted():
+            return _restarted(state, event)
+        case ev.WorkflowRetried():
+            return copy_state(state, seq=event.seq, updated_at=event.at, **_reopened())
+        case ev.WorkflowRerun():
+            return _rerun(state, event)
+        case ev.WorkflowPaused():
+            return _stamped(state, event, status=WorkflowStatus.PAUSED)
+        case ev.WorkflowResumed():
+            return _stamped(state, event, status=WorkflowStatus.RUNNING, unsettled=pset())
+        case ev.WorkflowCompleted():
+            return _ended(state, event, WorkflowStatus.COMPLETED, event.output, None)
+        case ev.WorkflowFailed():
+            return _ended(
+                state,
+                event,
+                event.status,
+                event.output,
+                event.reason,
+                failed_task_id=event.failed_task_id,
+                failure_workflow_id=event.failure_workflow_id,
+            )
+        case ev.WorkflowTerminated():
+            return _ended(
+                state,
+                event,
+                WorkflowStatus.TERMINATED,
+                event.output,
+                event.reason,
+                failure_workflow_id=event.failure_workflow_id,
+            )
+        case ev.VariablesUpdated():
+            return _stamped(state, event, variables={**state.variables, **event.variables})
         case _:
             assert_never(event)
+
+
+def _stamped(state: WorkflowState, e: ev.Event, **changes: Any) -> WorkflowState:
+    return copy_state(state, seq=e.seq, updated_at=e.at, **changes)
 
 
 def _started(e: ev.WorkflowStarted) -> WorkflowState:
@@ -113,21 +126,23 @@ def _started(e: ev.WorkflowStarted) -> WorkflowState:
     )
 
 
-def _reopened(state: WorkflowState) -> WorkflowState:
-    return replace(
-        state,
-        status=WorkflowStatus.RUNNING,
-        reason=None,
-        ended_at=0,
-        failed_task_id=None,
-        failure_workflow_id=None,
-        output={},
-    )
+def _reopened() -> dict[str, Any]:
+    """The changes that reopen an ended workflow (retry, restart, rerun)."""
+    return {
+        "status": WorkflowStatus.RUNNING,
+        "reason": None,
+        "ended_at": 0,
+        "failed_task_id": None,
+        "failure_workflow_id": None,
+        "output": {},
+    }
 
 
 def _restarted(state: WorkflowState, e: ev.WorkflowRestarted) -> WorkflowState:
-    return replace(
-        _reopened(state),
+    return _stamped(
+        state,
+        e,
+        **_reopened(),
         definition=e.definition,
         input=e.input,
         correlation_id=e.correlation_id,
@@ -157,8 +172,10 @@ def _rerun(state: WorkflowState, e: ev.WorkflowRerun) -> WorkflowState:
     newest = max(kept.values(), key=lambda tid: state.tasks[tid].seq, default=None)
     joins = {tid: n for tid, n in state.join_waiting.items() if tid not in retired}
     awaited = {r: tid for r, tid in state.awaited_by.items() if tid not in retired}
-    return replace(
-        _reopened(state),
+    return _stamped(
+        state,
+        e,
+        **_reopened(),
         input=e.input,
         generation=state.generation + 1,
         open_count=sum(1 for tid in kept.values() if not state.tasks[tid].status.is_terminal),
@@ -178,8 +195,10 @@ def _rerun_by_seq(state: WorkflowState, e: ev.WorkflowRerun) -> WorkflowState:
     latest = {r: tid for r, tid in state.latest_iteration.items() if state.tasks[tid].seq < cut}
     joins = {tid: n for tid, n in state.join_waiting.items() if state.tasks[tid].seq < cut}
     awaited = {r: tid for r, tid in state.awaited_by.items() if state.tasks[tid].seq < cut}
-    return replace(
-        _reopened(state),
+    return _stamped(
+        state,
+        e,
+        **_reopened(),
         input=e.input,
         generation=state.generation + 1,
         open_count=0,
@@ -192,6 +211,11 @@ def _rerun_by_seq(state: WorkflowState, e: ev.WorkflowRerun) -> WorkflowState:
 
 
 def _ended(
-    state: WorkflowState, status: WorkflowStatus, output: JSON, reason: str | None, at: int
+    state: WorkflowState,
+    e: ev.Event,
+    status: WorkflowStatus,
+    output: JSON,
+    reason: str | None,
+    **changes: Any,
 ) -> WorkflowState:
-    return replace(state, status=status, output=output, reason=reason, ended_at=at)
+    return _stamped(state, e, status=status, output=output, reason=reason, ended_at=e.at, **changes)

@@ -1,14 +1,25 @@
-"""evolve's appliers for task events (facts only, plus the derived indexes)."""
+"""evolve's appliers for task events (facts only, plus the derived indexes).
+
+Each applier makes exactly one copy of the workflow state (stamping the event's seq and time in
+the same copy): copying the ~31-field state is the dominant cost of evolve, so the indexes are
+computed first and written together.
+"""
 
 from __future__ import annotations
+
+from pyrsistent.typing import PMap
 
 from orchestrator.domain import events as ev
 from orchestrator.domain import ids
 from orchestrator.domain.defindex import index_of
 from orchestrator.domain.definitions import TaskDef, TaskType
-from orchestrator.domain.fastcopy import replace
+from orchestrator.domain.fastcopy import copier
 from orchestrator.domain.state import TaskState, WorkflowState
 from orchestrator.domain.statuses import TaskStatus, WorkflowStatus
+
+copy_state = copier(WorkflowState)
+copy_task = copier(TaskState)
+_JOINS = (TaskType.JOIN, TaskType.EXCLUSIVE_JOIN)
 
 
 class InvalidLog(Exception):
@@ -22,8 +33,10 @@ def _t(state: WorkflowState, task_id: str) -> TaskState:
     return task
 
 
-def _put(state: WorkflowState, task: TaskState) -> WorkflowState:
-    return replace(state, tasks=state.tasks.set(task.task_id, task))
+def _put(state: WorkflowState, e: ev.Event, task: TaskState) -> WorkflowState:
+    """`state` after `e`, which changed only `task`."""
+    tasks = state.tasks.set(task.task_id, task)
+    return copy_state(state, seq=e.seq, updated_at=e.at, tasks=tasks)
 
 
 def _scheduled(state: WorkflowState, e: ev.TaskScheduled) -> WorkflowState:
@@ -55,19 +68,33 @@ def _scheduled(state: WorkflowState, e: ev.TaskScheduled) -> WorkflowState:
         dynamic_task=e.dynamic_task,
         container_ref=e.container_ref,
     )
-    state = replace(
-        _put(state, task),
+    tasks = state.tasks.set(e.task_id, task)
+    if previous is not None:
+        tasks = tasks.set(previous.task_id, copy_task(previous, retried=True))
+    by_ref = state.by_ref.set(e.ref, e.task_id)
+    join_waiting, awaited_by = state.join_waiting, state.awaited_by
+    if e.kind in _JOINS:
+        refs = _join_refs(task)
+        open_refs = 0
+        for ref in refs:
+            awaited_by = awaited_by.set(ref, task.task_id)
+            done_id = by_ref.get(ref)
+            if done_id is None or not tasks[done_id].status.is_successful:
+                open_refs += 1
+        join_waiting = join_waiting.set(task.task_id, open_refs)
+    return copy_state(
+        state,
+        seq=e.seq,
+        updated_at=e.at,
+        tasks=tasks,
         task_count=state.task_count + 1,
         open_count=state.open_count + (0 if e.status.is_terminal else 1),
-        by_ref=state.by_ref.set(e.ref, e.task_id),
+        by_ref=by_ref,
         latest_iteration=state.latest_iteration.set(e.definition_ref, e.task_id),
         last_task_id=e.task_id,
+        join_waiting=join_waiting,
+        awaited_by=awaited_by,
     )
-    if previous is not None:
-        state = _put(state, replace(previous, retried=True))
-    if e.kind in (TaskType.JOIN, TaskType.EXCLUSIVE_JOIN):
-        state = _scheduled_join(state, task)
-    return state
 
 
 def _join_refs(join: TaskState) -> list[str]:
@@ -78,79 +105,77 @@ def _join_refs(join: TaskState) -> list[str]:
     )
 
 
-def _scheduled_join(state: WorkflowState, join: TaskState) -> WorkflowState:
-    refs = _join_refs(join)
-    awaited_by = state.awaited_by
-    open_refs = 0
-    for ref in refs:
-        awaited_by = awaited_by.set(ref, join.task_id)
-        done = state.current(ref)
-        if done is None or not done.status.is_successful:
-            open_refs += 1
-    return replace(
-        state, join_waiting=state.join_waiting.set(join.task_id, open_refs), awaited_by=awaited_by
-    )
-
-
-def _count_for_joins(state: WorkflowState, task: TaskState) -> WorkflowState:
+def _joins_after(state: WorkflowState, task: TaskState) -> PMap[str, int]:
     """A task ended successfully: the JOIN waiting on it has one branch fewer to wait for."""
     join_id = state.awaited_by.get(task.ref)
     waiting = state.join_waiting.get(join_id) if join_id else None
     if join_id and waiting:
-        return replace(state, join_waiting=state.join_waiting.set(join_id, waiting - 1))
-    return state
+        return state.join_waiting.set(join_id, waiting - 1)
+    return state.join_waiting
+
+
+def _queued(state: WorkflowState, e: ev.TaskQueued) -> WorkflowState:
+    return _put(state, e, copy_task(_t(state, e.task_id), queued=True))
 
 
 def _picked_up(state: WorkflowState, e: ev.TaskPickedUp) -> WorkflowState:
     task = _t(state, e.task_id)
-    return _put(
-        state,
-        replace(
-            task,
-            status=TaskStatus.IN_PROGRESS,
-            poll_count=task.poll_count + 1,
-            started_at=task.started_at or e.at,
-            updated_at=e.at,
-            worker_id=e.worker_id,
-            queued=False,
-            callback_after_seconds=0,
-        ),
+    task = copy_task(
+        task,
+        status=TaskStatus.IN_PROGRESS,
+        poll_count=task.poll_count + 1,
+        started_at=task.started_at or e.at,
+        updated_at=e.at,
+        worker_id=e.worker_id,
+        queued=False,
+        callback_after_seconds=0,
     )
+    return _put(state, e, task)
 
 
 def _progressed(state: WorkflowState, e: ev.TaskProgressed) -> WorkflowState:
     task = _t(state, e.task_id)
+    open_count = state.open_count
     if task.status.is_terminal:  # reopened (retry of a sub-workflow, a rerun): open once more
-        state = replace(state, open_count=state.open_count + 1)
-        task = replace(task, reason=None, ended_at=0, generation=state.generation)
-    return _put(
-        state,
-        replace(
-            task,
-            status=TaskStatus.IN_PROGRESS,
-            poll_count=task.poll_count or 1,
-            started_at=task.started_at or e.started_at or e.at,
-            updated_at=e.at,
-            output={**task.output, **e.output},
-            logs=task.logs + e.logs,
-            callback_after_seconds=e.callback_after_seconds,
-            queued=False,
-            worker_id=e.worker_id or task.worker_id,
-        ),
+        open_count += 1
+        task = copy_task(task, reason=None, ended_at=0, generation=state.generation)
+    task = copy_task(
+        task,
+        status=TaskStatus.IN_PROGRESS,
+        poll_count=task.poll_count or 1,
+        started_at=task.started_at or e.started_at or e.at,
+        updated_at=e.at,
+        output={**task.output, **e.output},
+        logs=task.logs + e.logs,
+        callback_after_seconds=e.callback_after_seconds,
+        queued=False,
+        worker_id=e.worker_id or task.worker_id,
     )
+    tasks = state.tasks.set(task.task_id, task)
+    return copy_state(state, seq=e.seq, updated_at=e.at, tasks=tasks, open_count=open_count)
 
 
-def _ended_task(state: WorkflowState, task: TaskState) -> WorkflowState:
-    """Bookkeeping for a task that just became terminal."""
-    state = replace(_put(state, task), open_count=state.open_count - 1)
+def _ended_task(
+    state: WorkflowState, e: ev.Event, task: TaskState, joins: bool = False
+) -> WorkflowState:
+    """`state` after `e` made `task` terminal (`joins`: successfully, for the JOIN counters)."""
+    unsettled = state.unsettled
     if state.status is WorkflowStatus.PAUSED:
-        state = replace(state, unsettled=state.unsettled.add(task.task_id))
-    return state
+        unsettled = unsettled.add(task.task_id)
+    return copy_state(
+        state,
+        seq=e.seq,
+        updated_at=e.at,
+        tasks=state.tasks.set(task.task_id, task),
+        open_count=state.open_count - 1,
+        unsettled=unsettled,
+        join_waiting=_joins_after(state, task) if joins else state.join_waiting,
+    )
 
 
 def _completed(state: WorkflowState, e: ev.TaskCompleted) -> WorkflowState:
     task = _t(state, e.task_id)
-    task = replace(
+    task = copy_task(
         task,
         status=TaskStatus.COMPLETED,
         output={**task.output, **e.output},
@@ -161,12 +186,12 @@ def _completed(state: WorkflowState, e: ev.TaskCompleted) -> WorkflowState:
         worker_id=e.worker_id or task.worker_id,
         poll_count=task.poll_count or (1 if task.dispatched else 0),
     )
-    return _count_for_joins(_ended_task(state, task), task)
+    return _ended_task(state, e, task, joins=True)
 
 
 def _failed(state: WorkflowState, e: ev.TaskFailed) -> WorkflowState:
     task = _t(state, e.task_id)
-    task = replace(
+    task = copy_task(
         task,
         status=e.status,
         reason=e.reason,
@@ -177,18 +202,28 @@ def _failed(state: WorkflowState, e: ev.TaskFailed) -> WorkflowState:
         ended_at=e.at,
         worker_id=e.worker_id or task.worker_id,
     )
-    return _ended_task(state, task)
+    return _ended_task(state, e, task)
+
+
+def _completed_with_errors(state: WorkflowState, e: ev.TaskCompletedWithErrors) -> WorkflowState:
+    task = copy_task(_t(state, e.task_id), status=TaskStatus.COMPLETED_WITH_ERRORS)
+    tasks = state.tasks.set(task.task_id, task)
+    joins = _joins_after(state, task)
+    return copy_state(state, seq=e.seq, updated_at=e.at, tasks=tasks, join_waiting=joins)
 
 
 def _canceled(state: WorkflowState, e: ev.TaskCanceled) -> WorkflowState:
-    task = replace(
+    task = copy_task(
         _t(state, e.task_id),
         status=TaskStatus.CANCELED,
         reason=e.reason,
         updated_at=e.at,
         ended_at=e.at,
     )
-    return replace(_put(state, task), open_count=state.open_count - 1)
+    tasks = state.tasks.set(task.task_id, task)
+    return copy_state(
+        state, seq=e.seq, updated_at=e.at, tasks=tasks, open_count=state.open_count - 1
+    )
 
 
 def _skipped(state: WorkflowState, e: ev.TaskSkipped) -> WorkflowState:
@@ -214,13 +249,16 @@ def _skipped(state: WorkflowState, e: ev.TaskSkipped) -> WorkflowState:
         updated_at=e.at,
         ended_at=e.at,
     )
-    state = replace(
-        _put(state, task),
+    return copy_state(
+        state,
+        seq=e.seq,
+        updated_at=e.at,
+        tasks=state.tasks.set(e.task_id, task),
         task_count=state.task_count + 1,
         by_ref=state.by_ref.set(e.ref, e.task_id),
         last_task_id=e.task_id,
+        join_waiting=_joins_after(state, task),
     )
-    return _count_for_joins(state, task)
 
 
 def _skipped_def(name: str) -> TaskDef:
@@ -232,7 +270,7 @@ def _iterations_removed(state: WorkflowState, e: ev.LoopIterationsRemoved) -> Wo
     loop = _t(state, e.task_id)
     if isinstance(loop.output, dict) and e.output_keys:
         gone = set(e.output_keys)
-        loop = replace(loop, output={k: v for k, v in loop.output.items() if k not in gone})
+        loop = copy_task(loop, output={k: v for k, v in loop.output.items() if k not in gone})
     tasks = state.tasks.set(loop.task_id, loop)
     by_ref, latest, unsettled = state.by_ref, state.latest_iteration, state.unsettled
     joins, awaited = state.join_waiting, state.awaited_by
@@ -251,8 +289,10 @@ def _iterations_removed(state: WorkflowState, e: ev.LoopIterationsRemoved) -> Wo
                 if awaited.get(ref) == task_id:
                     awaited = awaited.remove(ref)
         unsettled = unsettled.discard(task_id)
-    return replace(
+    return copy_state(
         state,
+        seq=e.seq,
+        updated_at=e.at,
         tasks=tasks,
         by_ref=by_ref,
         latest_iteration=latest,

@@ -6,14 +6,24 @@ inputs give the same id on every replay and on every machine.
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 # Fixed namespace of this project (a uuid5 of its name under the URL namespace, frozen here).
 NAMESPACE = uuid.UUID("6f1c4b8e-3d2a-5e7f-9a1b-0c2d3e4f5a6b")
+_NAMESPACE_SHA1 = hashlib.sha1(NAMESPACE.bytes)  # uuid5 is SHA-1 by definition
 
 
 def _uuid(*parts: object) -> str:
-    return str(uuid.uuid5(NAMESPACE, ":".join(str(p) for p in parts)))
+    """str(uuid.uuid5(NAMESPACE, "p1:p2:...")), computed directly (twice as fast: ids are
+    minted on the processor's hot path); a unit test compares it with uuid.uuid5."""
+    sha = _NAMESPACE_SHA1.copy()
+    sha.update(":".join(str(p) for p in parts).encode())
+    raw = bytearray(sha.digest()[:16])
+    raw[6] = (raw[6] & 0x0F) | 0x50  # version 5
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    x = raw.hex()
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:]}"
 
 
 def task_id(workflow_id: str, ref: str, retry_count: int, generation: int) -> str:

@@ -82,22 +82,37 @@ class TaskHandler(Protocol):
 
 
 _REGISTRY: dict[TaskType, TaskHandler] = {}
+# handler_for's answers for known kinds: it runs several times per event, and the import check
+# plus the Enum lookup were a visible share of the processor's CPU. Valid for the registry it
+# was filled from (register() clears it; a test may swap the registry).
+_RESOLVED: dict[str, TaskHandler] = {}
+_RESOLVED_FROM: list[dict[TaskType, TaskHandler]] = [_REGISTRY]
 
 
 def register(handler: TaskHandler) -> TaskHandler:
     for kind in handler.kinds:
         _REGISTRY[kind] = handler
+    _RESOLVED.clear()
     return handler
 
 
 def handler_for(kind: str) -> TaskHandler:
     """The handler of a task kind; unknown and not-yet-implemented kinds run as SIMPLE."""
+    if _RESOLVED_FROM[0] is _REGISTRY:
+        handler = _RESOLVED.get(kind)
+        if handler is not None:
+            return handler
+    else:
+        _RESOLVED.clear()
+        _RESOLVED_FROM[0] = _REGISTRY
     from orchestrator.domain import tasks  # noqa: F401  (registers the built-in handlers)
 
     try:
-        return _REGISTRY[TaskType(kind)]
+        handler = _REGISTRY[TaskType(kind)]
     except (ValueError, KeyError):
-        return _REGISTRY[TaskType.SIMPLE]
+        return _REGISTRY[TaskType.SIMPLE]  # not cached: kinds outside TaskType are unbounded
+    _RESOLVED[kind] = handler
+    return handler
 
 
 def registered_kinds() -> frozenset[TaskType]:
