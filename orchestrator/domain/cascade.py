@@ -52,6 +52,7 @@ class Cascade:
         self.command = command
         self.ctx = ctx
         self.events: list[Event] = []
+        self.states: list[WorkflowState] = []  # the state after each event (the processor's)
         self._root = state.root_workflow_id if state else command.root
         self._to_settle: deque[str] = deque()
 
@@ -75,6 +76,7 @@ class Cascade:
         )
         self._state = evolve(self._state, cast(Event, event))
         self.events.append(cast(Event, event))
+        self.states.append(self._state)
         return event
 
     # --- tasks ------------------------------------------------------------------------------

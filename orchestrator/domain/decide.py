@@ -56,4 +56,4 @@ def _run(outcome: Cascade | Rejected) -> Decision:
     if isinstance(outcome, Rejected):
         return outcome
     outcome.run()
-    return Accepted(tuple(outcome.events))
+    return Accepted(tuple(outcome.events), tuple(outcome.states))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from orchestrator.domain.events import Event
+from orchestrator.domain.state import WorkflowState
 
 
 class RejectionCode(StrEnum):
@@ -33,6 +34,9 @@ class RejectionCode(StrEnum):
 @dataclass(frozen=True, slots=True)
 class Accepted:
     events: tuple[Event, ...]
+    # The state after each event, as decide's cascade folded them (evolve(s, events[i])), so the
+    # processor need not evolve them again; empty when not kept. Derived data: not compared.
+    states: tuple[WorkflowState, ...] = field(default=(), compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

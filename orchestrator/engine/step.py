@@ -88,8 +88,11 @@ def _apply(
     # Evolve and react into local lists first, so a failure half-way leaves `out` untouched.
     events: list[tuple[Event, str | None]] = []
     effects: list[object] = []
-    for event in decision.events:
-        state = evolve(state, event)
+    # decide already folded its events into its working copy; when it hands back the state
+    # after each event, reuse them rather than evolving everything a second time.
+    after = decision.states if len(decision.states) == len(decision.events) else None
+    for i, event in enumerate(decision.events):
+        state = after[i] if after is not None else evolve(state, event)
         events.append((event, command_id))
         effects.extend(react(state, event))
     out.events.extend(events)
