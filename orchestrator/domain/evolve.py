@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any, assert_never
 
-from pyrsistent import pmap, pset
+from immutables import Map
+from pyrsistent import pset
 
 from orchestrator.domain import events as ev
 from orchestrator.domain.definitions import JSON
@@ -150,10 +151,10 @@ def _restarted(state: WorkflowState, e: ev.WorkflowRestarted) -> WorkflowState:
         started_at=e.at,
         variables=e.definition.variables,
         open_count=0,
-        by_ref=pmap(),
-        latest_iteration=pmap(),
-        join_waiting=pmap(),
-        awaited_by=pmap(),
+        by_ref=Map(),
+        latest_iteration=Map(),
+        join_waiting=Map(),
+        awaited_by=Map(),
         unsettled=pset(),
     )
 
@@ -179,10 +180,10 @@ def _rerun(state: WorkflowState, e: ev.WorkflowRerun) -> WorkflowState:
         input=e.input,
         generation=state.generation + 1,
         open_count=sum(1 for tid in kept.values() if not state.tasks[tid].status.is_terminal),
-        by_ref=pmap(kept),
-        latest_iteration=pmap(latest),
-        join_waiting=pmap(joins),
-        awaited_by=pmap(awaited),
+        by_ref=Map(kept),
+        latest_iteration=Map(latest),
+        join_waiting=Map(joins),
+        awaited_by=Map(awaited),
         unsettled=pset(),
         last_task_id=newest,
     )
@@ -202,10 +203,10 @@ def _rerun_by_seq(state: WorkflowState, e: ev.WorkflowRerun) -> WorkflowState:
         input=e.input,
         generation=state.generation + 1,
         open_count=0,
-        by_ref=pmap(kept),
-        latest_iteration=pmap(latest),
-        join_waiting=pmap(joins),
-        awaited_by=pmap(awaited),
+        by_ref=Map(kept),
+        latest_iteration=Map(latest),
+        join_waiting=Map(joins),
+        awaited_by=Map(awaited),
         unsettled=pset(),
     )
 

@@ -7,7 +7,7 @@ computed first and written together.
 
 from __future__ import annotations
 
-from pyrsistent.typing import PMap
+from immutables import Map
 
 from orchestrator.domain import events as ev
 from orchestrator.domain import ids
@@ -105,7 +105,7 @@ def _join_refs(join: TaskState) -> list[str]:
     )
 
 
-def _joins_after(state: WorkflowState, task: TaskState) -> PMap[str, int]:
+def _joins_after(state: WorkflowState, task: TaskState) -> Map[str, int]:
     """A task ended successfully: the JOIN waiting on it has one branch fewer to wait for."""
     join_id = state.awaited_by.get(task.ref)
     waiting = state.join_waiting.get(join_id) if join_id else None
@@ -278,16 +278,16 @@ def _iterations_removed(state: WorkflowState, e: ev.LoopIterationsRemoved) -> Wo
         task = tasks.get(task_id)
         if task is None:
             continue
-        tasks = tasks.remove(task_id)
+        tasks = tasks.delete(task_id)
         if by_ref.get(task.ref) == task_id:
-            by_ref = by_ref.remove(task.ref)
+            by_ref = by_ref.delete(task.ref)
         if latest.get(task.definition_ref) == task_id:
-            latest = latest.remove(task.definition_ref)
+            latest = latest.delete(task.definition_ref)
         if task_id in joins:
-            joins = joins.remove(task_id)
+            joins = joins.delete(task_id)
             for ref in _join_refs(task):
                 if awaited.get(ref) == task_id:
-                    awaited = awaited.remove(ref)
+                    awaited = awaited.delete(ref)
         unsettled = unsettled.discard(task_id)
     return copy_state(
         state,

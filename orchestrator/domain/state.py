@@ -2,15 +2,17 @@
 
 Indexed for O(1) work per event: tasks by id, the current attempt by reference name, the latest
 loop iteration by definition reference, JOIN counters, a count of open tasks. Persistent maps
-(pyrsistent) make each event's update O(log32 n) ~ O(1) and let decide keep cheap working copies.
+(`immutables.Map`, a HAMT in C; the rarely used set is pyrsistent's) make each event's update
+O(log32 n) ~ O(1) and let decide keep cheap working copies.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pyrsistent import pmap, pset
-from pyrsistent.typing import PMap, PSet
+from immutables import Map
+from pyrsistent import pset
+from pyrsistent.typing import PSet
 
 from orchestrator.domain.definitions import JSON, TaskDef, WorkflowDef, WorkflowTask
 from orchestrator.domain.statuses import TaskStatus, WorkflowStatus
@@ -84,11 +86,11 @@ class WorkflowState:
     task_count: int = 0
     open_count: int = 0  # non-terminal tasks of the current generation
     last_task_id: str | None = None  # newest task record: Conductor's last task (default output)
-    tasks: PMap[str, TaskState] = field(default_factory=pmap)
-    by_ref: PMap[str, str] = field(default_factory=pmap)  # ref (suffixed) -> current attempt
-    latest_iteration: PMap[str, str] = field(default_factory=pmap)  # definition ref -> task id
-    join_waiting: PMap[str, int] = field(default_factory=pmap)  # JOIN task id -> outstanding
-    awaited_by: PMap[str, str] = field(default_factory=pmap)  # joinOn ref -> JOIN task id
+    tasks: Map[str, TaskState] = field(default_factory=Map)
+    by_ref: Map[str, str] = field(default_factory=Map)  # ref (suffixed) -> current attempt
+    latest_iteration: Map[str, str] = field(default_factory=Map)  # definition ref -> task id
+    join_waiting: Map[str, int] = field(default_factory=Map)  # JOIN task id -> outstanding
+    awaited_by: Map[str, str] = field(default_factory=Map)  # joinOn ref -> JOIN task id
     unsettled: PSet[str] = field(default_factory=pset)  # ended while PAUSED, handled on resume
 
     def task(self, task_id: str) -> TaskState | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import pickle
 import subprocess
@@ -50,3 +51,17 @@ def test_a_record_written_by_one_process_loads_in_a_fresh_one() -> None:
         [sys.executable, "-c", code], input=data, capture_output=True, check=True
     ).stdout.decode()
     assert out.split() == ["1", state.workflow_id]
+
+
+def test_a_record_written_with_pyrsistent_maps_loads_with_immutables_maps() -> None:
+    """States pickled before the maps became immutables.Map (a processor upgraded in place
+    reads its changelog): same state, today's map type."""
+    from immutables import Map
+    from pyrsistent import pmap
+
+    fields = ("tasks", "by_ref", "latest_iteration", "join_waiting", "awaited_by")
+    for state in load_case_states()[-5:]:
+        old = dataclasses.replace(state, **{f: pmap(dict(getattr(state, f))) for f in fields})
+        back = decode_entry(pickle.dumps(TableEntry(partition=2, state=old)))
+        assert back == TableEntry(partition=2, state=state)
+        assert all(isinstance(getattr(back.state, f), Map) for f in fields)
