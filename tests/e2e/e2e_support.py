@@ -239,6 +239,19 @@ def of_task(history: list[ev.Event], task_id: str, kind: type | None = None) -> 
     ]
 
 
+def picked_up_at(history: list[ev.Event], task_id: str) -> int:
+    """When a worker took the task: its TaskPickedUp, or the ``started_at`` its first report
+    carried instead (the SDK's deferred acknowledgement of a task that ends or heartbeats within
+    ``ack_after_ms``, ADR 0007)."""
+    for e in of_task(history, task_id):
+        if isinstance(e, ev.TaskPickedUp):
+            return e.at
+        started = getattr(e, "started_at", None)
+        if started is not None:
+            return int(started)
+    raise AssertionError(f"task {task_id} was never picked up")
+
+
 def fold(history: list[ev.Event]) -> WorkflowState:
     """The workflow's state as the engine folds its log (events carry output deltas)."""
     state: WorkflowState | None = None

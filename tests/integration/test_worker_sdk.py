@@ -17,6 +17,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from orchestrator.domain.commands import ReportTaskResult, TaskStarted
+from orchestrator.domain.effects import DispatchTask
 from orchestrator.domain.statuses import TaskStatus
 from orchestrator.kafka.admin import KafkaUnavailable, admin_client, delete_topics, ensure_topics
 from orchestrator.kafka.clients import murmur2_partition, producer_config
@@ -191,6 +192,20 @@ def test_duplicate_dispatch_of_a_running_task_is_executed_once(
     assert len(results) == 1
 
 
+def commands_of_one_task(
+    settings: Settings, reader: CommandsReader, worker: Any, linger_s: float = 0.0
+) -> tuple[DispatchTask, list[Any]]:
+    """Run ``worker`` on one dispatch of its type; every command sent about that task."""
+    spec = worker.__worker_task__
+    dispatch = make_dispatch(spec.task_type, {})
+    produce_dispatch(settings, dispatch)
+    with WorkerGroup([worker], settings, grace_seconds=5):
+        reader.wait_for(result_for(dispatch.task_id, TaskStatus.COMPLETED))
+        if linger_s:
+            reader.poll(linger_s)  # a late acknowledgement would arrive by now
+    return dispatch, [r.command for r in reader.records if r.command.task_id == dispatch.task_id]
+
+
 def test_worker_acknowledges_a_task_still_running_after_the_ack_delay(
     settings: Settings, reader: CommandsReader
 ) -> None:
@@ -199,11 +214,7 @@ def test_worker_acknowledges_a_task_still_running_after_the_ack_delay(
         time.sleep(0.6)
         return {"ok": True}
 
-    dispatch = make_dispatch("acked_job", {})
-    produce_dispatch(settings, dispatch)
-    with WorkerGroup([acked_job], settings, grace_seconds=5):
-        reader.wait_for(result_for(dispatch.task_id, TaskStatus.COMPLETED))
-    mine = [r.command for r in reader.records if r.command.task_id == dispatch.task_id]
+    dispatch, mine = commands_of_one_task(settings, reader, acked_job)
     assert [type(c) for c in mine] == [TaskStarted, ReportTaskResult]
     assert mine[0].root == dispatch.root_workflow_id and mine[0].worker_id
     assert mine[1].started_at is None  # the pickup went out on its own
@@ -217,12 +228,7 @@ def test_worker_reports_a_fast_task_with_its_pickup_in_one_record(
     def fast_job(task_input: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True}
 
-    dispatch = make_dispatch("fast_job", {})
-    produce_dispatch(settings, dispatch)
-    with WorkerGroup([fast_job], settings, grace_seconds=5):
-        reader.wait_for(result_for(dispatch.task_id, TaskStatus.COMPLETED))
-        reader.poll(0.5)  # a late acknowledgement would arrive by now
-    mine = [r.command for r in reader.records if r.command.task_id == dispatch.task_id]
+    _, mine = commands_of_one_task(settings, reader, fast_job, linger_s=0.5)
     assert [type(c) for c in mine] == [ReportTaskResult]
     assert mine[0].started_at is not None and 0 <= mine[0].at - mine[0].started_at < 100
 
@@ -234,11 +240,7 @@ def test_worker_with_ack_after_zero_acknowledges_at_once(
     def eager_ack_job(task_input: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True}
 
-    dispatch = make_dispatch("eager_ack_job", {})
-    produce_dispatch(settings, dispatch)
-    with WorkerGroup([eager_ack_job], settings, grace_seconds=5):
-        reader.wait_for(result_for(dispatch.task_id, TaskStatus.COMPLETED))
-    mine = [r.command for r in reader.records if r.command.task_id == dispatch.task_id]
+    _, mine = commands_of_one_task(settings, reader, eager_ack_job)
     assert [type(c) for c in mine] == [TaskStarted, ReportTaskResult]
     assert mine[1].started_at is None
 
@@ -250,11 +252,7 @@ def test_worker_without_ack_sends_only_the_result(
     def unacked_job(task_input: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True}
 
-    dispatch = make_dispatch("unacked_job", {})
-    produce_dispatch(settings, dispatch)
-    with WorkerGroup([unacked_job], settings, grace_seconds=5):
-        reader.wait_for(result_for(dispatch.task_id, TaskStatus.COMPLETED))
-    mine = [r.command for r in reader.records if r.command.task_id == dispatch.task_id]
+    _, mine = commands_of_one_task(settings, reader, unacked_job, linger_s=0.5)
     assert [type(c) for c in mine] == [ReportTaskResult]
 
 
