@@ -42,25 +42,8 @@ class AsyncProducer:
     def send(
         self, topic: str, key: bytes | None, value: bytes | None, partition: int | None = None
     ) -> asyncio.Future[None]:
-        future: asyncio.Future[None] = self._loop.create_future()
-
-        def on_delivery(err: Any, _msg: Any) -> None:
-            with self._settled_lock:
-                self._settled.append((future, err))
-
-        kwargs: dict[str, Any] = {"key": key, "value": value, "on_delivery": on_delivery}
-        if partition is not None:
-            kwargs["partition"] = partition
-        while True:
-            try:
-                self._producer.produce(topic, **kwargs)
-                return future
-            except BufferError:  # local queue full: let the poll thread drain it
-                self._producer.poll(0.05)
-                self._hand_settled()
-            except KafkaException as exc:
-                future.set_exception(DeliveryError(str(exc)))
-                return future
+        """One record; the future of its delivery."""
+        return self.send_all([(topic, key, value, partition)])
 
     def send_all(self, records: Sequence[OutRecord]) -> asyncio.Future[None]:
         """Produce ``records`` (topic, key, value, partition or None); one future for all of
