@@ -154,10 +154,22 @@ def _definition_codec(kind: Kind, where: str) -> tuple[Convert, Convert]:
     def parse(text: str) -> Any:
         return parse_json(loads(text))
 
+    # Encoding too: the same definition object (the registry's) is rendered for every
+    # workflow started from it and every task scheduled from it. Keyed by identity, holding
+    # the object so that its id cannot be reused while cached; oldest entry out when full.
+    rendered: dict[int, tuple[Any, str]] = {}
+
     def encode(value: Any) -> str:
+        hit = rendered.get(id(value))
+        if hit is not None and hit[0] is value:
+            return hit[1]
         if not isinstance(value, expected):
             raise CodecError(f"{where}: expected a {expected.__name__}, got {value!r:.80}")
-        return dumps(render(value))
+        text = dumps(render(value))
+        if len(rendered) >= _DEFINITION_CACHE:
+            del rendered[next(iter(rendered))]
+        rendered[id(value)] = (value, text)
+        return text
 
     def decode(text: str) -> Any:
         try:

@@ -409,6 +409,29 @@ def test_embedded_definition_round_trips_through_conductor_json() -> None:
     assert wire.decode_event(wire.encode_event(event)) == event
 
 
+def test_each_definition_object_encodes_to_its_own_json_even_past_the_cache() -> None:
+    # The encoder caches rendered definitions by object identity: equal objects, distinct
+    # objects and more objects than the cache holds must each still encode to their own JSON.
+    def started(definition: WorkflowDef) -> WorkflowStarted:
+        return WorkflowStarted(
+            workflow_id="w", root_workflow_id="w", seq=1, at=0, actor="a",
+            definition=definition, input={},
+        )  # fmt: skip
+
+    defs = [
+        WorkflowDef(name=f"flow{i}", tasks=(WorkflowTask(name="a", task_reference_name=f"r{i}"),))
+        for i in range(1100)
+    ]
+    for _ in range(2):
+        for d in defs[::7] + defs:
+            assert wire.decode_event(wire.encode_event(started(d))).definition == d
+    for i in range(2000):  # made and dropped: memory (and so ids) reused after evictions
+        made = WorkflowDef(name=f"x{i}", tasks=(WorkflowTask(name="a", task_reference_name="r"),))
+        assert wire.decode_event(wire.encode_event(started(made))).definition.name == f"x{i}"
+    twin = dataclasses.replace(defs[0])
+    assert wire.encode_event(started(twin)) == wire.encode_event(started(defs[0]))
+
+
 def test_hot_path_stays_within_microseconds_not_milliseconds() -> None:
     # A loose guard against accidental per-call schema parsing or reflection (which cost
     # milliseconds); the real figures are measured and reported separately.
