@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from orchestrator.domain.definitions import JSON, WorkflowDef
+from orchestrator.domain.fastcopy import fast_init_module
 from orchestrator.domain.statuses import TaskStatus, WorkflowStatus
 
 
@@ -181,3 +182,5 @@ COMMAND_TYPES: tuple[type[CommandBase], ...] = (
     TaskStarted,
     ReportTaskResult,
 )
+
+fast_init_module(globals())  # construction on the hot path (fastcopy.fast_init)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from orchestrator.domain.commands import Command, TimerKind
 from orchestrator.domain.definitions import JSON
+from orchestrator.domain.fastcopy import fast_init_module
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,3 +62,5 @@ class ScheduleTimer:
 
 
 Effect = DispatchTask | EmitCommand | ScheduleTimer
+
+fast_init_module(globals())  # construction on the hot path (fastcopy.fast_init)

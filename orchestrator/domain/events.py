@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from orchestrator.domain.definitions import JSON, TaskDef, WorkflowDef, WorkflowTask
+from orchestrator.domain.fastcopy import fast_init_module
 from orchestrator.domain.statuses import TaskStatus, WorkflowStatus
 
 
@@ -248,3 +249,5 @@ EVENT_TYPES: tuple[type[EventBase], ...] = (
     TaskCanceled,
     LoopIterationsRemoved,
 )
+
+fast_init_module(globals())  # construction on the hot path (fastcopy.fast_init)

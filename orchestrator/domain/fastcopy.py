@@ -11,6 +11,12 @@ its member descriptor's `__set__` (the fastest write that bypasses the frozen `_
 
 Only for slotted dataclasses without `__post_init__` (WorkflowState, TaskState): the copy skips
 `__init__`, so it must have nothing to run.
+
+`fast_init` applies the same trick to construction: the `__init__` that `dataclass(frozen=True)`
+generates writes every field with `object.__setattr__` (a type lookup per field); the one made
+here has the same signature (order, defaults, default factories, keyword-only) and writes the
+slots through their descriptors, ~40 % faster (5.2 -> 3.2 µs for a 23-field event). Events,
+commands, effects and states are made ~100 times per workflow on the processor's hot path.
 """
 
 from __future__ import annotations
@@ -74,3 +80,78 @@ def _member(cls: type, name: str) -> Any:
         if isinstance(member, types.MemberDescriptorType):
             return member
     raise TypeError(f"{cls.__qualname__}.{name} is not a slot")
+
+
+_FACTORY = object()  # the default of a parameter whose field has a default factory
+
+
+def fast_init(cls: type[T]) -> type[T]:
+    """Replace the frozen, slotted dataclass `cls`'s `__init__` by a descriptor-writing one
+    with the same signature; `__post_init__` still runs. Returns `cls` (usable as a decorator,
+    after `@dataclass`)."""
+    if not dataclasses.is_dataclass(cls) or "__slots__" not in cls.__dict__:
+        raise TypeError(f"fast_init needs a slotted dataclass, not {cls.__qualname__}")
+    fields = dataclasses.fields(cls)
+    if any(f.name.startswith("_") or f.name == "self" for f in fields):
+        raise TypeError(f"{cls.__qualname__} has a field name the generated __init__ uses")
+    namespace: dict[str, Any] = {"_FACTORY": _FACTORY}
+    positional: list[str] = []
+    keyword: list[str] = []
+    body: list[str] = []
+    for f in fields:
+        namespace[f"_set_{f.name}"] = _member(cls, f.name).__set__
+        value = _init_value(f, namespace)
+        if f.init:
+            (keyword if f.kw_only else positional).append(_parameter(f))
+        if value is not None:
+            body.append(f"    _set_{f.name}(self, {value})")
+    if hasattr(cls, "__post_init__"):
+        body.append("    self.__post_init__()")
+    params = ", ".join(["self", *positional, *(["*", *keyword] if keyword else [])])
+    source = f"def __init__({params}):\n" + ("\n".join(body) or "    pass") + "\n"
+    exec(compile(source, f"<fast_init {cls.__qualname__}>", "exec"), namespace)
+    init = namespace["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__doc__ = cls.__init__.__doc__
+    cls.__init__ = init  # type: ignore[misc]
+    return cls
+
+
+def _parameter(f: dataclasses.Field[Any]) -> str:
+    if f.default is not dataclasses.MISSING:
+        return f"{f.name}=_default_{f.name}"
+    if f.default_factory is not dataclasses.MISSING:
+        return f"{f.name}=_FACTORY"
+    return f.name
+
+
+def _init_value(f: dataclasses.Field[Any], namespace: dict[str, Any]) -> str | None:
+    """The expression the field is set to (None: not set, like dataclasses' __init__)."""
+    has_factory = f.default_factory is not dataclasses.MISSING
+    if f.default is not dataclasses.MISSING:
+        namespace[f"_default_{f.name}"] = f.default
+    if has_factory:
+        namespace[f"_factory_{f.name}"] = f.default_factory
+    if f.init:
+        if has_factory:
+            return f"_factory_{f.name}() if {f.name} is _FACTORY else {f.name}"
+        return f.name
+    if has_factory:
+        return f"_factory_{f.name}()"
+    if f.default is not dataclasses.MISSING:
+        return f"_default_{f.name}"
+    return None
+
+
+def fast_init_module(namespace: dict[str, Any]) -> None:
+    """`fast_init` every frozen, slotted dataclass defined in the module of `namespace`."""
+    module = namespace["__name__"]
+    for value in list(namespace.values()):
+        if (
+            isinstance(value, type)
+            and value.__module__ == module
+            and dataclasses.is_dataclass(value)
+            and "__slots__" in value.__dict__
+            and value.__dataclass_params__.frozen  # type: ignore[attr-defined]
+        ):
+            fast_init(value)

@@ -15,6 +15,7 @@ from pyrsistent import pset
 from pyrsistent.typing import PSet
 
 from orchestrator.domain.definitions import JSON, TaskDef, WorkflowDef, WorkflowTask
+from orchestrator.domain.fastcopy import fast_init_module
 from orchestrator.domain.statuses import TaskStatus, WorkflowStatus
 
 
@@ -109,3 +110,6 @@ class WorkflowState:
     @property
     def is_terminal(self) -> bool:
         return self.status.is_terminal
+
+
+fast_init_module(globals())  # construction on the hot path (fastcopy.fast_init)
