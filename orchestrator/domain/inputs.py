@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import lru_cache
 
 from orchestrator.domain.context import Context
 from orchestrator.domain.definitions import JSON, TaskDef, WorkflowTask
 from orchestrator.domain.expressions import MISSING, Lookup, resolve
 from orchestrator.domain.state import TaskState, WorkflowState
+
+
+@lru_cache(maxsize=1024)
+def _implicit_task_def(name: str, retry_count: int) -> TaskDef:
+    """One (frozen) object per name and retry count, shared by every task that uses it: the
+    state changelog then pickles it once (engine/statecodec.py), and states stay smaller."""
+    return TaskDef(name=name, retry_count=retry_count, response_timeout_seconds=0)
 
 
 def effective_task_def(ctx: Context, wt: WorkflowTask) -> TaskDef:
@@ -18,7 +26,7 @@ def effective_task_def(ctx: Context, wt: WorkflowTask) -> TaskDef:
     """
     found = wt.task_definition or ctx.task_def(wt.name)
     if found is None:
-        return TaskDef(name=wt.name, retry_count=wt.retry_count or 0, response_timeout_seconds=0)
+        return _implicit_task_def(wt.name, wt.retry_count or 0)
     if wt.retry_count is not None and wt.retry_count != found.retry_count:
         return replace(found, retry_count=wt.retry_count)
     return found

@@ -65,3 +65,26 @@ def test_a_record_written_with_pyrsistent_maps_loads_with_immutables_maps() -> N
         back = decode_entry(pickle.dumps(TableEntry(partition=2, state=old)))
         assert back == TableEntry(partition=2, state=state)
         assert all(isinstance(getattr(back.state, f), Map) for f in fields)
+
+
+def test_definitions_are_embedded_once_per_object_and_shared_again_when_loaded() -> None:
+    from orchestrator.engine import statecodec
+
+    states = [s for s in load_case_states() if s.tasks][-6:]
+    shared = states[0].definition
+    entries = [TableEntry(0, dataclasses.replace(s, definition=shared)) for s in states]
+    back = [decode_entry(encode_entry(e)) for e in entries]
+    assert back == entries
+    assert all(b.state.definition is back[0].state.definition for b in back)
+    # the record holds the definition's bytes as pickled on their own (not ~40 objects)
+    alone = statecodec._dumps_with(statecodec._plain_table(), shared)
+    assert all(alone in encode_entry(e) for e in entries)
+
+
+def test_a_record_with_definitions_pickled_inline_still_loads() -> None:
+    """Records written before definitions were embedded as shared bytes."""
+    from orchestrator.engine import statecodec
+
+    for state in load_case_states()[-5:]:
+        entry = TableEntry(partition=2, state=state)
+        assert decode_entry(statecodec._dumps_with(statecodec._plain_table(), entry)) == entry
