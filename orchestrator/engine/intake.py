@@ -12,9 +12,7 @@ takes the Kafka side into its own hands, with a rule simple enough to check:
   batches grow instead of queueing, so the per-batch round trips are paid fewer times;
 - an offset is committed only after the processor reports the batch done, which it does after
   its outputs are delivered, and only after ``before_commit`` (the processor writing the states
-  of the batches done so far to its changelog) has returned (ADR 0003 write order); the
-  periodic commit runs in the background (the state write on the loop, the commit request from
-  its completion) so that the consumer thread keeps handing batches over meanwhile;
+  of the batches done so far to its changelog) has returned (ADR 0003 write order);
 - when partitions are revoked, the callback waits until every batch handed over is done and
   commits, before the new owner can start (no two processors ever decide one partition at
   once, short of a lost session);
@@ -33,7 +31,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, TopicPartition
 
 from orchestrator.kafka.clients import consumer_config, take
 
@@ -108,11 +106,6 @@ class CommandIntake:
         self._in_flight = 0
         self._done: dict[int, int] = {}  # partition -> next offset to commit
         self._committed: dict[int, int] = {}
-        self._commit_idle = threading.Event()  # no background commit under way
-        self._commit_idle.set()
-        # Offsets whose states the background write has made durable, for the consumer thread
-        # to commit (every call on the consumer stays on its thread).
-        self._writable: list[TopicPartition] = []
         self._stop = threading.Event()
         self._pending: Batch = []  # polled, not handed over yet (consumer thread only)
         self._thread = threading.Thread(target=self._run, name="command-intake", daemon=True)
@@ -159,9 +152,8 @@ class CommandIntake:
                 wait = BUSY_POLL_S if self._pending else POLL_S
                 records = take(self.consumer, MAX_RECORDS, wait)
                 self._pending.extend(_record(r) for r in records if not r.error())
-                self._commit_written()
-                if time.monotonic() - last_commit >= COMMIT_EVERY_S and self._commit_idle.is_set():
-                    self._commit_in_background()
+                if time.monotonic() - last_commit >= COMMIT_EVERY_S:
+                    self._commit(asynchronous=True)
                     last_commit = time.monotonic()
         except Exception:
             log.critical("command intake failed; exiting so the partitions move", exc_info=True)
@@ -197,64 +189,20 @@ class CommandIntake:
                     os._exit(70)
                 self._cond.wait(0.1)
 
-    def _uncommitted(self, only: set[int] | None = None) -> list[TopicPartition]:
+    def _commit(self, *, asynchronous: bool, only: set[int] | None = None) -> None:
         with self._cond:
-            return [
+            offsets = [
                 TopicPartition(self.topic, p, off)
                 for p, off in self._done.items()
                 if self._committed.get(p) != off and (only is None or p in only)
             ]
-
-    def _commit(self, *, asynchronous: bool, only: set[int] | None = None) -> None:
-        self._commit_idle.wait(CALLBACK_TIMEOUT_S)
-        self._commit_written()
-        offsets = self._uncommitted(only)
         if not offsets:
             return
         # Every batch behind these offsets is done, so its states are in what this writes.
         self._call(self.before_commit())
-        self._commit_now(offsets, asynchronous)
-
-    def _commit_now(self, offsets: list[TopicPartition], asynchronous: bool) -> None:
         self.consumer.commit(offsets=offsets, asynchronous=asynchronous)
-        with self._cond:
-            for tp in offsets:
-                self._committed[tp.partition] = tp.offset
-
-    def _commit_written(self) -> None:
-        """Commit what a background state write has made committable (consumer thread)."""
-        with self._cond:
-            offsets, self._writable = self._writable, []
-        if offsets:
-            try:
-                self._commit_now(offsets, asynchronous=True)
-            except KafkaException as exc:  # e.g. mid-rebalance: the next commit covers it
-                log.warning("offset commit failed: %s", exc)
-
-    def _commit_in_background(self) -> None:
-        """The periodic commit without stopping the hand-overs: the states are written on the
-        loop meanwhile, and the consumer thread commits the offsets once that has returned."""
-        offsets = self._uncommitted()
-        if not offsets:
-            return
-        self._commit_idle.clear()
-        written = asyncio.run_coroutine_threadsafe(_awaited(self.before_commit()), self.loop)
-
-        def commit(future: Any) -> None:
-            try:
-                if future.cancelled():  # shutting down: uncommitted is replayed, harmlessly
-                    return
-                if future.exception() is not None:  # as a failed synchronous write: exit
-                    log.critical("state write failed; exiting so the partitions move",
-                                 exc_info=future.exception())  # fmt: skip
-                    logging.shutdown()
-                    os._exit(70)
-                with self._cond:
-                    self._writable.extend(offsets)
-            finally:
-                self._commit_idle.set()
-
-        written.add_done_callback(commit)
+        for tp in offsets:
+            self._committed[tp.partition] = tp.offset
 
     def _assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         gained = {tp.partition for tp in partitions}
@@ -275,7 +223,6 @@ class CommandIntake:
         lost = {tp.partition for tp in partitions}
         log.warning("partitions %s lost (session expired): dropping them uncommitted", sorted(lost))
         self._drain()
-        self._commit_idle.wait(CALLBACK_TIMEOUT_S)
         self._forget(lost)
         self._call(self.on_revoked(lost))
 
@@ -287,7 +234,6 @@ class CommandIntake:
             for p in partitions:
                 self._done.pop(p, None)
                 self._committed.pop(p, None)
-            self._writable = [tp for tp in self._writable if tp.partition not in partitions]
 
     def _call(self, coro: Awaitable[None]) -> None:
         asyncio.run_coroutine_threadsafe(_awaited(coro), self.loop).result(CALLBACK_TIMEOUT_S)
