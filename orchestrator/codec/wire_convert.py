@@ -16,6 +16,7 @@ from typing import Any
 
 import orjson
 
+from orchestrator.codec.identity_cache import IdentityCache
 from orchestrator.codec.schemas import CodecError
 from orchestrator.codec.wire_types import (
     MAX_TIMESTAMP_MS,
@@ -155,21 +156,16 @@ def _definition_codec(kind: Kind, where: str) -> tuple[Convert, Convert]:
         return parse_json(loads(text))
 
     # Encoding too: the same definition object (the registry's) is rendered for every
-    # workflow started from it and every task scheduled from it. Keyed by identity, holding
-    # the object so that its id cannot be reused while cached; oldest entry out when full.
-    rendered: dict[int, tuple[Any, str]] = {}
+    # workflow started from it and every task scheduled from it.
+    rendered: IdentityCache[str] = IdentityCache(_DEFINITION_CACHE)
 
-    def encode(value: Any) -> str:
-        hit = rendered.get(id(value))
-        if hit is not None and hit[0] is value:
-            return hit[1]
+    def render_checked(value: Any) -> str:
         if not isinstance(value, expected):
             raise CodecError(f"{where}: expected a {expected.__name__}, got {value!r:.80}")
-        text = dumps(render(value))
-        if len(rendered) >= _DEFINITION_CACHE:
-            del rendered[next(iter(rendered))]
-        rendered[id(value)] = (value, text)
-        return text
+        return dumps(render(value))
+
+    def encode(value: Any) -> str:
+        return rendered.get(value, render_checked)
 
     def decode(text: str) -> Any:
         try:

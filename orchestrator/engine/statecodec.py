@@ -26,6 +26,7 @@ from faust.serializers import codecs
 from immutables import Map
 from pyrsistent import PMap, PSet, pset
 
+from orchestrator.codec.identity_cache import IdentityCache
 from orchestrator.domain.definitions import TaskDef, WorkflowDef
 from orchestrator.domain.state import WorkflowState
 
@@ -78,7 +79,6 @@ def _field_names(cls: type) -> tuple[str, ...]:
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
-_TABLE: dict[type, Any] | None = None
 
 
 def _reducer(cls: type) -> Any:
@@ -113,20 +113,15 @@ def _slotted_domain_classes() -> set[type]:
 
 # Definitions (the WorkflowDef of every state, the TaskDef of every task) were ~40 % of a bench
 # state's pickling (90 -> 54 µs without them), and they are the same few objects, the registry's,
-# in every state. Each is pickled once into bytes, cached by identity (holding the object, so its
-# id cannot be reused while cached), and a state's record embeds those bytes: one string copy
-# instead of ~40 objects through Python reducers. Loading shares one object per distinct bytes.
+# in every state. Each is pickled once into bytes (cached by identity), and a state's record
+# embeds those bytes: one string copy instead of ~40 objects through Python reducers. Loading
+# shares one object per distinct bytes.
 _SHARED_CACHE = 1024
-_shared_bytes: dict[int, tuple[Any, bytes]] = {}
+_shared_bytes: IdentityCache[bytes] = IdentityCache(_SHARED_CACHE)
 
 
 def _reduce_shared(obj: Any) -> Any:
-    hit = _shared_bytes.get(id(obj))
-    if hit is None or hit[0] is not obj:
-        if len(_shared_bytes) >= _SHARED_CACHE:
-            del _shared_bytes[next(iter(_shared_bytes))]
-        hit = _shared_bytes[id(obj)] = (obj, _dumps_with(_plain_table(), obj))
-    return _shared, (hit[1],)
+    return _shared, (_shared_bytes.get(obj, lambda o: _dumps_with(_plain_table(), o)),)
 
 
 @functools.lru_cache(maxsize=_SHARED_CACHE)
@@ -134,26 +129,19 @@ def _shared(data: bytes) -> Any:
     return pickle.loads(data)
 
 
-_PLAIN: dict[type, Any] | None = None
-
-
+@functools.cache
 def _plain_table() -> dict[type, Any]:
     """Reducers for every slotted domain class, definitions pickled in full."""
-    global _PLAIN
-    if _PLAIN is None:
-        table = dict(copyreg.dispatch_table)
-        for cls in _slotted_domain_classes() | {TableEntry}:
-            table[cls] = _reducer(cls)
-        table[PSet] = _reduce_pset
-        _PLAIN = table
-    return _PLAIN
+    table = dict(copyreg.dispatch_table)
+    for cls in _slotted_domain_classes() | {TableEntry}:
+        table[cls] = _reducer(cls)
+    table[PSet] = _reduce_pset
+    return table
 
 
+@functools.cache
 def _dispatch_table() -> dict[type, Any]:
-    global _TABLE
-    if _TABLE is None:
-        _TABLE = {**_plain_table(), WorkflowDef: _reduce_shared, TaskDef: _reduce_shared}
-    return _TABLE
+    return {**_plain_table(), WorkflowDef: _reduce_shared, TaskDef: _reduce_shared}
 
 
 def _dumps_with(table: dict[type, Any], obj: Any) -> bytes:
