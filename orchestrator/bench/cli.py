@@ -49,6 +49,9 @@ def bench(
         with_projector=with_projector, drain_s=drain, warmup=warmup, relay=relay,
         stack_dir=Path(os.environ.get("ORCHESTRATOR_STACK_STATE_DIR") or ".stack"),
     )  # fmt: skip
+    from orchestrator.gctune import tune_for_service
+
+    tune_for_service()  # no long collector pauses in the load generator's sends
     try:
         result = run_bench(config, settings_of(ctx))
     except KeyboardInterrupt:

@@ -34,9 +34,16 @@ class ChangelogReadError(RuntimeError):
 
 
 def read_changelog(
-    bootstrap: str, topic: str, partitions: Iterable[int], timeout_s: float = READ_TIMEOUT_S
+    bootstrap: str,
+    topic: str,
+    partitions: Iterable[int],
+    timeout_s: float = READ_TIMEOUT_S,
+    blobs: dict[str, bytes] | None = None,
 ) -> dict[str, TableEntry]:
-    """Every execution of `partitions`, newest seq per workflow id, as of the current end."""
+    """Every execution of `partitions`, newest seq per workflow id, as of the current end.
+
+    `blobs`, if given, receives the record each returned entry was decoded from (so that the
+    processor can keep finished executions as bytes without encoding them again)."""
     wanted = sorted(set(partitions))
     if not wanted:
         return {}
@@ -56,9 +63,12 @@ def read_changelog(
         ends = _high_watermarks(consumer, topic, wanted)
         todo = {p for p, high in ends.items() if high > 0}
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(todo)])
-        return _read_until(consumer, ends, todo, time.monotonic() + timeout_s)
+        newest = _read_until(consumer, ends, todo, time.monotonic() + timeout_s)
     finally:
         consumer.close()
+    if blobs is not None:
+        blobs.update((wid, blob) for wid, (_, blob) in newest.items())
+    return {wid: entry for wid, (entry, _) in newest.items()}
 
 
 def _high_watermarks(consumer: Consumer, topic: str, partitions: list[int]) -> dict[int, int]:
@@ -84,8 +94,8 @@ def _high_watermark(consumer: Consumer, tp: TopicPartition, attempts: int = 10) 
 
 def _read_until(
     consumer: Consumer, ends: dict[int, int], todo: set[int], deadline: float
-) -> dict[str, TableEntry]:
-    newest: dict[str, TableEntry] = {}
+) -> dict[str, tuple[TableEntry, bytes]]:
+    newest: dict[str, tuple[TableEntry, bytes]] = {}
     records = 0
     while todo:
         if time.monotonic() > deadline:
@@ -107,7 +117,7 @@ def _read_until(
             entry = decode_entry(value)
             wid = msg.key().decode()
             held = newest.get(wid)
-            if held is None or entry.state.seq >= held.state.seq:
-                newest[wid] = entry
+            if held is None or entry.state.seq >= held[0].state.seq:
+                newest[wid] = (entry, value)
     log.debug("changelog: %d records, %d executions", records, len(newest))
     return newest

@@ -34,10 +34,18 @@ from orchestrator.domain.commands import Command, StartWorkflow
 from orchestrator.domain.context import Context
 from orchestrator.domain.react import resume
 from orchestrator.domain.state import WorkflowState
-from orchestrator.engine.changelog import read_changelog
+from orchestrator.engine.changelog import READ_TIMEOUT_S, read_changelog
 from orchestrator.engine.intake import Batch, CommandIntake, Record
 from orchestrator.engine.registry import DefinitionRegistry, RegistryFollower
-from orchestrator.engine.statecodec import TableEntry, encode_entry, register_state_codec
+from orchestrator.engine.statecodec import (
+    CacheEntry,
+    PackedEntry,
+    TableEntry,
+    encode_entry,
+    entry_seq,
+    packed,
+    register_state_codec,
+)
 from orchestrator.engine.step import BatchOutput, process_batch
 from orchestrator.engine.timers import TimerHeap
 from orchestrator.flow.routing import DispatchRouter
@@ -82,7 +90,8 @@ class Processor:
             task_def=self.registry.task_def,
             scripts=ctx_scripts,
         )
-        self.states: dict[str, TableEntry] = {}  # the assigned partitions' executions
+        # The assigned partitions' executions; finished ones as their changelog record.
+        self.states: dict[str, CacheEntry] = {}
         # States whose events are delivered, not yet in the changelog (see _write_states).
         self._unwritten: dict[str, TableEntry] = {}
         self.timers = TimerHeap()
@@ -339,12 +348,14 @@ class Processor:
         """Before every offset commit (every 0.5 s, and on revoke): the newest state of each
         execution touched since the last one goes to the changelog, awaited, so that "offset
         committed => state durable" holds. Once per commit rather than once per batch: an
-        execution touched by ten batches in between is pickled and written once."""
+        execution touched by ten batches in between is pickled and written once.
+        A finished execution stays cached as that record (`PackedEntry`)."""
         unwritten, self._unwritten = self._unwritten, {}
         topic = self.topics.state_changelog
         records: list[OutRecord] = []
         for wid, entry in unwritten.items():
-            records.append((topic, wid.encode(), encode_entry(entry), entry.partition))
+            records.append((topic, wid.encode(), _encode_and_pack(self.states, wid, entry),
+                            entry.partition))  # fmt: skip
             if len(records) % PICKLES_PER_SLICE == 0:
                 await asyncio.sleep(0)  # let batches be decided in between (latency)
         await self.out.send_all(records)
@@ -382,8 +393,10 @@ class Processor:
         changelog is read to the end it has now, which includes everything the previous owner
         committed (it awaits its changelog writes before it commits, ADR 0003).
         """
-        read = await self._read_changelog(gained)
-        self.states = _merge_newest(read.items(), self.states, gained | self._held())
+        blobs: dict[str, bytes] = {}
+        read = await self._read_changelog(gained, blobs)
+        kept = [(wid, packed(entry, blobs.pop(wid))) for wid, entry in read.items()]
+        self.states = _merge_newest(kept, self.states, gained | self._held())
         futures = []
         redispatched = 0
         for entry in read.values():
@@ -410,7 +423,9 @@ class Processor:
     def _held(self) -> set[int]:
         return set(self.intake.assigned) if self.intake is not None else set()
 
-    async def _read_changelog(self, partitions: set[int]) -> dict[str, TableEntry]:
+    async def _read_changelog(
+        self, partitions: set[int], blobs: dict[str, bytes]
+    ) -> dict[str, TableEntry]:
         """Our own read of the changelog (engine/changelog.py); no state, no decisions."""
         loop = asyncio.get_running_loop()
         try:
@@ -420,6 +435,8 @@ class Processor:
                 self.settings.kafka_bootstrap,
                 self.topics.state_changelog,
                 partitions,
+                READ_TIMEOUT_S,
+                blobs,
             )
         except Exception:
             # Deciding on a partial state could contradict the log; a restart retries cleanly.
@@ -454,7 +471,7 @@ class _StateView:
 
     __slots__ = ("_entries",)
 
-    def __init__(self, entries: dict[str, TableEntry]) -> None:
+    def __init__(self, entries: dict[str, CacheEntry]) -> None:
         self._entries = entries
 
     def get(self, key: str, default: WorkflowState | None = None) -> WorkflowState | None:
@@ -474,23 +491,32 @@ class _StateView:
         return len(self._entries)
 
 
-def _newest_by_id(items: Iterable[tuple[Any, Any]], assigned: set[int]) -> dict[str, TableEntry]:
+def _newest_by_id(items: Iterable[tuple[Any, Any]], assigned: set[int]) -> dict[str, CacheEntry]:
     """Entries of the assigned partitions, the one with the highest seq per workflow id."""
-    newest: dict[str, TableEntry] = {}
+    newest: dict[str, CacheEntry] = {}
     for key, entry in items:
-        if isinstance(entry, TableEntry) and entry.partition in assigned:
+        if isinstance(entry, TableEntry | PackedEntry) and entry.partition in assigned:
             wid = key.decode() if isinstance(key, bytes) else key
             held = newest.get(wid)
-            if held is None or entry.state.seq >= held.state.seq:
+            if held is None or entry_seq(entry) >= entry_seq(held):
                 newest[wid] = entry
     return newest
 
 
 def _merge_newest(
-    table_items: Iterable[tuple[Any, Any]], cache: dict[str, TableEntry], assigned: set[int]
-) -> dict[str, TableEntry]:
+    table_items: Iterable[tuple[Any, Any]], cache: dict[str, CacheEntry], assigned: set[int]
+) -> dict[str, CacheEntry]:
     """Entries of the assigned partitions, from the table and the cache, the newest per id."""
     return _newest_by_id([*table_items, *cache.items()], assigned)
+
+
+def _encode_and_pack(states: dict[str, CacheEntry], wid: str, entry: TableEntry) -> bytes:
+    """`entry`'s changelog record; if its execution is finished and `entry` is still the cached
+    one (no batch decided since has replaced it), the cache keeps the record instead."""
+    blob = encode_entry(entry)
+    if states.get(wid) is entry:
+        states[wid] = packed(entry, blob)
+    return blob
 
 
 def _source(roots: dict[bytes, Record], root_id: str) -> Record:

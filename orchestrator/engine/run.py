@@ -38,6 +38,9 @@ def run_processor(settings: Settings) -> None:
         memory_limit_bytes=settings.script_memory_mb * 1024 * 1024,
     )
     processor = Processor(settings, scripts)
+    from orchestrator.gctune import tune_for_service
+
+    tune_for_service()  # after the imports and the script engine: see gctune.py
     worker = Worker(
         processor.app,
         loglevel=settings.log_level.lower(),

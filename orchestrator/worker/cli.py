@@ -66,6 +66,9 @@ def worker(
         for line in group.describe():  # type: ignore[attr-defined]
             typer.echo(f"  {line}")
 
+    from orchestrator.gctune import tune_for_service
+
+    tune_for_service()  # a service process from here on (the user's module is imported)
     try:
         run_workers(*specs, settings=settings, grace_seconds=grace, on_start=announce)
     except WorkerStartupError as exc:

@@ -61,10 +61,13 @@ def test_reads_the_newest_state_per_execution_of_the_given_partitions(
         )
     assert producer.flush(10) == 0
 
-    states = read_changelog(bootstrap, name, {0, 1})
+    blobs: dict[str, bytes] = {}
+    states = read_changelog(bootstrap, name, {0, 1}, blobs=blobs)
 
     assert {wid: e.state.seq for wid, e in states.items()} == {"wf-a": 7, "wf-b": 2}
     assert states["wf-b"].partition == 1
+    # the record each kept entry came from, for the processor to keep finished ones as bytes
+    assert blobs == {wid: encode_entry(e) for wid, e in states.items()}
 
 
 def test_an_empty_changelog_reads_as_no_state(topic: tuple[str, str]) -> None:

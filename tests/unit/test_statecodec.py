@@ -12,7 +12,14 @@ from pathlib import Path
 from orchestrator.domain import serde
 from orchestrator.domain.evolve import evolve
 from orchestrator.domain.state import WorkflowState
-from orchestrator.engine.statecodec import TableEntry, decode_entry, encode_entry
+from orchestrator.engine.statecodec import (
+    PackedEntry,
+    TableEntry,
+    decode_entry,
+    encode_entry,
+    entry_seq,
+    packed,
+)
 
 GOLDEN = sorted((Path(__file__).parents[1] / "golden").glob("*.json"))
 
@@ -88,3 +95,23 @@ def test_a_record_with_definitions_pickled_inline_still_loads() -> None:
     for state in load_case_states()[-5:]:
         entry = TableEntry(partition=2, state=state)
         assert decode_entry(statecodec._dumps_with(statecodec._plain_table(), entry)) == entry
+
+
+def test_a_finished_execution_is_kept_as_its_record_and_reads_back_equal() -> None:
+    states = load_case_states()
+    finished = next(s for s in states if s.is_terminal)
+    entry = TableEntry(partition=2, state=finished)
+    blob = encode_entry(entry)
+
+    kept = packed(entry, blob)
+
+    assert isinstance(kept, PackedEntry)
+    assert (kept.partition, kept.seq, kept.blob) == (2, finished.seq, blob)
+    assert kept.state == finished
+    assert entry_seq(kept) == entry_seq(entry) == finished.seq
+
+
+def test_a_running_execution_stays_an_object() -> None:
+    running = next(s for s in load_case_states() if not s.is_terminal)
+    entry = TableEntry(partition=0, state=running)
+    assert packed(entry, encode_entry(entry)) is entry
