@@ -1,8 +1,10 @@
-"""The V8 and jq evaluators: Conductor's semantics, determinism, isolation and limits."""
+"""The JavaScript (QuickJS) and jq evaluators: Conductor's semantics, determinism, isolation and limits."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -106,6 +108,13 @@ def test_math_random_is_the_same_sequence_every_evaluation(
         ("JSON = null", "typeof JSON", "object"),
         ("Promise.resolve().then(() => { globalThis.late = 1 })", "typeof late", "undefined"),
         ("const k = 1", "const k = 2; k", 2),
+        (
+            "delete globalThis[Symbol.toStringTag]",
+            "typeof globalThis[Symbol.toStringTag]",
+            "string",
+        ),
+        ("/(b+)/.exec('abbbc')", "typeof RegExp.$1", "undefined"),
+        ("(async () => { await null; globalThis.late = 1 })()", "typeof late", "undefined"),
     ],
 )
 def test_nothing_leaks_from_one_evaluation_to_the_next(
@@ -132,6 +141,132 @@ def test_memory_hog_hits_the_limit_and_evaluator_stays_usable() -> None:
     evaluator = DefaultScriptEvaluator(timeout_ms=5000, memory_limit_bytes=32 * 1024 * 1024)
     with pytest.raises(ScriptError, match="memory limit of 32 MB"):
         evaluator.evaluate_js("var a = []; while (true) { a.push(new Array(100000).fill(1)) }", {})
+    assert evaluator.evaluate_js("$.a + 1", {"a": 1}) == 2
+
+
+def test_backtracking_regex_times_out_and_evaluator_stays_usable() -> None:
+    evaluator = DefaultScriptEvaluator(timeout_ms=200)
+    started = time.monotonic()
+    with pytest.raises(ScriptError, match="script timed out after 200 ms"):
+        evaluator.evaluate_js('/(a+)+$/.test("a".repeat(40) + "!")', {})
+    assert time.monotonic() - started < 5  # unbounded, it would run for days
+    assert evaluator.evaluate_js("$.a + 1", {"a": 1}) == 2
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "try { while (true) {} } catch (e) { 'caught' }",
+        "try { while (true) {} } finally { 'cleanup' }",
+        "Promise.resolve().then(() => { while (true) {} }); while (true) {}",
+    ],
+)
+def test_script_cannot_catch_its_timeout(script: str) -> None:
+    evaluator = DefaultScriptEvaluator(timeout_ms=200)
+    with pytest.raises(ScriptError, match="timed out"):
+        evaluator.evaluate_js(script, {})
+    assert evaluator.evaluate_js("1", {}) == 1
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "new Array(2 ** 32 - 1).join('')",
+        "new Array(2 ** 32 - 1).sort()",
+        "new Array(2 ** 32 - 1).reverse()",
+        "Array.prototype.splice.call({length: 2 ** 53 - 1}, 0, 0, 1)",
+        "[1].concat(new Array(2 ** 32 - 1))",
+        "[[new Array(2 ** 32 - 1)]].flat(Infinity)",
+        "[1].flatMap(() => new Array(2 ** 32 - 1))",
+        "String(new Array(2 ** 32 - 1))",
+    ],
+)
+def test_builtins_that_would_walk_billions_of_holes_refuse_instead(
+    evaluator: DefaultScriptEvaluator, script: str
+) -> None:
+    # QuickJS does not poll the time limit inside these built-ins: unguarded, each runs minutes.
+    started = time.monotonic()
+    with pytest.raises(ScriptError, match=r"RangeError: .*array length .* is too large"):
+        evaluator.evaluate_js(script, {})
+    assert time.monotonic() - started < 5
+
+
+def test_guarded_array_builtins_keep_their_results(evaluator: DefaultScriptEvaluator) -> None:
+    script = """[
+        [3, 1, 2].sort((a, b) => a - b).concat([9], 10).slice(1).join('-'),
+        [1, [2, [3, [4]]]].flat(Infinity),
+        [1, 2].flatMap(function (x) { return [x, this.k] }, {k: 0}),
+        String([1, [2, 3]]), [1, 2, 3].reverse(), new Array(5).join('.'),
+    ]"""
+    assert evaluator.evaluate_js(script, {}) == [
+        "2-3-9-10",
+        [1, 2, 3, 4],
+        [1, 0, 2, 0],
+        "1,2,3",
+        [3, 2, 1],
+        "....",
+    ]
+
+
+def test_performance_clock_and_weak_references_are_removed(
+    evaluator: DefaultScriptEvaluator,
+) -> None:
+    script = (
+        "[typeof performance, typeof WeakRef, typeof FinalizationRegistry, typeof queueMicrotask]"
+    )
+    assert evaluator.evaluate_js(script, {}) == ["undefined"] * 4
+
+
+def test_script_pinning_a_global_fails_clearly(evaluator: DefaultScriptEvaluator) -> None:
+    with pytest.raises(ScriptError, match="global that cannot be removed"):
+        evaluator.evaluate_js("Object.defineProperty(globalThis, 'pin', {value: 1}); 2", {})
+    assert evaluator.evaluate_js("typeof pin", {}) == "undefined"
+
+
+@pytest.mark.parametrize(
+    ("script", "message"),
+    [
+        ("(function f() { return f() })()", "RangeError: Maximum call stack size exceeded"),
+        ("throw Object.create(null)", "cannot be printed"),
+        ("throw new Error('first line\\nsecond line')", "^Error: first line$"),
+    ],
+)
+def test_unusual_failures_are_script_errors(
+    evaluator: DefaultScriptEvaluator, script: str, message: str
+) -> None:
+    with pytest.raises(ScriptError, match=message):
+        evaluator.evaluate_js(script, {})
+    assert evaluator.evaluate_js("1", {}) == 1
+
+
+def test_script_variables_cannot_shadow_the_runner(evaluator: DefaultScriptEvaluator) -> None:
+    script = "var out = 1, clean = 2, json = 3, run = 4, stringify = null, parse = null; [out, run]"
+    assert evaluator.evaluate_js(script, {}) == [1, 4]
+    assert evaluator.evaluate_js("typeof leaked", {}) == "undefined"
+
+
+def test_evaluations_from_several_threads_are_serialised(
+    evaluator: DefaultScriptEvaluator,
+) -> None:
+    def work(offset: int) -> list[bool]:
+        return [
+            evaluator.evaluate_js("$.n * 2", {"n": n + offset}) == 2 * (n + offset)
+            for n in range(200)
+        ]
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(work, range(0, 4000, 1000)))
+    assert all(all(r) for r in results)
+
+
+def test_script_that_catches_running_out_of_memory_stays_within_the_limit() -> None:
+    # Unlike V8's hard limit, QuickJS's "out of memory" is an ordinary, catchable error: the
+    # heap never grows past the limit, but the script may carry on (documented difference).
+    evaluator = DefaultScriptEvaluator(memory_limit_bytes=16 * 1024 * 1024)
+    script = (
+        "try { var a = []; while (true) a.push(new Array(1e5).fill(1)) } catch (e) { String(e) }"
+    )
+    assert evaluator.evaluate_js(script, {}) == "InternalError: out of memory"
     assert evaluator.evaluate_js("$.a + 1", {"a": 1}) == 2
 
 
