@@ -9,7 +9,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 
 # Every runtime dependency ships as a binary wheel for linux/amd64 and arm64 (confluent-kafka,
-# psycopg[binary], mini-racer, jq, fastavro, orjson), so no compiler is installed.
+# psycopg[binary], quickjs-ng, jq, fastavro, orjson), so no compiler is installed.
 COPY . /app
 RUN pip install /app \
     && useradd --system --uid 10001 --home-dir /app orchestrator \

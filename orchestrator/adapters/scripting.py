@@ -20,18 +20,23 @@ Determinism (the engine replays evaluations and must get identical results):
   (``new Date(2024, 0, 1)``, ``new Date("...")`` and ``Date.UTC`` work); ``performance``,
   ``WeakRef`` and ``FinalizationRegistry`` are removed and there are no timers. Promise
   callbacks never run (a context where a script queued one is thrown away).
-- No leakage: one QuickJS context is reused, so the built-ins are frozen once (assigning over
-  an inherited built-in, e.g. ``err.name = "X"`` on a plain Error, still works thanks to
-  accessor "override taming"), the standard globals are read-only, and globals a script
-  creates are deleted before and after every evaluation. A context that cannot be cleaned,
-  timed out or ran out of memory is thrown away and rebuilt.
+- No leakage: one QuickJS context is reused, so the built-ins are frozen once, including the
+  intrinsics no global names (generator, async function and iterator prototypes) and
+  ``Error.prepareStackTrace``/``stackTraceLimit`` (accessors in QuickJS-NG, fixed values here).
+  Assigning over an inherited built-in, e.g. ``err.name = "X"`` on a plain Error, still works
+  thanks to accessor "override taming". The standard globals are read-only; after every
+  evaluation the globals a script created are deleted and the global object's prototype is
+  restored. A context that cannot be cleaned (a non-configurable global, a non-extensible
+  global object: the script then fails), timed out or ran out of memory is thrown away and
+  rebuilt.
 
 Limits: ``timeout_ms`` per evaluation (default 1000), which also stops a backtracking regex,
 measured in the process's CPU time (so busy threads elsewhere in the process shorten it, a busy
 machine does not lengthen it; one built-in call on data near the memory limit can overrun it by
-a fraction of a second, e.g. sorting millions of numbers); and ``memory_limit_bytes`` for the JS heap (default 64 MB). Exceeding either
-raises ScriptError and the evaluator stays usable. jq runs in a child process under the same
-two limits (jq_runner.py); there ``now`` fails and ``$ENV`` is empty.
+a fraction of a second, e.g. sorting millions of numbers); and ``memory_limit_bytes`` for the
+JS heap (default 64 MB). Exceeding either raises ScriptError and the evaluator stays usable.
+A result nested deeper than Python's json can read is a ScriptError too. jq runs in a child
+process under the same two limits (jq_runner.py); there ``now`` fails and ``$ENV`` is empty.
 """
 
 from __future__ import annotations
@@ -60,17 +65,20 @@ class DefaultScriptEvaluator:
     def evaluate_js(self, expression: str, bindings: Mapping[str, JSON]) -> JSON:
         try:
             payload = json.dumps(dict(bindings), allow_nan=False)
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, RecursionError) as e:
             raise ScriptError(f"script input is not JSON: {e}") from None
         with self._lock:
             try:
                 return self._js.run(expression, payload)
-            except UncleanContext:  # a global the script made could not be removed: afresh
+            except UncleanContext:  # the script's changes to globals could not be undone: afresh
                 pass
             try:
                 return self._js.run(expression, payload)
             except UncleanContext:
-                raise ScriptError("script defines a global that cannot be removed") from None
+                raise ScriptError(
+                    "script defines a global that cannot be removed"
+                    " or makes the global object non-extensible"
+                ) from None
 
     def evaluate_jq(self, query: str, value: JSON) -> list[JSON]:
         """Run in a child process, bounded by the same time and memory limits (jq_runner.py)."""

@@ -1,6 +1,7 @@
 """What the pure core asks of the outside world: script evaluation.
 
-The real implementation (V8 through mini-racer, jq through the jq bindings) lives in
+The real implementation (QuickJS-NG through the quickjs-ng wheel, jq through the jq bindings)
+lives in
 ``orchestrator/adapters/scripting.py``; it must be deterministic (same script and bindings,
 same result, whatever ran before) and bounded in time and memory.
 """

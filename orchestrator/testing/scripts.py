@@ -1,5 +1,6 @@
 """A ScriptEvaluator for tests: JavaScript answered from a table (expression -> function of the
-bindings), jq run by the jq library. Deterministic and free of V8, so engine tests do not depend
+bindings), jq run by the jq library. Deterministic and free of a JS engine, so engine tests do
+not depend
 on the scripting adapter (which has its own tests)."""
 
 from __future__ import annotations

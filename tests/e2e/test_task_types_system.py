@@ -1,5 +1,5 @@
 """System tasks on the real stack: HTTP (against a loopback server), INLINE (javascript in
-V8, value-param), JSON_JQ_TRANSFORM, SWITCH (value-param, javascript) and DECISION, TERMINATE,
+QuickJS, value-param), JSON_JQ_TRANSFORM, SWITCH (value-param, javascript) and DECISION, TERMINATE,
 SET_VARIABLE, NOOP, EVENT (kafka sink) and KAFKA_PUBLISH.
 
 HTTP, EVENT and KAFKA_PUBLISH run in the built-in executors (`orchestrator worker --system`),

@@ -1,4 +1,4 @@
-"""DO_WHILE end to end on the in-memory runtime, with the real JavaScript evaluator (V8)."""
+"""DO_WHILE end to end on the in-memory runtime, with the real JavaScript evaluator (QuickJS)."""
 
 from __future__ import annotations
 

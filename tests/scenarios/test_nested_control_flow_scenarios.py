@@ -1,5 +1,5 @@
 """A fork inside a loop inside a sub-workflow, run whole in the in-memory runtime (fake clock, fake
-workers, real V8 for the loop condition), with a flaky branch retried; live state equals replay
+workers, real QuickJS for the loop condition), with a flaky branch retried; live state equals replay
 for every workflow of the tree."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""INLINE, SWITCH (javascript) and JSON_JQ_TRANSFORM with the REAL evaluators (V8 and jq).
+"""INLINE, SWITCH (javascript) and JSON_JQ_TRANSFORM with the REAL evaluators (QuickJS and jq).
 
 The engine's unit tests use a table of fake scripts; these prove that what the engine passes to
 the real evaluator is what Conductor users write (`$.x` is the task input's `x`).

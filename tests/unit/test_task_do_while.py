@@ -1,7 +1,8 @@
 """DO_WHILE: iterations, the loop condition and its bindings, items, keepLastN (given/when/then).
 
 Conditions are answered by a table of Python functions of the bindings (`$`), so these tests
-pin what the engine binds; tests/scenarios/test_loops_scenarios.py runs the same with V8.
+pin what the engine binds; tests/scenarios/test_loops_scenarios.py runs the same with the real
+JavaScript evaluator (QuickJS).
 """
 
 from __future__ import annotations

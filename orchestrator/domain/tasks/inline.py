@@ -35,8 +35,8 @@ def _input(task: TaskState) -> dict[str, JSON]:
 
 
 def evaluate_script(c: Cascade, evaluator: str | None, expression: str | None, value: JSON) -> JSON:
-    """Conductor's evaluators: `value-param` reads an input key; javascript/graaljs run V8
-    with `$` bound to the task input."""
+    """Conductor's evaluators: `value-param` reads an input key; javascript/graaljs run the
+    ScriptEvaluator's JavaScript (QuickJS) with `$` bound to the task input."""
     if expression is None:
         raise TaskError("no expression")
     if evaluator == "value-param":
