@@ -26,6 +26,7 @@ from orchestrator.api.app import Runtime, runtime
 from orchestrator.api.common import actor_of
 from orchestrator.api.errors import bad_request
 from orchestrator.api.models import StartWorkflowRequest
+from orchestrator.api.openapi_errors import ACCEPTED, errors
 from orchestrator.api.routes_workflow import start_workflow
 from orchestrator.api.views import workflow_view
 from orchestrator.domain.problems import Problem
@@ -126,7 +127,11 @@ def _workflow_run(
     }
 
 
-@router.post("/execute/{name}/{version}")
+@router.post(
+    "/execute/{name}/{version}",
+    # 202: started, but not visible in the read model within waitForSeconds (which may be 0)
+    responses={**ACCEPTED, **errors(400, 404, 409)},
+)
 async def execute(
     rt: RtDep,
     request: Request,

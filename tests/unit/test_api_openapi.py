@@ -27,6 +27,8 @@ ERROR = {"$ref": "#/components/schemas/ErrorBody"}
 COMMANDS = {
     ("post", "/api/workflow"): {"200", "202", "400", "404", "409"},
     ("post", "/api/workflow/{name}"): {"200", "202", "400", "404", "409"},
+    # 202: started, not visible in the read model within waitForSeconds (0 is allowed)
+    ("post", "/api/workflow/execute/{name}/{version}"): {"200", "202", "400", "404", "409"},
     ("put", "/api/workflow/{workflow_id}/pause"): {"200", "202", "404", "409"},
     ("put", "/api/workflow/{workflow_id}/resume"): {"200", "202", "404", "409"},
     ("delete", "/api/workflow/{workflow_id}"): {"200", "202", "404", "409"},
