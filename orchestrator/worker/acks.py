@@ -15,6 +15,7 @@ partition (key = root workflow id).
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -55,6 +56,15 @@ class DeferredAcks:
             for task_id in due:
                 self.reporter.started(self._pending.pop(task_id)[0])
         return len(due)
+
+    def next_due_in(self) -> float:
+        """Seconds until the next acknowledgement is due (0 if one is overdue, inf if none):
+        how long the poll loop may block. Entries are due in the order they were taken."""
+        if not self._pending:
+            return math.inf
+        with self._lock:
+            first = next(iter(self._pending.values()), None)
+        return math.inf if first is None else max(0.0, first[2] - self.clock())
 
     def reported(self, task_id: str) -> int | None:
         """A report of ``task_id`` is about to be produced: the ``started_at`` it must carry

@@ -18,7 +18,10 @@ class OffsetTracker:
         self._next: dict[Partition, int] = {}  # one past the highest finished offset
 
     def started(self, tp: Partition, offset: int) -> None:
-        self._pending.setdefault(tp, set()).add(offset)
+        pending = self._pending.get(tp)
+        if pending is None:  # not setdefault: it would build a set for every record
+            pending = self._pending[tp] = set()
+        pending.add(offset)
 
     def finished(self, tp: Partition, offset: int) -> int | None:
         """Mark ``offset`` done; returns the new committable position if it advanced."""

@@ -41,8 +41,10 @@ from orchestrator.worker.window import PAUSE_AFTER_S, Window
 
 log = logging.getLogger(__name__)
 DELIVERY_ATTEMPTS = 3
+# How long one poll may block. Deliveries do not need an earlier return: they only ever free
+# room, and the loop waits for room on its delivery queue (``_wait_for_room``), not on Kafka.
+# A 10 ms poll while results were in flight woke each loop ~100 times a second for nothing.
 _IDLE_POLL_S = 0.1
-_BUSY_POLL_S = 0.01  # while results are in flight: come back soon to free the window
 _ROOM_WAIT_S = 0.05
 
 
@@ -93,6 +95,7 @@ class TaskRunner:
         self.running: set[str] = set()  # task ids; touched by the poll thread only
         self._done: queue.SimpleQueue[_Done | None] = queue.SimpleQueue()
         self._paused: set[Partition] = set()
+        self._to_store: dict[Partition, int] = {}  # positions not yet stored (one call a step)
         self.window = Window(2 * spec.concurrency)
         self._pool: ThreadPool | LoopPool = (
             LoopPool(f"worker-{spec.task_type}", spec.concurrency)
@@ -128,12 +131,13 @@ class TaskRunner:
         free = self.window.free(self.tracker.in_flight())
         if free <= 0:
             self._wait_for_room()
-            return
-        self.window.has_room()
-        self._resume()
-        timeout = _BUSY_POLL_S if self.tracker.in_flight() else _IDLE_POLL_S
-        for message in take(self.consumer, min(self.spec.poll_batch, free), timeout):
-            self._accept(message)
+        else:
+            self.window.has_room()
+            self._resume()
+            timeout = min(_IDLE_POLL_S, self.acks.next_due_in())  # acknowledgements on time
+            for message in take(self.consumer, min(self.spec.poll_batch, free), timeout):
+                self._accept(message)
+        self._store_positions()
 
     def _wait_for_room(self) -> None:
         if self.window.full_for(time.monotonic()) < PAUSE_AFTER_S:
@@ -151,10 +155,13 @@ class TaskRunner:
         dropped = self._pool.discard_pending()
         deadline = time.monotonic() + self.grace_seconds
         while self._pool.busy and time.monotonic() < deadline:
+            self.reporter.producer.poll(0)  # the group's delivery thread may have stopped
             self._apply_deliveries()
+            self._store_positions()
             self.consumer.consume(num_messages=1, timeout=0.05)
         self.reporter.producer.flush(max(0.5, deadline - time.monotonic()))
         self._apply_deliveries()
+        self._store_positions()
         if self._pool.busy or dropped:
             log.warning(
                 "worker %s: abandoning %d running and %d queued task(s); Kafka will hand them "
@@ -252,10 +259,12 @@ class TaskRunner:
         self.reporter.report(dispatch, outcome, delivered, started_at)
 
     def _apply_deliveries(self) -> None:
-        self.reporter.producer.poll(0)  # the group's poll thread serves them too; cheap
+        """Handle the delivery reports queued so far. The group's delivery thread (group.py)
+        serves the producer's callbacks; the loop does not poll the producer itself."""
+        take = self._done.get_nowait
         while True:
             try:
-                done = self._done.get_nowait()
+                done = take()
             except queue.Empty:
                 return
             self._apply_done(done)
@@ -287,13 +296,24 @@ class TaskRunner:
         self._stored(done.tp, done.offset)
 
     def _stored(self, tp: Partition, offset: int) -> None:
+        """The record at ``offset`` is done; its position is stored by ``_store_positions``."""
         position = self.tracker.finished(tp, offset)
-        if position is None:
+        if position is not None:
+            self._to_store[tp] = position
+
+    def _store_positions(self) -> None:
+        """One ``store_offsets`` for every partition whose position advanced since the last."""
+        if not self._to_store:
             return
+        offsets = [TopicPartition(t, p, position) for (t, p), position in self._to_store.items()]
+        self._to_store.clear()
         try:
-            self.consumer.store_offsets(offsets=[TopicPartition(tp[0], tp[1], position)])
-        except KafkaException as exc:  # the partition was revoked meanwhile
-            log.debug("cannot store offset %s for %s: %s", position, tp, exc)
+            self.consumer.store_offsets(offsets=offsets)
+        except KafkaException as exc:  # a partition was revoked meanwhile
+            log.debug("cannot store offsets %s: %s", offsets, exc)
+            for tp in offsets:  # store the others one by one
+                with contextlib.suppress(KafkaException):
+                    self.consumer.store_offsets(offsets=[tp])
 
     # -- flow control and rebalances -------------------------------------------------------
 
@@ -316,6 +336,7 @@ class TaskRunner:
     def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         log.info("worker %s: revoked %s", self.spec.task_type, _names(partitions))
         self._apply_deliveries()
+        self._store_positions()
         # Hand over the newest stored positions; nothing stored, or the group already moved
         # on: redelivery covers it.
         with contextlib.suppress(KafkaException):

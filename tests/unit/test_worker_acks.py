@@ -6,6 +6,8 @@ import threading
 from types import SimpleNamespace
 from typing import Any
 
+import pytest
+
 from orchestrator.domain.effects import DispatchTask
 from orchestrator.worker.acks import DeferredAcks
 
@@ -77,3 +79,18 @@ def test_acknowledgement_and_report_racing_give_exactly_one_pickup_record() -> N
         a.send_due()
         racer.join()
         assert (len(reporter.acked), result[0] is not None) in ((1, False), (0, True))
+
+
+def test_next_due_in_tells_the_poll_loop_how_long_it_may_block() -> None:
+    a, _, clock = acks(100)
+    assert a.next_due_in() == float("inf")  # nothing pending: block as long as you like
+    a.taken(dispatch("t1"))
+    clock.now += 0.03
+    a.taken(dispatch("t2"))
+    assert a.next_due_in() == pytest.approx(0.07)  # the oldest entry is due first
+    a.reported("t1")
+    assert a.next_due_in() == pytest.approx(0.1)
+    clock.now += 0.5
+    assert a.next_due_in() == 0.0  # overdue: do not block
+    assert a.send_due() == 1
+    assert a.next_due_in() == float("inf")
