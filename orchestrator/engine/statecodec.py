@@ -47,7 +47,8 @@ class PackedEntry:
     again (a late report, a restart). As objects, each bench workflow is a few hundred
     containers that every full pass of the garbage collector walks: with 12,000 of them cached
     the passes took up to 750 ms, stalling every batch behind them. As bytes they are one
-    untracked object, and several times smaller. Reading `state` decodes the record anew.
+    untracked object, and smaller (RSS 419 -> 319 MB for those 12,000). Reading `state`
+    decodes the record anew.
     """
 
     partition: int
