@@ -17,6 +17,7 @@ process hard, uncommitted, so the batch is replayed by whoever takes the partiti
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import time
@@ -34,7 +35,7 @@ from orchestrator.domain.commands import Command, StartWorkflow
 from orchestrator.domain.context import Context
 from orchestrator.domain.react import resume
 from orchestrator.domain.state import WorkflowState
-from orchestrator.engine.changelog import READ_TIMEOUT_S, read_changelog
+from orchestrator.engine.changelog import read_changelog
 from orchestrator.engine.intake import Batch, CommandIntake, Record
 from orchestrator.engine.registry import DefinitionRegistry, RegistryFollower
 from orchestrator.engine.statecodec import (
@@ -429,14 +430,9 @@ class Processor:
         """Our own read of the changelog (engine/changelog.py); no state, no decisions."""
         loop = asyncio.get_running_loop()
         try:
+            read = functools.partial(read_changelog, blobs=blobs)
             return await loop.run_in_executor(
-                None,
-                read_changelog,
-                self.settings.kafka_bootstrap,
-                self.topics.state_changelog,
-                partitions,
-                READ_TIMEOUT_S,
-                blobs,
+                None, read, self.settings.kafka_bootstrap, self.topics.state_changelog, partitions
             )
         except Exception:
             # Deciding on a partial state could contradict the log; a restart retries cleanly.
