@@ -251,6 +251,32 @@ class Settings:
         "the gate in priority order (0: no bound)",
         _integer(0, 100_000),
     )
+    finished_retention_s: int = _setting(
+        300,
+        "Seconds a finished execution stays in a processor's memory and state changelog; then "
+        "it is archived in the state store (its operations still work). ~12 KB each in memory: "
+        "at 100 workflows/s, 300 s holds ~360 MB (ADR 0008)",
+        _integer(0, 30 * 24 * 3600),
+    )
+    max_record_bytes: int = _setting(
+        900_000,
+        "Largest Kafka record the engine writes; keep it under the broker's message.max.bytes "
+        "(1 MB by default). An outcome that would need a larger record fails its workflow with "
+        "the reason; a larger state goes to the state store (ADR 0008)",
+        _integer(10_000, 100 * 1024 * 1024),
+    )
+    max_state_bytes: int = _setting(
+        16 * 1024 * 1024,
+        "Largest execution state (pickled) a processor keeps; a workflow whose state outgrows it "
+        "is failed with the reason (a runaway loop must not exhaust the processor's memory)",
+        _integer(100_000, 1024 * 1024 * 1024),
+    )
+    state_store_schema: str = _setting(
+        "orchestrator_engine",
+        "Postgres schema of the processors' state store (archived and large execution states), "
+        "apart from the read model's",
+        _text,
+    )
     schema_registry_url: str | None = _setting(
         None,
         "Confluent schema registry URL (unset: Avro single-object encoding)",

@@ -40,7 +40,7 @@ from orchestrator.codec import wire
 from orchestrator.domain import commands as cmd
 from orchestrator.domain.definitions_json import parse_task_def, parse_workflow_def
 from orchestrator.domain.statuses import TaskStatus
-from orchestrator.engine.statecodec import TableEntry, encode_entry
+from orchestrator.engine.statecodec import encode_state
 from orchestrator.engine.step import BatchOutput, process_batch
 from orchestrator.testing.context import dict_context
 
@@ -148,7 +148,7 @@ def _encode_commands(out: BatchOutput) -> None:
 
 def _pickle(out: BatchOutput) -> None:
     for state in out.states.values():
-        encode_entry(TableEntry(partition=0, state=state))
+        encode_state(state)
 
 
 def report(stages: Stages, workflows: int, events: int, commands: int) -> str:

@@ -141,6 +141,7 @@ RECORD_DOCS: dict[str, str] = {
     "TaskCanceled": "A task was canceled (its workflow ended or its branch was abandoned).",
     "StartWorkflow": "Start a workflow execution. The one command users produce themselves.",
     "TerminateWorkflow": "Terminate a running or paused workflow.",
+    "FailWorkflow": "Fail a workflow the engine cannot keep running (e.g. its state outgrew the limit); sent by the engine itself.",
     "PauseWorkflow": "Pause a running workflow.",
     "ResumeWorkflow": "Resume a paused workflow.",
     "RestartWorkflow": "Restart an ended workflow from the beginning.",

@@ -67,6 +67,15 @@ class TerminateWorkflow(CommandBase):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class FailWorkflow(CommandBase):
+    """Sent by the engine itself (actor "engine") when an execution cannot go on, e.g. its state
+    outgrew the processor's limit: the workflow ends FAILED with `reason`, its open tasks
+    canceled, its failure workflow started. Never lets the execution stall or stop the engine."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PauseWorkflow(CommandBase):
     pass
 
@@ -154,6 +163,7 @@ class ReportTaskResult(CommandBase):
 Command = (
     StartWorkflow
     | TerminateWorkflow
+    | FailWorkflow
     | PauseWorkflow
     | ResumeWorkflow
     | RestartWorkflow
@@ -170,6 +180,7 @@ Command = (
 COMMAND_TYPES: tuple[type[CommandBase], ...] = (
     StartWorkflow,
     TerminateWorkflow,
+    FailWorkflow,
     PauseWorkflow,
     ResumeWorkflow,
     RestartWorkflow,

@@ -24,6 +24,8 @@ def decide(state: WorkflowState | None, command: cmd.Command, ctx: Context) -> D
             raise AssertionError("handled above")
         case cmd.TerminateWorkflow():
             outcome = decide_workflow.terminate(c, command)
+        case cmd.FailWorkflow():
+            outcome = decide_workflow.fail(c, command)
         case cmd.PauseWorkflow():
             outcome = decide_workflow.pause(c)
         case cmd.ResumeWorkflow():

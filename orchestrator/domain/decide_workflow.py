@@ -131,6 +131,15 @@ def terminate(c: Cascade, command: cmd.TerminateWorkflow) -> Outcome:
     return c
 
 
+def fail(c: Cascade, command: cmd.FailWorkflow) -> Outcome:
+    """The engine gives up on an execution: FAILED with the reason, an empty output (the state
+    that could not be kept is no place to compute one from), the failure workflow started."""
+    if (rejected := _terminal(c)) is not None:
+        return rejected
+    c.end_workflow(WorkflowStatus.FAILED, command.reason, output={})
+    return c
+
+
 def pause(c: Cascade) -> Outcome:
     if (rejected := _terminal(c)) is not None:
         return rejected

@@ -10,6 +10,10 @@ record to the high watermark fetched *now*, and keeps per execution the entry wi
 seq (a late write of a zombie can never roll a state back). Everything acknowledged before the
 rebalance is below that watermark: a processor awaits its changelog deliveries before it
 acknowledges a batch (ADR 0003).
+
+A tombstone means the execution left the changelog (finished, past its retention: it is in the
+state store now). A value that is not a state record of this version is reported, not fatal:
+the processor dead-letters it and serves the partition's other executions.
 """
 
 from __future__ import annotations
@@ -18,10 +22,12 @@ import logging
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
-from orchestrator.engine.statecodec import TableEntry, decode_entry
+from orchestrator.engine.statecodec import RecordHead, StateRecordError, read_head
 
 log = logging.getLogger(__name__)
 
@@ -33,20 +39,38 @@ class ChangelogReadError(RuntimeError):
     """The changelog could not be read to its end: deciding on a partial state is not safe."""
 
 
+@dataclass(frozen=True, slots=True)
+class Found:
+    """The newest record of one execution: its head, and its value (None if the newest record
+    is a tombstone: the execution left the changelog for the state store)."""
+
+    partition: int
+    head: RecordHead | None
+    value: bytes | None
+
+
+@dataclass(slots=True)
+class ChangelogRead:
+    executions: dict[str, Found] = field(default_factory=dict)
+    records: int = 0
+    bytes: int = 0
+    # (partition, offset, key, reason) of values that are no state record of this version
+    unreadable: list[tuple[int, int, bytes | None, str]] = field(default_factory=list)
+
+
 def read_changelog(
     bootstrap: str,
     topic: str,
     partitions: Iterable[int],
     timeout_s: float = READ_TIMEOUT_S,
-    blobs: dict[str, bytes] | None = None,
-) -> dict[str, TableEntry]:
-    """Every execution of `partitions`, newest seq per workflow id, as of the current end.
+) -> ChangelogRead:
+    """The newest record of every execution of `partitions`, as of the current end.
 
-    `blobs`, if given, receives the record each returned entry was decoded from (so that the
-    processor can keep finished executions as bytes without encoding them again)."""
+    Only the records' heads are read (statecodec.py): nothing is unpickled here, so reading a
+    partition costs what its records weigh, and superseded records cost no decoding."""
     wanted = sorted(set(partitions))
     if not wanted:
-        return {}
+        return ChangelogRead()
     consumer = Consumer(
         {
             "bootstrap.servers": bootstrap,
@@ -63,12 +87,10 @@ def read_changelog(
         ends = _high_watermarks(consumer, topic, wanted)
         todo = {p for p, high in ends.items() if high > 0}
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in sorted(todo)])
-        newest = _read_until(consumer, ends, todo, time.monotonic() + timeout_s)
+        read = _read_until(consumer, ends, todo, time.monotonic() + timeout_s)
     finally:
         consumer.close()
-    if blobs is not None:
-        blobs.update((wid, blob) for wid, (_, blob) in newest.items())
-    return {wid: entry for wid, (entry, _) in newest.items()}
+    return read
 
 
 def _high_watermarks(consumer: Consumer, topic: str, partitions: list[int]) -> dict[int, int]:
@@ -94,9 +116,8 @@ def _high_watermark(consumer: Consumer, tp: TopicPartition, attempts: int = 10) 
 
 def _read_until(
     consumer: Consumer, ends: dict[int, int], todo: set[int], deadline: float
-) -> dict[str, tuple[TableEntry, bytes]]:
-    newest: dict[str, tuple[TableEntry, bytes]] = {}
-    records = 0
+) -> ChangelogRead:
+    read = ChangelogRead()
     while todo:
         if time.monotonic() > deadline:
             raise ChangelogReadError(f"changelog not read to its end; partitions left {todo}")
@@ -110,14 +131,29 @@ def _read_until(
                 raise ChangelogReadError(f"changelog read failed: {err}")
             if msg.offset() >= ends[msg.partition()] - 1:
                 todo.discard(msg.partition())
-            records += 1
-            value = msg.value()
-            if value is None:
-                continue  # a tombstone: not written by the processors today
-            entry = decode_entry(value)
-            wid = msg.key().decode()
-            held = newest.get(wid)
-            if held is None or entry.state.seq >= held[0].state.seq:
-                newest[wid] = (entry, value)
-    log.debug("changelog: %d records, %d executions", records, len(newest))
-    return newest
+            _take(read, msg)
+    log.debug("changelog: %d records, %d executions", read.records, len(read.executions))
+    return read
+
+
+def _take(read: ChangelogRead, msg: Any) -> None:
+    read.records += 1
+    key, value = msg.key(), msg.value()
+    if key is None:
+        read.unreadable.append((msg.partition(), msg.offset(), key, "record without a key"))
+        return
+    wid = key.decode("utf-8", "replace")
+    held = read.executions.get(wid)
+    if value is None:  # a tombstone: the execution went to the state store
+        read.executions[wid] = Found(msg.partition(), None, None)
+        return
+    read.bytes += len(value)
+    try:
+        head = read_head(value)
+    except StateRecordError as exc:
+        read.unreadable.append((msg.partition(), msg.offset(), key, str(exc)))
+        return
+    # Highest seq wins (a zombie's late write never rolls a state back); a tombstone that
+    # comes later wins over any record before it.
+    if held is None or held.head is None or head.seq >= held.head.seq:
+        read.executions[wid] = Found(msg.partition(), head, value)

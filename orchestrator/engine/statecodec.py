@@ -1,10 +1,20 @@
-"""How execution states are stored in the processor's state table (its changelog topic).
+"""The processor's state changelog records: one execution state per record, keyed by workflow id.
 
-The table is a disposable cache of the event log (ADR 0003), private to the processors, so it
-uses pickle: the fastest complete encoding of the frozen dataclasses and persistent maps, and
-never read by anything but the processor of the same version. Changing the state's shape needs
-no migration: delete the changelog topic and the processors rebuild it from the events topic
-(`orchestrator replay`).
+The changelog is a disposable cache of the event log (ADR 0003), private to the processors, so
+the state itself is pickled: the fastest complete encoding of the frozen dataclasses and maps,
+never read by anything but a processor of the same version. Changing the state's shape needs no
+migration: stop the processors, delete the changelog topic, and they rebuild it from the events
+topic (`orchestrator replay`).
+
+Every record starts with a fixed head, so that recovery can keep the newest record per execution,
+tell finished ones from running ones and see when they ended **without unpickling** anything:
+
+    b"OSC1" | seq (int64) | flags (uint8) | ended_at (int64 epoch ms, 0 while running) | body
+
+- flags TERMINAL: the execution has ended (kept as bytes in memory, evicted after retention);
+- flags STORED: the body is empty and the state is in the state store (engine/store.py), because
+  it outgrew what a Kafka record may carry (ADR 0008); the store holds the full record;
+- a tombstone (no value) means the execution left the changelog (retention, engine/cache.py).
 """
 
 from __future__ import annotations
@@ -19,75 +29,81 @@ import itertools
 import operator
 import pickle
 import pkgutil
+import struct
 from dataclasses import dataclass
 from typing import Any
 
-from faust.serializers import codecs
-from immutables import Map
-from pyrsistent import PMap, PSet, pset
+from pyrsistent import PSet, pset
 
 from orchestrator.codec.identity_cache import IdentityCache
 from orchestrator.domain.definitions import TaskDef, WorkflowDef
 from orchestrator.domain.state import WorkflowState
 
-CODEC_NAME = "wfstate"
+MAGIC = b"OSC1"
+_HEAD = struct.Struct(">4sqBq")
+HEAD_LENGTH = _HEAD.size
+TERMINAL = 0x01
+STORED = 0x02
+
+
+class StateRecordError(ValueError):
+    """A changelog value that is not a state record of this version (or is corrupt)."""
 
 
 @dataclass(frozen=True, slots=True)
-class TableEntry:
-    partition: int  # the commands partition of the workflow tree (faust's changelog partition)
-    state: WorkflowState
-
-
-@dataclass(frozen=True, slots=True)
-class PackedEntry:
-    """A finished execution held in the processor's cache as its changelog record.
-
-    Finished executions are nearly all of a long-running processor's cache and are rarely read
-    again (a late report, a restart). As objects, each bench workflow is a few hundred
-    containers that every full pass of the garbage collector walks: with 12,000 of them cached
-    the passes took up to 750 ms, stalling every batch behind them. As bytes they are one
-    untracked object, and smaller (RSS 419 -> 319 MB for those 12,000). Reading `state`
-    decodes the record anew.
-    """
-
-    partition: int
+class RecordHead:
     seq: int
-    blob: bytes
+    flags: int
+    ended_at: int
 
     @property
-    def state(self) -> WorkflowState:
-        return decode_entry(self.blob).state
+    def terminal(self) -> bool:
+        return bool(self.flags & TERMINAL)
+
+    @property
+    def stored(self) -> bool:
+        return bool(self.flags & STORED)
 
 
-CacheEntry = TableEntry | PackedEntry
+def encode_state(state: WorkflowState) -> bytes:
+    """The full changelog record of `state` (head + pickled state)."""
+    out = io.BytesIO()
+    out.write(_head(state, 0))
+    _pickler(out).dump(state)
+    return out.getvalue()
 
 
-def packed(entry: TableEntry, blob: bytes) -> CacheEntry:
-    """`entry` as its record `blob` (its `encode_entry`) if its execution is finished."""
-    if entry.state.is_terminal:
-        return PackedEntry(entry.partition, entry.state.seq, blob)
-    return entry
+def stored_marker(record: bytes) -> bytes:
+    """The changelog record that stands for `record` once `record` is in the state store."""
+    head = read_head(record)
+    return _HEAD.pack(MAGIC, head.seq, head.flags | STORED, head.ended_at)
 
 
-def entry_seq(entry: CacheEntry) -> int:
-    return entry.seq if isinstance(entry, PackedEntry) else entry.state.seq
+def read_head(value: bytes) -> RecordHead:
+    if len(value) < HEAD_LENGTH or value[:4] != MAGIC:
+        raise StateRecordError("not a state record of this version (no OSC1 head)")
+    _, seq, flags, ended_at = _HEAD.unpack_from(value)
+    return RecordHead(seq, flags, ended_at)
 
 
-class _StateCodec(codecs.Codec):
-    def _dumps(self, obj: Any) -> bytes:
-        return _fast_dumps(obj)
+def decode_state(record: bytes) -> WorkflowState:
+    """The state of a full record (not of a STORED marker: fetch that one from the store)."""
+    head = read_head(record)
+    if head.stored:
+        raise StateRecordError(f"seq {head.seq} is a marker; its state is in the state store")
+    try:
+        state = pickle.loads(memoryview(record)[HEAD_LENGTH:])
+    except Exception as exc:  # any unpickling problem: a corrupt or foreign record
+        raise StateRecordError(f"cannot unpickle the state: {type(exc).__name__}: {exc}") from None
+    if not isinstance(state, WorkflowState):
+        raise StateRecordError(f"not an execution state: {type(state).__name__}")
+    return state
 
-    def _loads(self, s: bytes) -> Any:
-        return pickle.loads(s)
 
-
-_CODEC = _StateCodec()  # one for the process: encode_entry runs once per written state
-
-
-def encode_entry(entry: TableEntry) -> bytes:
-    """A changelog value exactly as the table's codec writes it (what recovery decodes)."""
-    return _CODEC.dumps(entry)
+def _head(state: WorkflowState, flags: int) -> bytes:
+    if state.is_terminal:
+        flags |= TERMINAL
+    return _HEAD.pack(MAGIC, state.seq, flags, state.ended_at if state.is_terminal else 0)
 
 
 # -- faster pickling of the frozen, slotted dataclasses ---------------------------------------
@@ -168,7 +184,7 @@ def _shared(data: bytes) -> Any:
 def _plain_table() -> dict[type, Any]:
     """Reducers for every slotted domain class, definitions pickled in full."""
     table = dict(copyreg.dispatch_table)
-    for cls in _slotted_domain_classes() | {TableEntry}:
+    for cls in _slotted_domain_classes():
         table[cls] = _reducer(cls)
     table[PSet] = _reduce_pset
     return table
@@ -187,27 +203,7 @@ def _dumps_with(table: dict[type, Any], obj: Any) -> bytes:
     return out.getvalue()
 
 
-def _fast_dumps(obj: Any) -> bytes:
-    return _dumps_with(_dispatch_table(), obj)
-
-
-def decode_entry(data: bytes) -> TableEntry:
-    """A changelog value back into its entry (the inverse of `encode_entry`)."""
-    entry = _CODEC.loads(data)
-    if not isinstance(entry, TableEntry):
-        raise TypeError(f"not a state table entry: {type(entry).__name__}")
-    if isinstance(entry.state.tasks, PMap):  # written before the maps became immutables.Map
-        entry = TableEntry(entry.partition, _with_maps(entry.state))
-    return entry
-
-
-_MAP_FIELDS = ("tasks", "by_ref", "latest_iteration", "join_waiting", "awaited_by")
-
-
-def _with_maps(state: WorkflowState) -> WorkflowState:
-    return dataclasses.replace(state, **{f: Map(getattr(state, f).items()) for f in _MAP_FIELDS})
-
-
-def register_state_codec() -> None:
-    if CODEC_NAME not in codecs.codecs:
-        codecs.register(CODEC_NAME, _CODEC)
+def _pickler(out: io.BytesIO) -> pickle.Pickler:
+    pickler = pickle.Pickler(out, pickle.HIGHEST_PROTOCOL)
+    pickler.dispatch_table = _dispatch_table()
+    return pickler

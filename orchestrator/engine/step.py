@@ -1,28 +1,46 @@
 """One batch of commands through the pure core, with no I/O: the processor's inner loop.
 
 The faust agent (processor.py) decodes a batch, calls `process_batch`, produces what it returns
-and only then writes the touched states to the state table (ADR 0003). Keeping this step free of
-Kafka makes it testable on plain values and lets the in-memory runtime and the processor share
+and only then writes the touched states to the state changelog (ADR 0003). Keeping this step free
+of Kafka makes it testable on plain values and lets the in-memory runtime and the processor share
 one definition of "what a command does".
+
+Containment (issue 15): the processor passes a `check` that encodes each command's output
+records and raises `Unpersistable` when one cannot be written (too large for a Kafka record,
+refused by the codec). The command's outcome is then dropped before anything of it is kept, and
+the workflow is failed with the reason instead (`FailWorkflow`, decided here like any command),
+or a start is rejected with it. One workflow's outcome can never stop the processor.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from orchestrator.domain.commands import Command
+from orchestrator.domain.commands import Command, FailWorkflow, StartWorkflow
 from orchestrator.domain.context import Context
 from orchestrator.domain.decide import decide
 from orchestrator.domain.effects import DispatchTask, EmitCommand, ScheduleTimer
 from orchestrator.domain.events import Event
 from orchestrator.domain.evolve import evolve
-from orchestrator.domain.outcome import Accepted, Rejected
+from orchestrator.domain.outcome import Accepted, Rejected, RejectionCode
 from orchestrator.domain.react import react
 from orchestrator.domain.state import WorkflowState
 
 log = logging.getLogger(__name__)
+
+
+class Unpersistable(Exception):
+    """A command's outcome cannot be written; `reason` says which record and why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+# (events with their command ids, effects) of one command -> None, or raises Unpersistable
+Check = Callable[[Sequence[tuple[Event, str | None]], Sequence[object]], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +79,10 @@ def process_batch(
     states: Mapping[str, WorkflowState],
     commands: Iterable[tuple[Command, str | None]],
     ctx: Context,
+    check: Check | None = None,
 ) -> BatchOutput:
-    """Decide, evolve and react for each (command, command id) in order; `states` is not modified."""
+    """Decide, evolve and react for each (command, command id) in order; `states` is not modified.
+    `check` vets each command's output records before they are kept (see the module doc)."""
     out = BatchOutput()
     for command, command_id in commands:
         wid = command.workflow_id
@@ -72,20 +92,33 @@ def process_batch(
             if isinstance(decision, Rejected):
                 out.rejections.append((command, decision, command_id))
                 continue
-            state = _apply(state, decision, command_id, out)
+            step = _apply(state, decision, command_id)
+            if check is not None:
+                try:
+                    check(step.events, step.effects)
+                except Unpersistable as exc:
+                    step = _contain(state, command, command_id, ctx, check, exc.reason, out)
         except Exception as exc:  # a bug in the core must not stop the partition
             log.exception("engine error on %s for workflow %s", type(command).__name__, wid)
             out.failures.append(Failure(command, f"engine error: {type(exc).__name__}: {exc}"))
             continue
-        if state is not None:
-            out.states[wid] = state
+        if step is None:
+            continue
+        out.events.extend(step.events)
+        out.add_effects(step.effects)
+        if step.state is not None:
+            out.states[wid] = step.state
     return out
 
 
-def _apply(
-    state: WorkflowState | None, decision: Accepted, command_id: str | None, out: BatchOutput
-) -> WorkflowState | None:
-    # Evolve and react into local lists first, so a failure half-way leaves `out` untouched.
+@dataclass(slots=True)
+class _Step:
+    state: WorkflowState | None
+    events: list[tuple[Event, str | None]]
+    effects: list[object]
+
+
+def _apply(state: WorkflowState | None, decision: Accepted, command_id: str | None) -> _Step:
     events: list[tuple[Event, str | None]] = []
     effects: list[object] = []
     # decide already folded its events into its working copy; when it hands back the state
@@ -95,6 +128,38 @@ def _apply(
         state = after[i] if after is not None else evolve(state, event)
         events.append((event, command_id))
         effects.extend(react(state, event))
-    out.events.extend(events)
-    out.add_effects(effects)
-    return state
+    return _Step(state, events, effects)
+
+
+def _contain(
+    state: WorkflowState | None,
+    command: Command,
+    command_id: str | None,
+    ctx: Context,
+    check: Check,
+    reason: str,
+    out: BatchOutput,
+) -> _Step | None:
+    """The command's outcome cannot be written: fail its workflow with the reason instead (a
+    start, or a command on an ended workflow, is rejected with it). Raises if even that cannot
+    be written (the command then goes to the dead letters)."""
+    name = type(command).__name__
+    log.warning("workflow %s: the outcome of %s cannot be written: %s", command.workflow_id,
+                name, reason)  # fmt: skip
+    if state is None or isinstance(command, StartWorkflow) or state.is_terminal:
+        refusal = Rejected(RejectionCode.INVALID_REQUEST, f"{name} refused: {reason}")
+        out.rejections.append((command, refusal, command_id))
+        return None
+    fail = FailWorkflow(
+        workflow_id=command.workflow_id,
+        root_workflow_id=command.root_workflow_id,
+        at=command.at,
+        actor="engine",
+        reason=f"{name} could not be applied: {reason}",
+    )
+    decision = decide(state, fail, ctx)
+    if isinstance(decision, Rejected):  # pragma: no cover - state is not terminal
+        raise RuntimeError(f"cannot fail workflow {command.workflow_id}: {decision.reason}")
+    step = _apply(state, decision, command_id)
+    check(step.events, step.effects)
+    return step

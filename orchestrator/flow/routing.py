@@ -103,14 +103,19 @@ class DispatchRouter:
         source = self.registry.task_def(name) or embedded
         return (source.rate_limit_per_frequency or 0) > 0 or (source.concurrent_exec_limit or 0) > 0
 
-    async def prepare(self, dispatches: Iterable[DispatchTask]) -> set[Queue]:
-        """Decide each dispatch's record once; returns the task topics they need to exist."""
+    async def prepare(
+        self,
+        dispatches: Iterable[DispatchTask],
+        encode: Callable[[DispatchTask], bytes] = wire.encode_dispatch,
+    ) -> set[Queue]:
+        """Decide each dispatch's record once; returns the task topics they need to exist.
+        ``encode``: the processor passes the bytes its record check already encoded."""
         queues: set[Queue] = set()
         for d in dispatches:
             if self.gated(d.task_def_name, d):
                 await self._ensure_gate_topics()
                 # The gate resolves the domain when it releases the task.
-                record = (self.topics.gate, d.task_def_name.encode(), wire.encode_dispatch(d))
+                record = (self.topics.gate, d.task_def_name.encode(), encode(d))
             else:
                 if d.domain:
                     await self._start_presence()
@@ -119,7 +124,7 @@ class DispatchRouter:
                 record = (
                     self.topics.task(resolved.task_type, resolved.domain),
                     d.task_id.encode(),
-                    wire.encode_dispatch(resolved),
+                    encode(resolved),
                 )
             self._plan[d.task_id] = record
         return queues

@@ -16,7 +16,6 @@ changelog topics, the worker's log and the read-model tables.
 from __future__ import annotations
 
 import hashlib
-import pickle
 import secrets
 import string
 import time
@@ -29,7 +28,7 @@ import pytest
 
 from orchestrator.domain import events as ev
 from orchestrator.domain.statuses import WorkflowStatus
-from orchestrator.engine.statecodec import TableEntry
+from orchestrator.engine.statecodec import StateRecordError, decode_state
 from orchestrator.kafka.admin import admin_client
 from tests.e2e.e2e_defs import WORKERS_MODULE, simple, system, task_defs, workflow
 from tests.e2e.e2e_http import http_server
@@ -176,8 +175,11 @@ def wait_changelog_has_final_state(stack: Stack, wid: str, timeout_s: float = 30
     while time.monotonic() < deadline:
         for msg in read_topic(stack.rt.topics.state_changelog):
             if msg.key() == wid.encode() and msg.value():
-                entry = pickle.loads(msg.value())
-                if isinstance(entry, TableEntry) and entry.state.status is WorkflowStatus.COMPLETED:
+                try:
+                    state = decode_state(msg.value())
+                except StateRecordError:
+                    continue
+                if state.status is WorkflowStatus.COMPLETED:
                     return
         time.sleep(0.3)
     raise AssertionError("the state changelog never held the completed workflow")

@@ -15,7 +15,7 @@ from confluent_kafka import Producer
 
 from orchestrator.domain.evolve import evolve
 from orchestrator.engine.changelog import read_changelog
-from orchestrator.engine.statecodec import TableEntry, encode_entry
+from orchestrator.engine.statecodec import decode_state, encode_state
 from orchestrator.kafka.admin import delete_topics, ensure_topics
 from orchestrator.kafka.aio import producer_config
 from orchestrator.kafka.topics import TopicSpec
@@ -35,9 +35,8 @@ def topic() -> Iterator[tuple[str, str]]:
     delete_topics(bootstrap, [name])
 
 
-def entry(wid: str, partition: int, seq: int) -> TableEntry:
-    state = dataclasses.replace(evolve(None, started(wid)), seq=seq)
-    return TableEntry(partition=partition, state=state)
+def record(wid: str, seq: int) -> bytes:
+    return encode_state(dataclasses.replace(evolve(None, started(wid)), seq=seq))
 
 
 def test_reads_the_newest_state_per_execution_of_the_given_partitions(
@@ -53,23 +52,57 @@ def test_reads_the_newest_state_per_execution_of_the_given_partitions(
         ("wf-c", 2, 9),  # a partition this processor was not given
     ]
     for wid, partition, seq in writes:
-        producer.produce(
-            name,
-            key=wid.encode(),
-            value=encode_entry(entry(wid, partition, seq)),
-            partition=partition,
-        )
+        producer.produce(name, key=wid.encode(), value=record(wid, seq), partition=partition)
     assert producer.flush(10) == 0
 
-    blobs: dict[str, bytes] = {}
-    states = read_changelog(bootstrap, name, {0, 1}, blobs=blobs)
+    read = read_changelog(bootstrap, name, {0, 1})
 
-    assert {wid: e.state.seq for wid, e in states.items()} == {"wf-a": 7, "wf-b": 2}
-    assert states["wf-b"].partition == 1
-    # the record each kept entry came from, for the processor to keep finished ones as bytes
-    assert blobs == {wid: encode_entry(e) for wid, e in states.items()}
+    found = read.executions
+    assert {wid: f.head.seq for wid, f in found.items() if f.head} == {"wf-a": 7, "wf-b": 2}
+    assert found["wf-b"].partition == 1
+    # the record itself, undecoded until the processor needs it
+    assert decode_state(found["wf-a"].value).seq == 7  # type: ignore[arg-type]
+    assert read.records == 4 and not read.unreadable
+
+
+def test_a_tombstone_removes_the_execution_and_a_later_state_brings_it_back(
+    topic: tuple[str, str],
+) -> None:
+    """Retention tombstones a finished execution; a restart of it writes a newer state."""
+    bootstrap, name = topic
+    producer = Producer(producer_config(bootstrap))
+    for wid, value in [
+        ("gone", record("gone", 4)),
+        ("gone", None),
+        ("back", record("back", 4)),
+        ("back", None),
+        ("back", record("back", 9)),
+    ]:
+        producer.produce(name, key=wid.encode(), value=value, partition=0)
+    assert producer.flush(10) == 0
+
+    found = read_changelog(bootstrap, name, {0}).executions
+
+    assert found["gone"].head is None and found["gone"].value is None
+    assert found["back"].head is not None and found["back"].head.seq == 9
+
+
+def test_garbage_in_the_changelog_is_reported_not_fatal(topic: tuple[str, str]) -> None:
+    bootstrap, name = topic
+    producer = Producer(producer_config(bootstrap))
+    producer.produce(name, key=b"bad", value=b"\x80garbage", partition=0)
+    producer.produce(name, key=b"good", value=record("good", 3), partition=0)
+    assert producer.flush(10) == 0
+
+    read = read_changelog(bootstrap, name, {0})
+
+    assert set(read.executions) == {"good"}
+    [(partition, offset, key, reason)] = read.unreadable
+    assert (partition, offset, key) == (0, 0, b"bad")
+    assert "no OSC1 head" in reason
 
 
 def test_an_empty_changelog_reads_as_no_state(topic: tuple[str, str]) -> None:
     bootstrap, name = topic
-    assert read_changelog(bootstrap, name, {0, 1, 2}, timeout_s=10) == {}
+    read = read_changelog(bootstrap, name, {0, 1, 2}, timeout_s=10)
+    assert read.executions == {} and read.records == 0

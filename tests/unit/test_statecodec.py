@@ -9,16 +9,18 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from orchestrator.domain import serde
 from orchestrator.domain.evolve import evolve
 from orchestrator.domain.state import WorkflowState
 from orchestrator.engine.statecodec import (
-    PackedEntry,
-    TableEntry,
-    decode_entry,
-    encode_entry,
-    entry_seq,
-    packed,
+    HEAD_LENGTH,
+    StateRecordError,
+    decode_state,
+    encode_state,
+    read_head,
+    stored_marker,
 )
 
 GOLDEN = sorted((Path(__file__).parents[1] / "golden").glob("*.json"))
@@ -40,38 +42,60 @@ def test_every_golden_state_round_trips_through_the_changelog_encoding() -> None
     states = load_case_states()
     assert len(states) > 50
     for state in states:
-        entry = TableEntry(partition=3, state=state)
-        back = decode_entry(encode_entry(entry))
-        assert back == entry
+        record = encode_state(state)
+        back = decode_state(record)
+        assert back == state
         # and it is the same object graph the plain pickle gives
-        assert back == pickle.loads(pickle.dumps(entry))
+        assert back == pickle.loads(pickle.dumps(state))
+
+
+def test_the_head_tells_seq_and_end_without_unpickling() -> None:
+    for state in load_case_states():
+        head = read_head(encode_state(state))
+        assert head.seq == state.seq
+        assert head.terminal is state.is_terminal
+        assert head.ended_at == (state.ended_at if state.is_terminal else 0)
+        assert not head.stored
+
+
+def test_a_stored_marker_keeps_the_head_and_carries_no_state() -> None:
+    state = next(s for s in load_case_states() if s.is_terminal)
+    record = encode_state(state)
+    marker = stored_marker(record)
+    assert len(marker) == HEAD_LENGTH
+    head = read_head(marker)
+    assert (head.seq, head.terminal, head.stored) == (state.seq, True, True)
+    with pytest.raises(StateRecordError, match="marker"):
+        decode_state(marker)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"", b"garbage", pickle.dumps({"not": "a state"}), b"OSC1" + bytes(17) + b"not a pickle"],
+)
+def test_a_foreign_or_corrupt_record_is_refused_with_a_reason(value: bytes) -> None:
+    with pytest.raises(StateRecordError):
+        decode_state(value)
+
+
+def test_a_record_of_another_type_behind_a_valid_head_is_refused() -> None:
+    state = load_case_states()[0]
+    record = encode_state(state)[:HEAD_LENGTH] + pickle.dumps(["x"])
+    with pytest.raises(StateRecordError, match="not an execution state"):
+        decode_state(record)
 
 
 def test_a_record_written_by_one_process_loads_in_a_fresh_one() -> None:
     state = load_case_states()[-1]
-    data = encode_entry(TableEntry(partition=1, state=state))
+    data = encode_state(state)
     code = (
-        "import sys; from orchestrator.engine.statecodec import decode_entry; "
-        "e = decode_entry(sys.stdin.buffer.read()); print(e.partition, e.state.workflow_id)"
+        "import sys; from orchestrator.engine.statecodec import decode_state; "
+        "s = decode_state(sys.stdin.buffer.read()); print(s.seq, s.workflow_id)"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], input=data, capture_output=True, check=True
     ).stdout.decode()
-    assert out.split() == ["1", state.workflow_id]
-
-
-def test_a_record_written_with_pyrsistent_maps_loads_with_immutables_maps() -> None:
-    """States pickled before the maps became immutables.Map (a processor upgraded in place
-    reads its changelog): same state, today's map type."""
-    from immutables import Map
-    from pyrsistent import pmap
-
-    fields = ("tasks", "by_ref", "latest_iteration", "join_waiting", "awaited_by")
-    for state in load_case_states()[-5:]:
-        old = dataclasses.replace(state, **{f: pmap(dict(getattr(state, f))) for f in fields})
-        back = decode_entry(pickle.dumps(TableEntry(partition=2, state=old)))
-        assert back == TableEntry(partition=2, state=state)
-        assert all(isinstance(getattr(back.state, f), Map) for f in fields)
+    assert out.split() == [str(state.seq), state.workflow_id]
 
 
 def test_definitions_are_embedded_once_per_object_and_shared_again_when_loaded() -> None:
@@ -79,39 +103,10 @@ def test_definitions_are_embedded_once_per_object_and_shared_again_when_loaded()
 
     states = [s for s in load_case_states() if s.tasks][-6:]
     shared = states[0].definition
-    entries = [TableEntry(0, dataclasses.replace(s, definition=shared)) for s in states]
-    back = [decode_entry(encode_entry(e)) for e in entries]
-    assert back == entries
-    assert all(b.state.definition is back[0].state.definition for b in back)
+    same = [dataclasses.replace(s, definition=shared) for s in states]
+    back = [decode_state(encode_state(s)) for s in same]
+    assert back == same
+    assert all(b.definition is back[0].definition for b in back)
     # the record holds the definition's bytes as pickled on their own (not ~40 objects)
     alone = statecodec._dumps_with(statecodec._plain_table(), shared)
-    assert all(alone in encode_entry(e) for e in entries)
-
-
-def test_a_record_with_definitions_pickled_inline_still_loads() -> None:
-    """Records written before definitions were embedded as shared bytes."""
-    from orchestrator.engine import statecodec
-
-    for state in load_case_states()[-5:]:
-        entry = TableEntry(partition=2, state=state)
-        assert decode_entry(statecodec._dumps_with(statecodec._plain_table(), entry)) == entry
-
-
-def test_a_finished_execution_is_kept_as_its_record_and_reads_back_equal() -> None:
-    states = load_case_states()
-    finished = next(s for s in states if s.is_terminal)
-    entry = TableEntry(partition=2, state=finished)
-    blob = encode_entry(entry)
-
-    kept = packed(entry, blob)
-
-    assert isinstance(kept, PackedEntry)
-    assert (kept.partition, kept.seq, kept.blob) == (2, finished.seq, blob)
-    assert kept.state == finished
-    assert entry_seq(kept) == entry_seq(entry) == finished.seq
-
-
-def test_a_running_execution_stays_an_object() -> None:
-    running = next(s for s in load_case_states() if not s.is_terminal)
-    entry = TableEntry(partition=0, state=running)
-    assert packed(entry, encode_entry(entry)) is entry
+    assert all(alone in encode_state(s) for s in same)
