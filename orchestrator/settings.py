@@ -271,6 +271,12 @@ class Settings:
         "is failed with the reason (a runaway loop must not exhaust the processor's memory)",
         _integer(100_000, 1024 * 1024 * 1024),
     )
+    max_decision_events: int = _setting(
+        20_000,
+        "Most events one command may cause in one decision; a loop of system tasks that never "
+        "waits fails its workflow past it instead of holding the processor",
+        _integer(100, 10_000_000),
+    )
     state_store_schema: str = _setting(
         "orchestrator_engine",
         "Postgres schema of the processors' state store (archived and large execution states), "

@@ -78,8 +78,14 @@ class Runtime:
             ORCHESTRATOR_PARTITIONS="4",
             ORCHESTRATOR_STATE_DIR=str(self.log_dir / "state"),
             ORCHESTRATOR_LOG_LEVEL="INFO",
+            ORCHESTRATOR_STATE_STORE_SCHEMA=self.state_store_schema,
         )
         return env
+
+    @property
+    def state_store_schema(self) -> str:
+        """The processors' state store of this deployment (dropped with its topics)."""
+        return "engine_" + self.prefix.lower().replace("-", "_").replace(".", "_")
 
     def create_topics(self, task_types: Iterable[str] = ()) -> None:
         s = self.settings
@@ -87,11 +93,13 @@ class Runtime:
         report = ensure_topics(s.kafka_bootstrap, specs, 15.0)
         assert report.ok, report.errors
 
-    def start_processor(self, name: str = "processor") -> subprocess.Popen[bytes]:
+    def start_processor(
+        self, name: str = "processor", env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = open(self.log_dir / f"{name}-{len(self.processes)}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
             [sys.executable, "-m", "orchestrator", "processor"],
-            env=self.env(),
+            env={**self.env(), **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -111,8 +119,20 @@ class Runtime:
                 proc.wait(10)
 
     def delete_topics(self) -> None:
+        """The deployment's topics, and its state store schema."""
         admin_topics = [t for t in _all_topics(bootstrap()) if t.startswith(self.prefix)]
         delete_topics(bootstrap(), admin_topics, 15.0)
+        _drop_schema(self.state_store_schema)
+
+
+def _drop_schema(schema: str) -> None:
+    import psycopg
+
+    url = os.environ.get("ORCHESTRATOR_DATABASE_URL")
+    if not url:
+        return  # no database in this test run: nothing was stored
+    with psycopg.connect(url, autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
 def _all_topics(boot: str) -> list[str]:

@@ -33,6 +33,15 @@ from orchestrator.domain.tasks.base import handler_for
 
 E = TypeVar("E", bound=EventBase)
 
+
+class DecisionTooLarge(Exception):
+    """One decision emitted more events than `Context.max_decision_events` allows."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(count)
+        self.count = count
+
+
 # Conductor never retries its built-in control-flow tasks (TaskType.isBuiltIn).
 NOT_RETRIED = frozenset(
     {
@@ -66,6 +75,8 @@ class Cascade:
         return self.command.at
 
     def emit(self, cls: type[E], **fields: Any) -> E:
+        if len(self.events) >= self.ctx.max_decision_events:
+            raise DecisionTooLarge(len(self.events))
         event = cls(
             workflow_id=self.command.workflow_id,
             root_workflow_id=self._root,

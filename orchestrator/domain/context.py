@@ -20,3 +20,8 @@ class Context:
     workflow_def: Callable[[str, int | None], WorkflowDef | None]
     task_def: Callable[[str], TaskDef | None]
     scripts: ScriptEvaluator
+    # Most events one decision may emit: a loop of system tasks that never waits would
+    # otherwise hold the processor in one cascade forever (issue 15). Past it, the workflow
+    # fails with the reason (decide.py). A limit, so live and replay agree only if it does not
+    # change between them; it is recorded in the failure's reason.
+    max_decision_events: int = 20_000

@@ -7,13 +7,38 @@ from typing import assert_never
 
 from orchestrator.domain import commands as cmd
 from orchestrator.domain import decide_task, decide_workflow
-from orchestrator.domain.cascade import Cascade
+from orchestrator.domain.cascade import Cascade, DecisionTooLarge
 from orchestrator.domain.context import Context
 from orchestrator.domain.outcome import Accepted, Decision, Rejected, RejectionCode
 from orchestrator.domain.state import WorkflowState
+from orchestrator.domain.statuses import WorkflowStatus
 
 
 def decide(state: WorkflowState | None, command: cmd.Command, ctx: Context) -> Decision:
+    try:
+        return _decide(state, command, ctx)
+    except DecisionTooLarge as exc:
+        return _too_large(state, command, ctx, exc.count)
+
+
+def _too_large(
+    state: WorkflowState | None, command: cmd.Command, ctx: Context, count: int
+) -> Decision:
+    """A runaway cascade (e.g. a DO_WHILE of system tasks whose condition never turns false):
+    nothing of it is kept; the workflow fails with the reason (a start is refused)."""
+    reason = (
+        f"{type(command).__name__} would run {count}+ steps in one decision, over the limit of "
+        f"{ctx.max_decision_events} (ORCHESTRATOR_MAX_DECISION_EVENTS): a loop that never "
+        "waits for a worker or a timer?"
+    )
+    if state is None or state.is_terminal or isinstance(command, cmd.StartWorkflow):
+        return Rejected(RejectionCode.INVALID_REQUEST, reason)
+    c = Cascade(state, command, ctx)
+    c.end_workflow(WorkflowStatus.FAILED, reason, output={})
+    return _run(c)
+
+
+def _decide(state: WorkflowState | None, command: cmd.Command, ctx: Context) -> Decision:
     if isinstance(command, cmd.StartWorkflow):
         return _run(decide_workflow.start(state, command, ctx))
     if state is None:

@@ -94,6 +94,7 @@ class Processor:
             workflow_def=self.registry.workflow_def,
             task_def=self.registry.task_def,
             scripts=ctx_scripts,
+            max_decision_events=settings.max_decision_events,
         )
         self.cache = StateCache(settings.finished_retention_s * 1000)
         self.store = StateStore(settings.database_url, settings.state_store_schema)

@@ -119,3 +119,73 @@ def test_fail_workflow_decides_like_a_command_and_is_rejected_on_an_ended_one() 
     again = step.process_batch(out.states, [(fail, None)], CTX)
     [(_, rejection, _)] = again.rejections
     assert rejection.code is RejectionCode.WORKFLOW_TERMINAL
+
+
+def test_a_loop_that_never_waits_fails_its_workflow_past_the_decision_budget() -> None:
+    """A DO_WHILE of INLINE tasks whose condition never turns false: one command would cascade
+    forever; past the budget nothing of the cascade is kept and the workflow fails."""
+    from orchestrator.domain.context import Context
+    from orchestrator.domain.definitions_json import parse_workflow_def
+    from orchestrator.testing.scripts import FakeScripts
+
+    loop = parse_workflow_def(
+        {
+            "name": "forever",
+            "version": 1,
+            "tasks": [
+                {"name": "wait", "taskReferenceName": "wait", "type": "HUMAN"},
+                {
+                    "name": "spin",
+                    "taskReferenceName": "spin",
+                    "type": "DO_WHILE",
+                    "loopCondition": "true",
+                    "loopOver": [{"name": "n", "taskReferenceName": "n", "type": "NOOP"}],
+                },
+            ],
+        }
+    )
+    base = dict_context([loop], [], FakeScripts({"true": lambda _: True}))
+    ctx = Context(base.workflow_def, base.task_def, base.scripts, max_decision_events=500)
+    begin = cmd.StartWorkflow(workflow_id="wf-9", at=T0, actor="t", name="forever", version=1)
+    state = step.process_batch({}, [(begin, None)], ctx).states["wf-9"]
+    human = cmd.UpdateTaskByRef(
+        workflow_id="wf-9", at=T0 + 1, actor="api:x", task_ref="wait", status=TaskStatus.COMPLETED
+    )
+
+    out = step.process_batch({"wf-9": state}, [(human, None)], ctx)
+
+    after = out.states["wf-9"]
+    assert after.status is WorkflowStatus.FAILED
+    assert "over the limit of 500 (ORCHESTRATOR_MAX_DECISION_EVENTS)" in (after.reason or "")
+    assert len(out.events) < 10  # the runaway cascade itself was dropped
+
+
+def test_a_start_that_would_run_away_at_once_is_refused() -> None:
+    from orchestrator.domain.context import Context
+    from orchestrator.domain.definitions_json import parse_workflow_def
+    from orchestrator.testing.scripts import FakeScripts
+
+    loop = parse_workflow_def(
+        {
+            "name": "forever",
+            "version": 1,
+            "tasks": [
+                {
+                    "name": "spin",
+                    "taskReferenceName": "spin",
+                    "type": "DO_WHILE",
+                    "loopCondition": "true",
+                    "loopOver": [{"name": "n", "taskReferenceName": "n", "type": "NOOP"}],
+                }
+            ],
+        }
+    )
+    base = dict_context([loop], [], FakeScripts({"true": lambda _: True}))
+    ctx = Context(base.workflow_def, base.task_def, base.scripts, max_decision_events=300)
+    begin = cmd.StartWorkflow(workflow_id="wf-8", at=T0, actor="t", name="forever", version=1)
+
+    out = step.process_batch({}, [(begin, None)], ctx)
+
+    assert out.states == {} and out.events == []
+    [(_, rejection, _)] = out.rejections
+    assert "ORCHESTRATOR_MAX_DECISION_EVENTS" in rejection.reason
