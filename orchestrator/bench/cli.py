@@ -26,6 +26,8 @@ def bench(
     drain: Annotated[float, typer.Option(min=0, help="Seconds to wait for stragglers after the load.")] = 30.0,
     warmup: Annotated[int, typer.Option(min=0, help="Workflows run end to end before measuring.")] = 5,
     relay: Annotated[bool, typer.Option(help="Measure the raw Kafka relay baseline after the run.")] = True,
+    soak: Annotated[bool, typer.Option("--soak", help="Endurance: sample every process's RSS and the processors' executions every 10 s (default duration 1800 s), then kill the processors and time a fresh one's recovery.")] = False,
+    retention: Annotated[int | None, typer.Option(min=0, help="ORCHESTRATOR_FINISHED_RETENTION_S of the run's processors (default: the setting's).")] = None,
     json_file: Annotated[Path | None, typer.Option("--json", help="Write the results here.")] = None,
     plot_file: Annotated[Path | None, typer.Option("--plot", help="Write a PNG of the run here (matplotlib).")] = None,
 ) -> None:  # fmt: skip
@@ -41,6 +43,8 @@ def bench(
 
     from orchestrator.bench.run import BenchConfig, run_bench
 
+    if soak and ctx.get_parameter_source("duration").name == "DEFAULT":
+        duration = 1800.0
     config = BenchConfig(
         rate=rate, duration_s=duration, burst=burst, processors=processors,
         worker_processes=worker_processes, worker_concurrency=worker_concurrency,
@@ -48,6 +52,7 @@ def bench(
         via_api=via_api,
         with_projector=with_projector, drain_s=drain, warmup=warmup, relay=relay,
         stack_dir=Path(os.environ.get("ORCHESTRATOR_STACK_STATE_DIR") or ".stack"),
+        soak=soak, retention_s=retention,
     )  # fmt: skip
     from orchestrator.gctune import tune_for_service
 

@@ -19,6 +19,9 @@ from orchestrator.bench.observe import EventObserver, wait_quiet
 from orchestrator.bench.procs import Fleet, cpu_snapshot, stack_pids
 from orchestrator.bench.report import summarize, table, timeline
 from orchestrator.bench.sampler import start_if_asked
+from orchestrator.bench.soak import SoakSampler
+from orchestrator.bench.soak import recover as soak_recover
+from orchestrator.bench.soak import summary as soak_summary
 from orchestrator.bench.workload import TASK_TYPES, WORKFLOW
 from orchestrator.kafka.topics import TopicNames
 from orchestrator.settings import Settings, load_settings
@@ -44,6 +47,8 @@ class BenchConfig:
     warmup: int = 5
     relay: bool = True
     stack_dir: Path = Path(".stack")
+    soak: bool = False  # RSS and executions sampled, then a fresh processor's recovery timed
+    retention_s: int | None = None  # ORCHESTRATOR_FINISHED_RETENTION_S of the run's processors
 
 
 def say(line: str) -> None:
@@ -65,6 +70,8 @@ def run_bench(cfg: BenchConfig, base: Settings) -> dict[str, Any]:
     port = setup.free_port()
     env = setup.run_env(settings, prefix, workdir / "state", cfg.payload_bytes,
                         cfg.ack_after_ms, cfg.partitions, port)  # fmt: skip
+    if cfg.retention_s is not None:
+        env["ORCHESTRATOR_FINISHED_RETENTION_S"] = str(cfg.retention_s)
     fleet = Fleet(env, workdir)
     observer: EventObserver | None = None
     stop = threading.Event()
@@ -97,6 +104,7 @@ def run_bench(cfg: BenchConfig, base: Settings) -> dict[str, Any]:
             observer.stop()
         fleet.stop()
         deleted = setup.delete_run_topics(settings.kafka_bootstrap, prefix)
+        setup.drop_state_store(settings.database_url, env["ORCHESTRATOR_STATE_STORE_SCHEMA"])
         say(f"stopped {len(fleet.children)} processes, deleted {deleted} topics")
         signal.signal(signal.SIGTERM, previous)
         if ok:
@@ -143,6 +151,9 @@ def _measure(cfg: BenchConfig, settings: Settings, fleet: Fleet, observer: Event
         cfg, settings, TopicNames(settings.topic_prefix), api_url, schedule, load, stop
     )
     lag = _LagSampler(settings, observer) if projector else None
+    soak = SoakSampler(fleet, stack_pids(cfg.stack_dir)) if cfg.soak else None
+    if soak is not None:
+        soak.start()
     say(f"load: {schedule.count} workflows" + (" in a burst" if cfg.burst else
         f" at {cfg.rate:g}/s for {cfg.duration_s:g} s"))  # fmt: skip
     end_ms = load.t0_ms + (0 if cfg.burst else cfg.duration_s * 1000)
@@ -158,6 +169,7 @@ def _measure(cfg: BenchConfig, settings: Settings, fleet: Fleet, observer: Event
         _progress_until(lambda: _incomplete(load, observer) > 0, load, observer, fleet, lag,
                         time.monotonic() + cfg.drain_s)  # fmt: skip
     thread.join(5)
+    soaked = _soak_end(cfg, settings, soak, fleet, observer, api_url, stop) if soak else None
     with observer.lock:
         obs = observer.obs
         fleet.stop()  # the relay baseline gets the machine to itself
@@ -166,8 +178,76 @@ def _measure(cfg: BenchConfig, settings: Settings, fleet: Fleet, observer: Event
         lags = lag.samples if lag else None
         result = summarize(obs, load, end_ms, _settings_of(cfg), cpu, clock1 - clock0, relay, lags)
         result["timeline"] = timeline(obs, load)
+        if soaked is not None:
+            result["soak"] = soaked
     print(table(result), flush=True)
+    if soaked is not None:
+        print(soak_table(soaked), flush=True)
     return result
+
+
+def _soak_end(cfg: BenchConfig, settings: Settings, soak: SoakSampler, fleet: Fleet,
+              observer: EventObserver, api_url: str, stop: threading.Event) -> dict[str, Any]:  # fmt: skip
+    """Stop sampling; then kill the processors and time a fresh one's recovery, up to the first
+    workflow started after it completing."""
+    soak.stop()
+    samples = soak.samples
+    last_s = min(1200.0, max(60.0, (samples[-1]["t_s"] if samples else 0) * 2 / 3))
+    say("soak: killing the processors (SIGKILL) and timing a fresh one's recovery")
+    spawned = time.monotonic()
+    _fresh, recovery = soak_recover(fleet)
+    say(f"soak: recovered in {recovery['spawn_to_recovered_s']} s "
+        f"({recovery['records_read']} records, {recovery['mb_read']} MB read)")  # fmt: skip
+    probe = LoadResult(t0_ms=time.time() * 1000)
+    topics = TopicNames(settings.topic_prefix)
+    _run_load(cfg, settings, topics, api_url, Schedule(0, 0, burst=1), probe, stop).join()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        with observer.lock:
+            if all(w in observer.obs.completed_at for w in probe.intended_ms):
+                break
+        time.sleep(0.05)
+    else:
+        raise RuntimeError("soak: no workflow completed within 120 s after the recovery")
+    recovery["spawn_to_new_workflow_completed_s"] = round(time.monotonic() - spawned, 2)
+    return {
+        "samples": samples,
+        "rss_last_window": soak_summary(samples, last_s),
+        "recovery": recovery,
+        "retention_s": cfg.retention_s,
+    }
+
+
+def soak_table(soaked: dict[str, Any]) -> str:
+    rows = []
+    window = soaked["rss_last_window"]
+    span = window.get("window_s", 0)
+    for component, v in window.items():
+        if component == "window_s":
+            continue
+        rows.append((f"rss {component} (last {span:.0f} s)",
+                     f"{v['first_mb']:.0f} -> {v['last_mb']:.0f} MB, min {v['min_mb']:.0f} max "
+                     f"{v['max_mb']:.0f} (spread {v['spread_pct']} %), run peak "
+                     f"{v['peak_over_run_mb']:.0f} MB"))  # fmt: skip
+    last = soaked["samples"][-1]["executions"] if soaked["samples"] else {}
+    rows.append(("processor executions at the end",
+                 f"{last.get('active', '-')} active, {last.get('finished', '-')} finished, "
+                 f"{last.get('evicted', '-')} evicted"))  # fmt: skip
+    r = soaked["recovery"]
+    rows.append(
+        ("fresh processor: spawn to partitions recovered", f"{r['spawn_to_recovered_s']} s")
+    )
+    rows.append(("  of which the changelog read", f"{r['changelog_read_s']} s: "
+                 f"{r['records_read']} records, {r['mb_read']} MB, {r['running_loaded']} running "
+                 f"+ {r['finished_loaded']} finished loaded"))  # fmt: skip
+    rows.append(
+        (
+            "fresh processor: spawn to a new workflow completed",
+            f"{r['spawn_to_new_workflow_completed_s']} s",
+        )
+    )
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
 
 def _incomplete(load: LoadResult, observer: EventObserver) -> int:

@@ -120,5 +120,17 @@ def run_env(settings: Settings, prefix: str, state_dir: Path, payload_bytes: int
         ORCHESTRATOR_API_URL=f"http://127.0.0.1:{api_port}",
         ORCHESTRATOR_BENCH_PAYLOAD_BYTES=str(payload_bytes),
         ORCHESTRATOR_BENCH_ACK_AFTER_MS=str(ack_after_ms),
+        # the run's own state store (archived executions), dropped with its topics
+        ORCHESTRATOR_STATE_STORE_SCHEMA=prefix.replace("-", "_"),
     )
     return env
+
+
+def drop_state_store(database_url: str, schema: str) -> None:
+    import psycopg
+
+    try:
+        with psycopg.connect(database_url, autocommit=True, connect_timeout=5) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    except psycopg.Error:  # no database: the run stored nothing
+        pass

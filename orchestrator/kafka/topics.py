@@ -13,6 +13,7 @@
 | <p>.presence                | [task type, domain, worker id]   | compact + delete, 1 day        |
 | <p>.gate                    | task definition name             | delete, 7 days (ADR 0006)      |
 | <p>.gate-status             | task definition name             | compact                        |
+| <app id>-executions-changelog | workflow id                    | compact, 1-minute segments     |
 
 Commands and events are co-partitioned (same partition count, same key), so the processor that
 owns partition N of the commands owns partition N of the events. Changing the partition count
@@ -39,6 +40,7 @@ REJECTIONS_RETENTION_MS = 30 * DAY_MS
 PRESENCE_RETENTION_MS = DAY_MS
 GATE_RETENTION_MS = 7 * DAY_MS  # as long as a task topic keeps a task nobody took
 PRESENCE_SEGMENT_MS = 60 * 60 * 1000
+CHANGELOG_SEGMENT_MS = 60 * 1000
 
 # Characters kept verbatim in a topic name segment. "." is legal in Kafka names but separates our
 # segments (a domain from a type), so a "." inside a task type is escaped like any other char.
@@ -90,7 +92,7 @@ class TopicNames:
 
     @property
     def state_changelog(self) -> str:
-        """faust's changelog of the processors' `executions` table (named by faust's rule)."""
+        """The processors' state changelog (named as the faust table it once was: ADR 0003)."""
         return f"{self.processor_app_id}-executions-changelog"
 
     @property
@@ -205,16 +207,34 @@ def core_topics(settings: Settings) -> list[TopicSpec]:
             _base_config(settings, "delete", REJECTIONS_RETENTION_MS),
             rf,
         ),
-        # The processors' state table (faust changelog): a disposable, compacted cache of the
-        # events topic, co-partitioned with the commands (ADR 0003).
+        # The processors' state changelog: a disposable, compacted cache of the events topic,
+        # co-partitioned with the commands (ADR 0003); finished executions are tombstoned after
+        # their retention (ADR 0008).
         TopicSpec(
             names.state_changelog,
             settings.partitions,
-            _base_config(settings, "compact", None),
+            changelog_config(settings),
             rf,
             copartitioned=True,
         ),
     ]
+
+
+def changelog_config(settings: Settings) -> dict[str, str]:
+    """Compacted, and compacted soon: a processor taking a partition over reads it whole, so
+    what it reads should be the live executions, not the writes of the last week. Only closed
+    segments are cleaned, so segments roll every minute (or 64 MB); the cleaner takes a
+    partition once a tenth of it is superseded; tombstones stay an hour for readers."""
+    config = _base_config(settings, "compact", None)
+    config.update(
+        {
+            "segment.ms": str(CHANGELOG_SEGMENT_MS),
+            "segment.bytes": str(64 * 1024 * 1024),
+            "min.cleanable.dirty.ratio": "0.1",
+            "delete.retention.ms": str(60 * 60 * 1000),
+        }
+    )
+    return config
 
 
 def presence_topic_spec(settings: Settings) -> TopicSpec:

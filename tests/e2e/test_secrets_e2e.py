@@ -169,7 +169,7 @@ def wait_projected(db_url: str, wid: str, timeout_s: float = 60.0) -> None:
 
 
 def wait_changelog_has_final_state(stack: Stack, wid: str, timeout_s: float = 30.0) -> None:
-    """Until the processor's state table holds the completed workflow (so its last write is in
+    """Until the processor's state changelog holds the completed workflow (so its last write is in
     the scan)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
