@@ -110,7 +110,7 @@ HUGE_RESULT = {
                 "expression": "'x'.repeat($.size)",
                 "size": "${workflow.input.size}",
             },
-        }
+        },
     ],
 }
 CALC = {
