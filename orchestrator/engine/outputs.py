@@ -34,6 +34,7 @@ from orchestrator.settings import Settings
 log = logging.getLogger(__name__)
 
 _MB = 1024 * 1024
+TOPIC_RETRY_S = (1, 2, 5, 10, 15, 30)  # then the batch fails and the process exits (replayed)
 
 
 class Encoded:
@@ -140,12 +141,22 @@ class Outputs:
             return
         specs = [task_topic_spec(self.settings, t, d) for t, d in missing]
         loop = asyncio.get_running_loop()
-        report = await loop.run_in_executor(
-            None, ensure_topics, self.settings.kafka_bootstrap, specs, 15.0
-        )
-        if not report.ok:
-            raise RuntimeError(f"cannot create task topics: {report.errors}")
-        self.known_task_topics.update(spec.name for spec in specs)
+        problem = ""
+        for delay in TOPIC_RETRY_S:  # a broker restarting, a controller moving: transient
+            try:
+                report = await loop.run_in_executor(
+                    None, ensure_topics, self.settings.kafka_bootstrap, specs, 15.0
+                )
+            except Exception as exc:  # KafkaUnavailable and the like
+                problem = str(exc)
+            else:
+                if report.ok:
+                    self.known_task_topics.update(spec.name for spec in specs)
+                    return
+                problem = "; ".join(report.errors)
+            log.warning("cannot create task topics yet (%s); retrying in %.0f s", problem, delay)
+            await asyncio.sleep(delay)
+        raise RuntimeError(f"cannot create task topics: {problem}")
 
     def _dispatch_bytes(self, dispatch: DispatchTask) -> bytes:
         return self.encoded.get(dispatch) or wire.encode_dispatch(dispatch)

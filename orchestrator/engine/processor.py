@@ -237,6 +237,11 @@ class Processor:
             except CodecError as exc:
                 futures.append(self.outputs.dead_letter(record, str(exc)))
                 continue
+            except Exception as exc:  # a decoder bug must not stop the partition either
+                log.exception("cannot decode a command")
+                reason = f"decoder error: {type(exc).__name__}: {exc}"
+                futures.append(self.outputs.dead_letter(record, reason))
+                continue
             commands.append((envelope.command, envelope.command_id))
         roots = {r.message.key: r for r in batch}
         if not commands:

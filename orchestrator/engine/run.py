@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 
 from orchestrator.settings import Settings
 
 log = logging.getLogger(__name__)
+
+KAFKA_WAIT_S = 600.0  # how long a processor started before its broker waits for it
+KAFKA_RETRY_S = 2.0
 
 
 def run_processor(settings: Settings) -> None:
@@ -24,11 +28,18 @@ def run_processor(settings: Settings) -> None:
     from orchestrator.kafka.admin import KafkaUnavailable, ensure_topics
     from orchestrator.kafka.topics import core_topics
 
-    try:
-        report = ensure_topics(settings.kafka_bootstrap, core_topics(settings), 15.0)
-    except KafkaUnavailable as exc:
-        print(f"orchestrator processor: {exc}", file=sys.stderr)
-        sys.exit(1)
+    report = None
+    waited = 0.0
+    while report is None:  # Kafka starting (or restarting) is waited for, not a crash
+        try:
+            report = ensure_topics(settings.kafka_bootstrap, core_topics(settings), 15.0)
+        except KafkaUnavailable as exc:
+            if waited >= KAFKA_WAIT_S:
+                print(f"orchestrator processor: {exc}", file=sys.stderr)
+                sys.exit(1)
+            log.warning("waiting for Kafka (%s); retrying in %.0f s", exc, KAFKA_RETRY_S)
+            time.sleep(KAFKA_RETRY_S)
+            waited += KAFKA_RETRY_S + 15.0
     if not report.ok:
         for line in report.errors:
             print(f"orchestrator processor: {line}", file=sys.stderr)

@@ -370,3 +370,22 @@ def wait_rejections(d: Deployment, wids: set[str], count: int, timeout: float = 
         if len(found) >= count or time.monotonic() > deadline:
             return found
         time.sleep(0.5)
+
+
+def test_a_processor_started_before_its_broker_waits_for_it(tmp_path: Path) -> None:
+    """Kafka not there yet (a restart, a slow start): the processor waits and says so, it does
+    not exit into a restart loop."""
+    rt = Runtime(prefix=f"e2e-wait-{os.urandom(4).hex()}", log_dir=tmp_path)
+    proc = rt.start_processor(env={"ORCHESTRATOR_KAFKA_BOOTSTRAP": "127.0.0.1:1"})
+    try:
+        deadline = time.monotonic() + 30
+        log_file = tmp_path / "processor-0.log"
+        while b"waiting for Kafka" not in log_file.read_bytes():
+            assert proc.poll() is None, log_file.read_text()[-2000:]
+            assert time.monotonic() < deadline, log_file.read_text()[-2000:]
+            time.sleep(0.2)
+        time.sleep(3)
+        assert proc.poll() is None, log_file.read_text()[-2000:]
+        assert b"Traceback" not in log_file.read_bytes()
+    finally:
+        kill9(proc)
