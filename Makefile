@@ -6,7 +6,7 @@ STAMP := $(VENV)/.install-stamp
 STACK_ENV := $(or $(ORCHESTRATOR_STACK_STATE_DIR),.stack)/env
 PYTEST_ARGS ?=
 
-.PHONY: install stack-up stack-down stack-status stack-reset test lint fmt run bench clean
+.PHONY: install stack-up stack-down stack-status stack-reset test lint fmt run bench conductor-diff clean
 
 install: $(STAMP)
 
@@ -45,6 +45,13 @@ fmt: install
 BENCH_ARGS ?= --rate 50 --duration 30 --processors 1 --worker-processes 1
 bench: install stack-up
 	. $(STACK_ENV) && $(VENV)/bin/orchestrator bench $(BENCH_ARGS) --json bench-results.json --plot bench-results.png
+
+# Conductor's spec cases against the real Conductor (CONDUCTOR_URL) and our server, started on
+# the stack (docs/conductor-compatibility.md); e.g. make conductor-diff DIFF_ARGS='-k ForkJoin'.
+CONDUCTOR_URL ?= http://127.0.0.1:8127
+DIFF_ARGS ?=
+conductor-diff: install stack-up
+	. $(STACK_ENV) && $(VENV)/bin/python scripts/conductor_diff.py --reference $(CONDUCTOR_URL) $(DIFF_ARGS)
 
 # scripts/run.sh brings the stack up itself, so that on Ctrl-C it stops only what it started.
 run: install
