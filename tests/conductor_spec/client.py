@@ -97,6 +97,9 @@ class ConductorClient:
     ) -> Answer:
         return self.call("PUT", f"/workflow/{workflow_id}/skiptask/{ref}", json=request or {})
 
+    def decide(self, workflow_id: str) -> Answer:
+        return self.call("PUT", f"/workflow/decide/{workflow_id}")
+
     def reset_callbacks(self, workflow_id: str) -> Answer:
         return self.call("POST", f"/workflow/{workflow_id}/resetcallbacks")
 

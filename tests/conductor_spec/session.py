@@ -117,10 +117,14 @@ class Session:
         version: int | None = None,
         correlation_id: str | None = None,
         task_to_domain: dict[str, str] | None = None,
+        definition: Workflow | None = None,
         label: str | None = None,
     ) -> str:
-        """Start a workflow (unprefixed name); answers its id, aborts the case if refused."""
+        """Start a workflow (unprefixed name, or an inline `definition`, prefixed here);
+        answers its id, aborts the case if refused."""
         request: dict[str, Any] = {"name": self.name(name), "input": workflow_input or {}}
+        if definition is not None:
+            request["workflowDef"] = self.workflow_def(definition)
         if version is not None:
             request["version"] = version
         if correlation_id is not None:
@@ -129,7 +133,8 @@ class Session:
             request["taskToDomain"] = task_to_domain
         answer = self.client.start(request)
         if not answer.ok or not isinstance(answer.body, str):
-            self.record({"step": label or f"start {name}", "code": answer.code})
+            code = answer.code // 100
+            self.record({"step": label or f"start {name}", "refused": True, "code_class": code})
             raise CaseAborted(f"start {name}: {answer.code} {answer.body}")
         workflow_id = answer.body.strip().strip('"')
         self.norm.learn_id(workflow_id)
@@ -162,6 +167,7 @@ class Session:
         task_data: dict[str, dict[str, Iterable[str]]] | None = None,
         extract: Callable[[Workflow], Any] | None = None,
         wait_s: float | None = None,
+        decide: bool = False,
     ) -> Workflow:
         """Observe a workflow as GET /workflow/{id}?includeTasks=true shows it.
 
@@ -169,7 +175,10 @@ class Session:
         Optional: workflow fields (`wf`, e.g. reasonForIncompletion), chosen keys of the
         output and variables, task fields for every task (`task_fields`, e.g. retryCount),
         chosen input/output keys of tasks by reference name (`task_data`), and `extract`
-        (anything else a spec asserts, computed from the workflow JSON).
+        (anything else a spec asserts, computed from the workflow JSON). `decide` asks the
+        server to evaluate the workflow before each look, as the spec's `decide`/`sweep` do
+        (Conductor's PUT /workflow/decide/{id}; its answer is not recorded: a server whose
+        timers need no sweeper may well not have it).
         """
         spec = _ViewSpec(
             tuple(wf), output, variables, tasks, tuple(task_fields), task_data or {}, extract
@@ -178,6 +187,8 @@ class Session:
         deadline = self._deadline(wait_s)
         match_deadline: float | None = None
         while True:
+            if decide:
+                self.client.decide(workflow_id)
             current = self.get(workflow_id)
             view = self.norm(spec.view(label, current))
             now = time.monotonic()
@@ -201,6 +212,24 @@ class Session:
             current = self.get(workflow_id)
             if _holds(until, current) or time.monotonic() > deadline:
                 return current
+            time.sleep(POLL_INTERVAL_S)
+
+    def child(self, workflow_id: str, ref: str, wait_s: float | None = None) -> str:
+        """The id of the workflow started by the newest task `ref` (SUB_WORKFLOW), waiting for
+        it to be known; "<none>" (a 404 on every later look) if it never is."""
+        deadline = self._deadline(wait_s)
+        while True:
+            for task in reversed(self.get(workflow_id).get("tasks") or []):
+                if task.get("referenceTaskName") == ref:
+                    child = task.get("subWorkflowId") or (task.get("outputData") or {}).get(
+                        "subWorkflowId"
+                    )
+                    if child:
+                        return str(child)
+                    break
+            if time.monotonic() > deadline:
+                self.late += 1
+                return "<none>"
             time.sleep(POLL_INTERVAL_S)
 
     def operate(self, label: str, answer: Answer) -> Answer:

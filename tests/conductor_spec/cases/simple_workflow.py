@@ -92,7 +92,7 @@ def response_timeout(s: Session) -> None:
     s.check("started", wid, tasks_n(1))
     s.poll("task_rt", label="poll task_rt (acked)")
     s.poll_none("task_rt", "no second task_rt")
-    s.check("response timed out", wid, tasks_n(2), wait_s=45)
+    s.check("response timed out", wid, tasks_n(2), wait_s=45, decide=True)
     task = s.poll("task_rt", label="poll task_rt try 2")
     s.update(task, "IN_PROGRESS", callback_after_s=2)
     s.check("back in the queue after a callback", wid, task_status("t1", "SCHEDULED"))
