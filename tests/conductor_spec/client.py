@@ -65,7 +65,7 @@ class ConductorClient:
     # --- workflows ------------------------------------------------------------------------
 
     def start(self, request: dict[str, Any]) -> Answer:
-        return self.call("POST", "/workflow", json=request)
+        return self.call("POST", "/workflow", json=request, timeout=90.0)  # runs the first tasks
 
     def workflow(self, workflow_id: str, include_tasks: bool = True) -> Answer:
         params = {"includeTasks": str(include_tasks).lower()}

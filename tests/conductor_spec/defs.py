@@ -71,6 +71,14 @@ def harness_task_def(name: str, **changes: Any) -> dict[str, Any]:
     return {"name": name, "ownerEmail": OWNER, **fields, **changes}
 
 
+def harness_task_defs() -> list[dict[str, Any]]:
+    """Every task definition WorkflowTestUtil registers when the harness starts."""
+    names = [f"integration_task_{n}" for n in range(21)]
+    names += [f"integration_task_0_RT_{n}" for n in range(5)]
+    names += list(_SPECIAL)
+    return [harness_task_def(name) for name in names]
+
+
 def load_workflow(resource: str) -> dict[str, Any]:
     """A workflow definition of the harness, by file name (`simple_workflow_1_...json`)."""
     return dict(json.loads((DEFS / resource).read_text()))

@@ -21,6 +21,7 @@ from typing import Any
 from tests.conductor_spec.client import Answer, ConductorClient
 from tests.conductor_spec.defs import (
     harness_task_def,
+    harness_task_defs,
     load_workflow,
     prefixed_task_def,
     prefixed_workflow,
@@ -55,6 +56,7 @@ class Session:
         self.norm = Normaliser(prefix)
         self.entries: list[Any] = []
         self.late = 0  # waits that ran out
+        self.harness_registered = False
 
     # --- recording ------------------------------------------------------------------------
 
@@ -81,10 +83,14 @@ class Session:
         return self.prefix + name
 
     def task_defs(self, *defs: dict[str, Any] | str) -> None:
-        """Register task definitions (a name stands for the harness's definition)."""
-        full = [harness_task_def(d) if isinstance(d, str) else d for d in defs]
+        """Register the harness's task definitions (as WorkflowTestUtil does at start-up),
+        with `defs` replacing or adding to them (a name stands for the harness's own)."""
+        given = [harness_task_def(d) if isinstance(d, str) else d for d in defs]
+        names = {d["name"] for d in given}
+        full = [d for d in harness_task_defs() if d["name"] not in names] + given
         answer = self.client.register_task_defs([prefixed_task_def(self.prefix, d) for d in full])
         self._setup(answer, "register task definitions")
+        self.harness_registered = True
 
     def update_task_def(self, task_def: dict[str, Any]) -> None:
         answer = self.client.update_task_def(prefixed_task_def(self.prefix, task_def))
@@ -97,7 +103,10 @@ class Session:
         return prefixed_workflow(self.prefix, wf)
 
     def workflows(self, *defs: str | Workflow) -> list[Workflow]:
-        """Register (create or update) workflow definitions; answers them as registered."""
+        """Register (create or update) workflow definitions; answers them as registered.
+        The harness's task definitions are registered first if the case has not yet."""
+        if not self.harness_registered:
+            self.task_defs()
         full = [self.workflow_def(d) for d in defs]
         self._setup(self.client.put_workflow_defs(full), "register workflow definitions")
         return full
@@ -248,8 +257,10 @@ class Session:
         inputs: Iterable[str] | None = (),
         wait_s: float | None = None,
         domain: str | None = None,
+        fields: Iterable[str] = (),
     ) -> dict[str, Any] | None:
-        """Poll (unprefixed type) until a task is handed out; records what was (ref, inputs)."""
+        """Poll (unprefixed type) until a task is handed out; records what was (its reference
+        name, the `inputs` keys of its input, the `fields` of the task, e.g. iteration)."""
         want = self._expected_next()
         deadline = self._deadline(wait_s)
         task: dict[str, Any] | None = None
@@ -272,6 +283,8 @@ class Session:
             keys = sorted(data) if inputs is None else list(inputs)
             if keys:
                 entry["input"] = {k: data.get(k, "<absent>") for k in keys}
+            for f in fields:
+                entry[f] = task.get(f, "<absent>")
         self.record(entry)
         return task
 
