@@ -30,7 +30,7 @@ class Answer:
 class ConductorClient:
     """Conductor's REST API at `base_url` (e.g. http://127.0.0.1:8127, without /api)."""
 
-    def __init__(self, base_url: str, timeout_s: float = 15.0) -> None:
+    def __init__(self, base_url: str, timeout_s: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = httpx.Client(base_url=f"{self.base_url}/api", timeout=timeout_s)
 

@@ -79,6 +79,9 @@ def harness_task_defs() -> list[dict[str, Any]]:
     return [harness_task_def(name) for name in names]
 
 
+HARNESS_TASKS = frozenset(d["name"] for d in harness_task_defs())
+
+
 def load_workflow(resource: str) -> dict[str, Any]:
     """A workflow definition of the harness, by file name (`simple_workflow_1_...json`)."""
     return dict(json.loads((DEFS / resource).read_text()))
@@ -143,12 +146,14 @@ def _all_tasks(tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return found
 
 
-def task_names(workflow: dict[str, Any]) -> list[str]:
-    """Names of the SIMPLE tasks (worker tasks) of an unprefixed workflow definition."""
-    return sorted(
-        {
-            t["name"]
-            for t in _all_tasks(workflow.get("tasks", []))
-            if t.get("type", "SIMPLE") == "SIMPLE"
-        }
-    )
+def task_names(workflow: dict[str, Any], prefix: str = "") -> set[str]:
+    """Names (without `prefix`) of every task of a workflow definition, nested ones and those
+    of inline sub-workflow definitions included."""
+    names: set[str] = set()
+    for task in _all_tasks(workflow.get("tasks", [])):
+        if isinstance(task.get("name"), str):
+            names.add(task["name"].removeprefix(prefix))
+        inline = (task.get("subWorkflowParam") or {}).get("workflowDefinition")
+        if isinstance(inline, dict):
+            names |= task_names(inline, prefix)
+    return names

@@ -20,11 +20,12 @@ from typing import Any
 
 from tests.conductor_spec.client import Answer, ConductorClient
 from tests.conductor_spec.defs import (
+    HARNESS_TASKS,
     harness_task_def,
-    harness_task_defs,
     load_workflow,
     prefixed_task_def,
     prefixed_workflow,
+    task_names,
 )
 from tests.conductor_spec.normalise import Normaliser
 
@@ -56,7 +57,7 @@ class Session:
         self.norm = Normaliser(prefix)
         self.entries: list[Any] = []
         self.late = 0  # waits that ran out
-        self.harness_registered = False
+        self.registered: set[str] = set()  # task definitions this case registered
 
     # --- recording ------------------------------------------------------------------------
 
@@ -83,14 +84,13 @@ class Session:
         return self.prefix + name
 
     def task_defs(self, *defs: dict[str, Any] | str) -> None:
-        """Register the harness's task definitions (as WorkflowTestUtil does at start-up),
-        with `defs` replacing or adding to them (a name stands for the harness's own)."""
-        given = [harness_task_def(d) if isinstance(d, str) else d for d in defs]
-        names = {d["name"] for d in given}
-        full = [d for d in harness_task_defs() if d["name"] not in names] + given
+        """Register task definitions (a name stands for the harness's own definition)."""
+        full = [harness_task_def(d) if isinstance(d, str) else d for d in defs]
+        if not full:
+            return
         answer = self.client.register_task_defs([prefixed_task_def(self.prefix, d) for d in full])
         self._setup(answer, "register task definitions")
-        self.harness_registered = True
+        self.registered.update(d["name"] for d in full)
 
     def update_task_def(self, task_def: dict[str, Any]) -> None:
         answer = self.client.update_task_def(prefixed_task_def(self.prefix, task_def))
@@ -104,10 +104,14 @@ class Session:
 
     def workflows(self, *defs: str | Workflow) -> list[Workflow]:
         """Register (create or update) workflow definitions; answers them as registered.
-        The harness's task definitions are registered first if the case has not yet."""
-        if not self.harness_registered:
-            self.task_defs()
+
+        The harness's definitions of the tasks they use (WorkflowTestUtil registers them all at
+        start-up) are registered first, unless the case registered its own. Only those used:
+        registering one costs the real Conductor a few hundred ms on a loaded machine.
+        """
         full = [self.workflow_def(d) for d in defs]
+        used = set().union(*(task_names(w, self.prefix) for w in full)) if full else set()
+        self.task_defs(*sorted((used & HARNESS_TASKS) - self.registered))
         self._setup(self.client.put_workflow_defs(full), "register workflow definitions")
         return full
 
