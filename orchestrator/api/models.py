@@ -63,6 +63,7 @@ class Task(BaseModel):
     taskDefinition: JSONObject | None = None
     workflowTask: JSONObject | None = None
     executed: bool = False
+    subworkflowChanged: bool = False  # Conductor's flag for a child changed by an operation
 
 
 class Workflow(BaseModel):
@@ -81,6 +82,7 @@ class Workflow(BaseModel):
     priority: int = 0
     reasonForIncompletion: str | None = None
     failedReferenceTaskNames: list[str] = Field(default_factory=list)
+    failedTaskNames: list[str] = Field(default_factory=list)
     createTime: int
     startTime: int
     updateTime: int

@@ -53,7 +53,25 @@ def task_view(row: Row, workflow: Row) -> Task:
     )
 
 
+TERMINAL = frozenset({"COMPLETED", "FAILED", "TIMED_OUT", "TERMINATED"})
+FAILED_TASK = frozenset({"FAILED", "FAILED_WITH_TERMINAL_ERROR"})
+
+
+def failed_names(row: Row, tasks: list[Row] | None) -> tuple[list[str], list[str]]:
+    """failedReferenceTaskNames and failedTaskNames, as Conductor fills them when a workflow
+    ends (completeWorkflow / terminateWorkflow): every task of the run that ended FAILED or
+    FAILED_WITH_TERMINAL_ERROR, retried or not, plus the task the run failed on."""
+    refs = set(row["failed_ref_names"] or [])
+    names: set[str] = set()
+    if tasks is not None and row["status"] in TERMINAL:
+        failed = [t for t in tasks if t["status"] in FAILED_TASK or t["ref"] in refs]
+        refs |= {t["ref"] for t in failed}
+        names = {t["name"] for t in failed}
+    return sorted(refs), sorted(names)
+
+
 def workflow_view(row: Row, tasks: list[Row] | None) -> Workflow:
+    failed_refs, failed_task_names = failed_names(row, tasks)
     return Workflow(
         workflowId=row["workflow_id"],
         workflowName=row["workflow_type"],
@@ -67,7 +85,8 @@ def workflow_view(row: Row, tasks: list[Row] | None) -> Workflow:
         correlationId=row["correlation_id"],
         priority=row["priority"],
         reasonForIncompletion=row["reason"],
-        failedReferenceTaskNames=list(row["failed_ref_names"] or []),
+        failedReferenceTaskNames=failed_refs,
+        failedTaskNames=failed_task_names,
         createTime=row["create_time"],
         startTime=row["start_time"],
         updateTime=row["update_time"],

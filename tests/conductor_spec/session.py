@@ -250,6 +250,11 @@ class Session:
         self.record({"step": label, "accepted": answer.ok, "code_class": answer.code // 100})
         return answer
 
+    def elapse(self, seconds: float) -> None:
+        """Let time pass where the scenario itself is about time (a spec's Thread.sleep past a
+        time budget); every other wait is a poll loop with a deadline."""
+        time.sleep(seconds)
+
     # --- workers --------------------------------------------------------------------------
 
     def poll(

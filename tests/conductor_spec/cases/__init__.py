@@ -8,10 +8,12 @@ from tests.conductor_spec.cases import (  # noqa: F401
     exclusive_join,
     fork_join,
     json_jq,
+    retry_policy,
     simple_workflow,
     start_workflow,
     sub_workflow,
     sub_workflow_levels,
     system_tasks,
+    task_limits,
     terminate_and_failure,
 )

@@ -1,0 +1,36 @@
+"""The workflow view's failed task names, as Conductor fills them when a run ends."""
+
+from __future__ import annotations
+
+from orchestrator.api.views import failed_names
+
+
+def _task(ref: str, name: str, status: str) -> dict[str, str]:
+    return {"ref": ref, "name": name, "status": status}
+
+
+def test_a_completed_run_names_every_task_that_failed_on_the_way() -> None:
+    row = {"status": "COMPLETED", "failed_ref_names": []}
+    tasks = [
+        _task("t1", "task_1", "FAILED"),
+        _task("t1", "task_1", "COMPLETED"),
+        _task("t2", "task_2", "FAILED_WITH_TERMINAL_ERROR"),
+        _task("t3", "task_3", "TIMED_OUT"),
+    ]
+    assert failed_names(row, tasks) == (["t1", "t2"], ["task_1", "task_2"])
+
+
+def test_a_failed_run_keeps_the_task_it_failed_on() -> None:
+    row = {"status": "FAILED", "failed_ref_names": ["t3"]}
+    tasks = [_task("t3", "task_3", "TIMED_OUT")]
+    assert failed_names(row, tasks) == (["t3"], ["task_3"])
+
+
+def test_a_running_workflow_shows_only_what_the_read_model_holds() -> None:
+    row = {"status": "RUNNING", "failed_ref_names": []}
+    assert failed_names(row, [_task("t1", "task_1", "FAILED")]) == ([], [])
+
+
+def test_without_tasks_the_names_of_the_failed_references_stay_unknown() -> None:
+    row = {"status": "FAILED", "failed_ref_names": ["t1"]}
+    assert failed_names(row, None) == (["t1"], [])
