@@ -17,19 +17,26 @@ class Case:
     feature: str  # the spec's feature method, as written there
     fn: CaseFn
     heavy: bool  # long waits (timeouts of several seconds): `make conductor-diff` only
+    unstable: str | None  # why the real Conductor's own answer varies between runs
 
 
 CASES: dict[str, Case] = {}
 
 
-def case(spec: str, feature: str, *, heavy: bool = False) -> Callable[[CaseFn], CaseFn]:
-    """Register a case named `<spec>.<function name>`."""
+def case(
+    spec: str, feature: str, *, heavy: bool = False, unstable: str | None = None
+) -> Callable[[CaseFn], CaseFn]:
+    """Register a case named `<spec>.<function name>`.
+
+    `unstable`: the real Conductor answers this case differently from run to run (a race of
+    its own); its recorded reference is the run that agrees with the spec's assertions, and
+    `make conductor-diff` compares with that recording rather than with a live run."""
 
     def register(fn: CaseFn) -> CaseFn:
         name = f"{spec}.{fn.__name__}"
         if name in CASES:
             raise ValueError(f"case {name} registered twice")
-        CASES[name] = Case(name, spec, feature, fn, heavy)
+        CASES[name] = Case(name, spec, feature, fn, heavy, unstable)
         return fn
 
     return register

@@ -9,6 +9,11 @@ from tests.conductor_spec.defs import harness_task_def
 from tests.conductor_spec.registry import case
 from tests.conductor_spec.session import Session, ended, status_is, tasks_n
 
+UNSTABLE = (
+    "the real Conductor's JOIN, evaluated by its system-task worker, races the sweepe"
+    "r and the sub-workflow/retry that should settle first; about one run in three en"
+    "ds otherwise"
+)
 SPEC = "DynamicForkJoinSpec"
 WF = "DynamicFanInOutTest"
 JOIN = {"dynamicfanouttask_join": {"input": ["joinOn"], "output": ["*"]}}
@@ -43,7 +48,7 @@ def dynamic_fork_success(s: Session) -> None:
     s.check("completed", wid, status_is("COMPLETED"))
 
 
-@case(SPEC, "Test dynamic fork join failure of dynamic forked task flow")
+@case(SPEC, "Test dynamic fork join failure of dynamic forked task flow", unstable=UNSTABLE)
 def dynamic_fork_branch_fails(s: Session) -> None:
     wid = _forked(s, harness_task_def("integration_task_2", retryCount=0))
     s.check("forked", wid, tasks_n(5))
@@ -51,7 +56,7 @@ def dynamic_fork_branch_fails(s: Session) -> None:
     s.check("failed", wid, ended, decide=True)
 
 
-@case(SPEC, "Retry a failed dynamic fork join workflow")
+@case(SPEC, "Retry a failed dynamic fork join workflow", unstable=UNSTABLE)
 def dynamic_fork_retry(s: Session) -> None:
     wid = _forked(s, harness_task_def("integration_task_2", retryCount=0))
     s.check("forked", wid, tasks_n(5))

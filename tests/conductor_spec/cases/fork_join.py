@@ -7,6 +7,11 @@ from tests.conductor_spec.defs import harness_task_def
 from tests.conductor_spec.registry import case
 from tests.conductor_spec.session import Session, ended, status_is, task_status, tasks_n
 
+UNSTABLE = (
+    "the real Conductor's JOIN, evaluated by its system-task worker, races the sweepe"
+    "r and the sub-workflow/retry that should settle first; about one run in three en"
+    "ds otherwise"
+)
 SPEC = "ForkJoinSpec"
 JOIN_ON = {"fanouttask_join": {"input": ["joinOn"]}}
 
@@ -86,7 +91,7 @@ def retry_failed_fork_join(s: Session) -> None:
     s.check("completed", wid, status_is("COMPLETED"))
 
 
-@case(SPEC, "Test retrying a failed permissive fork join workflow")
+@case(SPEC, "Test retrying a failed permissive fork join workflow", unstable=UNSTABLE)
 def retry_failed_permissive_fork_join(s: Session) -> None:
     s.workflows("fork_join_with_no_permissive_task_retry_integration_test.json")
     wid = s.start("FanInOutPermissiveTest_2", {}, correlation_id="fanoutTest")
@@ -132,7 +137,7 @@ def nested_fork_join(s: Session) -> None:
 SUB_WF_TASK_DEFS = ("simple_task_in_sub_wf", "sub_workflow_task", "integration_task_2")
 
 
-@case(SPEC, "Test fork join with sub workflows containing optional tasks")
+@case(SPEC, "Test fork join with sub workflows containing optional tasks", unstable=UNSTABLE)
 def fork_join_optional_sub_workflows(s: Session) -> None:
     s.task_defs(*SUB_WF_TASK_DEFS)
     s.workflows(
@@ -186,7 +191,7 @@ def fork_join_permissive_sub_workflows_terminated(s: Session) -> None:
     s.check("parent terminated", wid, ended, decide=True)
 
 
-@case(SPEC, "Test fork join with sub workflow task using task definition")
+@case(SPEC, "Test fork join with sub workflow task using task definition", unstable=UNSTABLE)
 def fork_join_sub_workflow_with_task_definition(s: Session) -> None:
     s.task_defs(*SUB_WF_TASK_DEFS)
     s.workflows("simple_one_task_sub_workflow_integration_test.json", "fork_join_sub_workflow.json")
