@@ -6,7 +6,7 @@ from dataclasses import replace
 from functools import lru_cache
 
 from orchestrator.domain.context import Context
-from orchestrator.domain.definitions import JSON, TaskDef, WorkflowTask
+from orchestrator.domain.definitions import JSON, TaskDef, TaskType, WorkflowTask, effective_type
 from orchestrator.domain.expressions import MISSING, Lookup, resolve
 from orchestrator.domain.state import TaskState, WorkflowState
 
@@ -18,6 +18,13 @@ def _implicit_task_def(name: str, retry_count: int) -> TaskDef:
     return TaskDef(name=name, retry_count=retry_count, response_timeout_seconds=0)
 
 
+@lru_cache(maxsize=1024)
+def _default_task_def(name: str, retry_count: int | None) -> TaskDef:
+    if retry_count is None:
+        return TaskDef(name=name)
+    return TaskDef(name=name, retry_count=retry_count)
+
+
 def effective_task_def(ctx: Context, wt: WorkflowTask) -> TaskDef:
     """The TaskDef this attempt runs under (inline > registered), retryCount override applied.
 
@@ -26,6 +33,10 @@ def effective_task_def(ctx: Context, wt: WorkflowTask) -> TaskDef:
     """
     found = wt.task_definition or ctx.task_def(wt.name)
     if found is None:
+        if effective_type(wt) is TaskType.SIMPLE:
+            # A worker task nobody registered runs under Conductor's default TaskDef (3
+            # retries 60 s apart, response timeout 3600 s), as the real server does.
+            return _default_task_def(wt.name, wt.retry_count)
         return _implicit_task_def(wt.name, wt.retry_count or 0)
     if wt.retry_count is not None and wt.retry_count != found.retry_count:
         return replace(found, retry_count=wt.retry_count)

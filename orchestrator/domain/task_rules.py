@@ -75,9 +75,8 @@ def _common(r: _Rules) -> None:
         r.add(f"startDelay must be >= 0, got {r.t.start_delay}", "startDelay")
     if r.t.retry_count is not None and r.t.retry_count < 0:
         r.add(f"retryCount must be >= 0, got {r.t.retry_count}", "retryCount")
-    simple = r.kind is TaskType.SIMPLE and r.t.task_definition is None and r.t.name
-    if simple and r.task_defs(r.t.name) is None:
-        r.add(f"task {r.t.name!r} has no registered TaskDef and no inline taskDefinition", "name")
+    # A SIMPLE task without a registered TaskDef runs under the default one, as in Conductor
+    # (inputs.effective_task_def): not a registration error.
 
 
 def _fork(r: _Rules) -> None:

@@ -82,7 +82,9 @@ def _unique(problems: list[Problem]) -> tuple[Problem, ...]:
 # -- TaskDef -----------------------------------------------------------------------------
 
 
-def task_def_rules(td: TaskDef, path: str) -> list[Problem]:
+def task_def_rules(td: TaskDef, path: str, *, inline: bool = False) -> list[Problem]:
+    """`inline`: a workflow task's own taskDefinition, which Conductor does not hold to the
+    registered TaskDef's rule that responseTimeoutSeconds must not exceed timeoutSeconds."""
     out: list[Problem] = []
 
     def at_least(key: str, value: int | None, minimum: int) -> None:
@@ -106,7 +108,7 @@ def task_def_rules(td: TaskDef, path: str) -> list[Problem]:
     at_least("responseTimeoutSeconds", td.response_timeout_seconds, 1)
     if td.rate_limit_per_frequency > 0:
         at_least("rateLimitFrequencyInSeconds", td.rate_limit_frequency_in_seconds, 1)
-    if 0 < td.timeout_seconds < td.response_timeout_seconds:
+    if not inline and 0 < td.timeout_seconds < td.response_timeout_seconds:
         out.append(
             Problem(
                 key_path(path, "responseTimeoutSeconds"),
@@ -162,7 +164,8 @@ def workflow_rules(wd: WorkflowDef, path: str, task_defs: TaskDefs) -> list[Prob
         out.extend(task_rules(task, task_path, siblings, index, refs, task_defs))
         out.extend(_input_reference_problems(task, task_path, refs))
         if task.task_definition is not None:
-            out.extend(task_def_rules(task.task_definition, key_path(task_path, "taskDefinition")))
+            inline_def = key_path(task_path, "taskDefinition")
+            out.extend(task_def_rules(task.task_definition, inline_def, inline=True))
         sub = task.sub_workflow_param
         if sub is not None and sub.workflow_definition is not None:
             inline_path = key_path(key_path(task_path, "subWorkflowParam"), "workflowDefinition")

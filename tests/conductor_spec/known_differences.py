@@ -89,30 +89,19 @@ KNOWN_DIFFERENCES: dict[str, str] = {
         "refused at registration: a LAMBDA task needs 'a registered TaskDef' here (LAMBDA "
         "not known as a system type); Conductor runs it [fid-fail: LAMBDA]"
     ),
-    "DynamicForkJoinSpec.dynamic_fork_branch_fails": (
-        "refused at registration: an inline taskDefinition whose responseTimeoutSeconds "
-        "(3600 by default) exceeds its timeoutSeconds; Conductor accepts it (the harness "
-        "files carry such inline definitions) [definitions validation; unowned]"
-    ),
     "DynamicForkJoinSpec.dynamic_fork_empty_output": (
-        "refused at registration: an inline taskDefinition whose responseTimeoutSeconds "
-        "(3600 by default) exceeds its timeoutSeconds; Conductor accepts it (the harness "
-        "files carry such inline definitions) [definitions validation; unowned]"
+        "the JOIN's output holds every branch, empty ones too ({xdt1: {}, xdt2: {}}); "
+        "Conductor's Join adds a branch's output only when it is not empty [lead: JOIN "
+        "output]"
     ),
     "DynamicForkJoinSpec.dynamic_fork_invalid_input": (
-        "refused at registration: an inline taskDefinition whose responseTimeoutSeconds "
-        "(3600 by default) exceeds its timeoutSeconds; Conductor accepts it (the harness "
-        "files carry such inline definitions) [definitions validation; unowned]"
+        "invalid dynamic-fork input: the workflow must fail without a FAILED fork task added "
+        "[fid-fail: failure semantics]"
     ),
     "DynamicForkJoinSpec.dynamic_fork_retry": (
-        "refused at registration: an inline taskDefinition whose responseTimeoutSeconds "
-        "(3600 by default) exceeds its timeoutSeconds; Conductor accepts it (the harness "
-        "files carry such inline definitions) [definitions validation; unowned]"
-    ),
-    "DynamicForkJoinSpec.dynamic_fork_success": (
-        "refused at registration: an inline taskDefinition whose responseTimeoutSeconds "
-        "(3600 by default) exceeds its timeoutSeconds; Conductor accepts it (the harness "
-        "files carry such inline definitions) [definitions validation; unowned]"
+        "retry of a workflow that failed in a dynamic fork: the JOIN stays CANCELED and a new"
+        " one is added, the retried branch never joins; Conductor reopens the JOIN in place "
+        "[fid-life: retry in forks]"
     ),
     "EventTaskSpec.event_task": (
         "EVENT with sink 'conductor' ends FAILED_WITH_TERMINAL_ERROR; Conductor publishes "
@@ -178,10 +167,7 @@ KNOWN_DIFFERENCES: dict[str, str] = {
         "stuck workflows / retry]"
     ),
     "ForkJoinSpec.retry_failed_permissive_fork_join": (
-        "refused at registration: an inline taskDefinition whose responseTimeoutSeconds "
-        "(3600 by default) exceeds its timeoutSeconds; Conductor accepts it (the harness "
-        "files carry such inline definitions) [definitions validation; unowned]; then "
-        "permissive itself [fid-fail: permissive]"
+        "permissive tasks (the workflow runs on and fails at the end) [fid-fail: permissive]"
     ),
     "JsonJQTransformSpec.jq_fails": (
         "the jq error text is 'Cannot index string with string (\"array\")' (libjq 1.7); "
@@ -328,10 +314,7 @@ KNOWN_DIFFERENCES: dict[str, str] = {
         "callbackAfterSeconds]"
     ),
     "WorkflowAndTaskConfigurationSpec.permissive_task": (
-        "refused at registration: an inline taskDefinition whose responseTimeoutSeconds "
-        "(3600 by default) exceeds its timeoutSeconds; Conductor accepts it (the harness "
-        "files carry such inline definitions) [definitions validation; unowned]; then "
-        "permissive itself [fid-fail: permissive]"
+        "permissive tasks (the workflow runs on and fails at the end) [fid-fail: permissive]"
     ),
     "WorkflowAndTaskConfigurationSpec.retry_timed_out_workflow": (
         "retry of a workflow that TIMED_OUT (workflow timeout) is refused or does nothing "
@@ -346,11 +329,6 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "WorkflowAndTaskConfigurationSpec.skip_task": (
         "the SKIPPED task is listed after t1; Conductor lists it first (it is added to "
         "the workflow when skipped, t1's record is rewritten later) [fid-life]"
-    ),
-    "WorkflowAndTaskConfigurationSpec.task_def_created_if_not_exist": (
-        "refused at registration: a SIMPLE task without a registered TaskDef; Conductor "
-        "accepts the workflow and runs the task with a default definition [definitions "
-        "validation; unowned]"
     ),
     "WorkflowAndTaskConfigurationSpec.wait_task_timeout": (
         "a WAIT task whose TaskDef has timeoutSeconds 2 (RETRY) never times out; "

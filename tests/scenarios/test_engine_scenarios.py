@@ -159,3 +159,23 @@ def test_idempotent_start_with_same_key_returns_existing():
         idempotency_strategy=cmd.IdempotencyStrategy.FAIL_ON_RUNNING,
     )
     assert rt.state(wid).generation == 1  # the ended run is followed by a new one, same id
+
+
+def test_a_worker_task_nobody_registered_runs_under_conductors_default_task_def():
+    """Verified on Conductor 3.32.3: no TaskDef registered, no inline one: the task runs with
+    the defaults (3 retries, 60 s apart, FIXED; response timeout 3600 s)."""
+    rt = runtime([workflow("w", task("unregistered"))], [], {"unregistered": fail_times(3, {})})
+    t0 = rt.clock.now
+    start(rt, "w")
+    rt.run_until_idle()
+    state = rt.state("wf")
+    assert state.status is WorkflowStatus.COMPLETED
+    attempts = sorted((t for t in state.tasks.values()), key=lambda t: t.retry_count)
+    assert [t.retry_count for t in attempts] == [0, 1, 2, 3]
+    assert [t.scheduled_at + t.start_delay_ms - t0 for t in attempts] == [
+        0,
+        60_000,
+        120_000,
+        180_000,
+    ]
+    assert attempts[0].task_def.response_timeout_seconds == 3600

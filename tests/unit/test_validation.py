@@ -131,8 +131,8 @@ def test_type_problems_and_rule_problems_are_reported_together() -> None:
 
 def test_load_raises_with_all_problems_or_returns_the_definition() -> None:
     with pytest.raises(DefinitionError) as caught:
-        load_workflow_def(wf(simple("x", name="unregistered"), version=-1), registry)
-    assert {p.path for p in caught.value.problems} == {"$.version", "$.tasks[0].name"}
+        load_workflow_def(wf(simple("x", retryCount=-2), version=-1), registry)
+    assert {p.path for p in caught.value.problems} == {"$.version", "$.tasks[0].retryCount"}
     assert "$.version" in str(caught.value)
     assert load_workflow_def(wf(simple("x")), registry).tasks[0].task_reference_name == "x"
 
@@ -291,12 +291,15 @@ JOIN = task("join", "JOIN", joinOn=["x", "y"])
                     "c",
                     "SUB_WORKFLOW",
                     subWorkflowParam={
-                        "workflowDefinition": {"name": "inner", "tasks": [simple("q", name="nope")]}
+                        "workflowDefinition": {
+                            "name": "inner",
+                            "tasks": [simple("q", name="nope", startDelay=-1)],
+                        }
                     },
                 )
             ],
-            "$.tasks[0].subWorkflowParam.workflowDefinition.tasks[0].name",
-            "task 'nope' has no registered TaskDef",
+            "$.tasks[0].subWorkflowParam.workflowDefinition.tasks[0].startDelay",
+            "startDelay must be >= 0",
         ),
         (
             [task("d", "DYNAMIC")],
@@ -393,12 +396,6 @@ JOIN = task("join", "JOIN", joinOn=["x", "y"])
             "$.tasks[0].inputParameters.startWorkflow.name",
             "startWorkflow.name is required",
         ),
-        (
-            [simple("x", name="unregistered")],
-            "$.tasks[0].name",
-            "task 'unregistered' has no registered TaskDef and no inline taskDefinition",
-        ),
-        ([task("x", "MY_WORKER_TYPE")], "$.tasks[0].name", "has no registered TaskDef"),
         ([simple("x", retryCount=-1)], "$.tasks[0].retryCount", "retryCount must be >= 0, got -1"),
         ([simple("x", startDelay=-5)], "$.tasks[0].startDelay", "startDelay must be >= 0, got -5"),
         (
@@ -449,6 +446,17 @@ def test_task_type_rules(tasks: list[dict[str, Any]], path: str, message: str) -
         [simple("x", inputParameters={"id": "${CPEWF_TASK_ID}", "esc": "$${ghost.output}"})],
         [simple("x", name="inline_only", taskDefinition={"name": "inline_only"})],
         [task("c", "SUB_WORKFLOW", subWorkflowParam={"name": "child"})],
+        # verified on Conductor 3.32.3: a worker task nobody registered runs with the default
+        # TaskDef, and an inline taskDefinition may have responseTimeout > timeout
+        [simple("x", name="unregistered")],
+        [task("x", "MY_WORKER_TYPE")],
+        [
+            simple(
+                "x",
+                name="inl",
+                taskDefinition={"name": "inl", "timeoutSeconds": 10, "responseTimeoutSeconds": 20},
+            )
+        ],
     ],
 )
 def test_accepts_what_conductor_accepts(tasks: list[dict[str, Any]]) -> None:
