@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -28,6 +29,18 @@ from orchestrator.domain.ports import ScriptError
 JSON = Any
 _WORKER = Path(__file__).with_name("jq_worker.py")
 _MB = 1024 * 1024
+
+
+# libjq says `Cannot index string with string ("b")`; Conductor's jackson-jq says
+# `Cannot index string with string "b"`, and users' workflows (and Conductor's own specs) read
+# the task's reasonForIncompletion.
+_INDEX_BY_STRING = re.compile(r'^(Cannot index \w+ with string) \(("(?:[^"\\]|\\.)*")\)$')
+
+
+def conductor_wording(message: str) -> str:
+    """A libjq error message as Conductor (jackson-jq) words it, where the two are known to
+    differ; any other message unchanged."""
+    return _INDEX_BY_STRING.sub(r"\1 \2", message)
 
 
 class JqRunner:
@@ -50,7 +63,7 @@ class JqRunner:
         if "err" in answer:
             if answer["err"] == "memory":
                 raise ScriptError(self._memory_message())
-            raise ScriptError(str(answer["err"]))
+            raise ScriptError(conductor_wording(str(answer["err"])))
         return list(answer["ok"])
 
     def close(self) -> None:

@@ -169,14 +169,6 @@ KNOWN_DIFFERENCES: dict[str, str] = {
     "ForkJoinSpec.retry_failed_permissive_fork_join": (
         "permissive tasks (the workflow runs on and fails at the end) [fid-fail: permissive]"
     ),
-    "JsonJQTransformSpec.jq_fails": (
-        "the jq error text is 'Cannot index string with string (\"array\")' (libjq 1.7); "
-        "Conductor's jackson-jq says 'Cannot index string with string \"array\"' [unowned]"
-    ),
-    "JsonJQTransformSpec.jq_rerun_with_task_input": (
-        "the jq error text is 'Cannot index string with string (\"array\")' (libjq 1.7); "
-        "Conductor's jackson-jq says 'Cannot index string with string \"array\"' [unowned]"
-    ),
     "LambdaAndTerminateTaskSpec.lambda_task": (
         "refused at registration: a LAMBDA task needs 'a registered TaskDef' here (LAMBDA "
         "not known as a system type); Conductor runs it [fid-fail: LAMBDA]"

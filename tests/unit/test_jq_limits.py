@@ -66,6 +66,15 @@ def test_errors_and_results_are_unchanged(runner: JqRunner) -> None:
         runner.run(".", {"x": float("nan")})
 
 
+def test_an_index_error_is_worded_as_conductor_words_it(runner: JqRunner) -> None:
+    """JsonJQTransformSpec reads the message: jackson-jq's wording, not libjq's."""
+    with pytest.raises(ScriptError) as caught:
+        runner.run(".a.array", {"a": "text"})
+    assert str(caught.value) == 'Cannot index string with string "array"'
+    with pytest.raises(ScriptError, match=r"Cannot index object with number \(0\)"):
+        runner.run(".[0]", {"a": 1})  # no known Conductor wording: left as libjq says it
+
+
 def test_a_runaway_jq_task_fails_with_the_reason_and_the_workflow_goes_on() -> None:
     scripts = DefaultScriptEvaluator(timeout_ms=200)
     try:
