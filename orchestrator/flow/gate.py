@@ -42,6 +42,10 @@ log = logging.getLogger(__name__)
 TICK_S = 0.02  # longest wait for records before deciding again (rate windows open on time)
 COMMIT_EVERY_S = 1.0
 ACK_GRACE_MS = 10_000  # a released task not started by then stops counting as prefetched
+# A hand-out's time is stamped by whoever handed it out (the HTTP bridge, before its answer
+# reaches the poller; a worker, when its function starts): it stays in the rate's window this
+# much longer, so a late receipt cannot share a window with the next releases.
+HANDOUT_SLACK_MS = 100
 DELIVERY_TIMEOUT_S = 30.0
 PRESENCE_ATTEMPTS = 20
 
@@ -176,9 +180,9 @@ class Gate:
         if record.kind is Kind.RELEASED:
             gate.released(record.task_id, record.at, offset)
         elif record.kind is Kind.STARTED:
-            gate.started(record.task_id)
+            gate.started(record.task_id, record.at, offset)
         else:
-            gate.ended_notice(record.task_id, record.at)
+            gate.ended_notice(record.task_id, record.at, record.start, offset)
 
     # -- releasing --------------------------------------------------------------------------
 
@@ -189,7 +193,8 @@ class Gate:
         batch: list[tuple[str, DispatchTask]] = []
         for name, gate in part.types.items():
             if gate.pending:
-                for held in gate.due(now, self.limits(name), self.prefetch, ACK_GRACE_MS):
+                limits = self.limits(name)
+                for held in gate.due(now, limits, self.prefetch, ACK_GRACE_MS, HANDOUT_SLACK_MS):
                     batch.append((name, held.payload))
         if not batch:
             return

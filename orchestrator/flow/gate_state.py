@@ -1,23 +1,27 @@
 """The task gate's state for one task definition: pure, no I/O, no clock (time is an argument).
 
 The gate (gate.py) folds the records of its gate-topic partition into one ``TypeGate`` per task
-definition name and asks each, on every tick, which held tasks may go out now. The same four
-inputs drive the live gate and its rebuild after a crash or a rebalance, so folding the log
-again gives the state the dead gate had (ADR 0006):
+definition name and asks each, on every tick, which held tasks may go out now. The same inputs
+drive the live gate and its rebuild after a crash or a rebalance, so folding the log again gives
+the state the dead gate had (ADR 0006):
 
 - ``dispatch``: a task to hand out (from the processor), with its priority and arrival offset;
-- ``released``: the gate's own record that it handed a task out at a time (written after the
-  task reached its task topic);
+- ``released``: the gate's own record that it put a task in its task topic at a time (written
+  after the task reached the topic);
 - ``started`` / ``ended``: notices from the processor when it folded TaskPickedUp / a terminal
-  task event of a gated task.
+  task event of a gated task. Each carries the time a worker took the task (the hand-out),
+  when the engine knows it: the acknowledgement's time, or a fast task's ``started_at``.
 
-Release rule: best (priority desc, arrival asc) first, while (a) fewer than ``rate`` releases
-fall in the sliding window of ``window_ms``, (b) fewer than ``concurrency`` tasks are out (from
-release to end: the worker may be running them), and (c) fewer than ``prefetch`` released tasks
-are still waiting for a worker to start them (so a backlog waits here, in priority order, not in
-the FIFO task topic); for a rate-limited type that bound is at most ``rate``, so a worker that
-stalls and then takes all that waits for it starts at most 2 x rate in a window. A released task that is not started within ``ack_grace_ms`` stops counting
-for (c): workers that never acknowledge do not stall the type.
+Release rule: best (priority desc, arrival asc) first, while (a) fewer than ``rate`` slots of
+the rate are in use: a hand-out counts for ``window_ms`` (+ ``slack_ms``) from the time the
+worker took the task, and a released task counts from its release until its hand-out is known
+(it may be taken at any moment: it waits in the task topic, a bridge's buffer or a worker's
+queue), so in every sliding window at most ``rate`` tasks reach the workers; (b) fewer than
+``concurrency`` tasks are out (from release to end: the worker may be running them); (c) fewer
+than ``prefetch`` released tasks are still waiting for a worker to start them (so a backlog
+waits here, in priority order, not in the FIFO task topic). A released task not started within
+``ack_grace_ms`` stops counting for (c) only: workers that never acknowledge do not stall a
+type without a rate limit.
 """
 
 from __future__ import annotations
@@ -79,15 +83,18 @@ class Out:
 class TypeGate:
     pending: dict[str, Held] = field(default_factory=dict)
     out: dict[str, Out] = field(default_factory=dict)
-    # (task id, release time) -> offset of its Released record, None until read back
-    window: OrderedDict[tuple[str, int], int | None] = field(default_factory=OrderedDict)
+    # (task id, hand-out time) -> offset of the notice that told it: the rate's window
+    window: dict[tuple[str, int], int] = field(default_factory=dict)
+    # released, hand-out not known yet (task id -> release time): each holds a slot of the rate
+    awaiting: dict[str, int] = field(default_factory=dict)
     # released, not started, in release order (task id -> release time): the prefetch
     unstarted: OrderedDict[str, int] = field(default_factory=OrderedDict)
     ended: OrderedDict[str, int] = field(default_factory=OrderedDict)
     early_starts: set[str] = field(default_factory=set)  # started notices ahead of Released
     _heap: list[tuple[int, int, str]] = field(default_factory=list)
+    _window_heap: list[tuple[int, str]] = field(default_factory=list)  # (hand-out time, task)
     _since: dict[str, int] = field(default_factory=dict)  # pending task -> life start offset
-    _cutoff: int = -(2**62)  # releases at or before this time are out of the window
+    _cutoff: int = -(2**62)  # hand-outs at or before this time are out of the window
     _own: set[tuple[str, int]] = field(default_factory=set)  # decided here, not yet read back
 
     # -- folding inputs -----------------------------------------------------------------------
@@ -109,18 +116,18 @@ class TypeGate:
         self._since[tid] = since
         heapq.heappush(self._heap, (*held.order, tid))
 
-    def released(self, task_id: str, at: int, offset: int | None) -> None:
-        """A Released record: read back after a live decision (known: only its offset is new),
-        or written by an earlier owner of the partition (folded on rebuild: the task is out)."""
+    def released(self, task_id: str, at: int, offset: int | None = None) -> None:
+        """A Released record: read back after a live decision (already applied), or written by
+        an earlier owner of the partition (folded on rebuild: the task is out)."""
         key = (task_id, at)
-        own = key in self._own
-        self._own.discard(key)
-        if key in self.window or at > self._cutoff:
-            self.window[key] = offset
-        if not own and task_id in self.pending:
+        if key in self._own:
+            self._own.discard(key)
+        elif task_id in self.pending:
             self._take_out(task_id, at)
 
-    def started(self, task_id: str) -> None:
+    def started(self, task_id: str, at: int, offset: int = 0) -> None:
+        """A worker took the task at ``at``: it counts in the rate's window from then."""
+        self._handed_out(task_id, at, offset)
         current = self.out.get(task_id)
         if current is not None:
             current.started = True
@@ -128,8 +135,13 @@ class TypeGate:
         elif task_id in self.pending:
             self.early_starts.add(task_id)
 
-    def ended_notice(self, task_id: str, at: int) -> None:
-        """The task is terminal: a held one is dropped (never handed out), an out one frees its slot."""
+    def ended_notice(
+        self, task_id: str, at: int, start: int | None = None, offset: int = 0
+    ) -> None:
+        """The task is terminal: a held one is dropped (never handed out), an out one frees its
+        slot. ``start``: when a worker took it, if no acknowledgement told it (a fast task)."""
+        if start is not None:
+            self._handed_out(task_id, start, offset)
         if self.pending.pop(task_id, None) is not None:
             self._since.pop(task_id, None)  # its heap entry is skipped lazily
         self._drop_out(task_id)
@@ -139,17 +151,21 @@ class TypeGate:
 
     # -- deciding -----------------------------------------------------------------------------
 
-    def due(self, now: int, limits: Limits, prefetch: int, ack_grace_ms: int) -> list[Held]:
+    def due(
+        self, now: int, limits: Limits, prefetch: int, ack_grace_ms: int, slack_ms: int = 0
+    ) -> list[Held]:
         """Take out every held task that may go now, best first; the caller must hand each out
-        and then record it (its Released record), or crash so that a rebuild holds it again."""
-        self._prune(now, limits.window_ms, ack_grace_ms)
+        and then record it (its Released record), or crash so that a rebuild holds it again.
+        ``slack_ms`` keeps each hand-out in the window that much longer (the time between a
+        hand-out's stamp and the worker's receipt of it)."""
+        self._prune(now, limits.window_ms + max(0, slack_ms), ack_grace_ms)
         if limits.rate:  # never more than one window's worth ahead of the workers
             prefetch = min(prefetch, limits.rate) if prefetch else limits.rate
         released: list[Held] = []
         while self._heap:
             if limits.concurrency and len(self.out) >= limits.concurrency:
                 break
-            if limits.rate and len(self.window) >= limits.rate:
+            if limits.rate and self.rate_in_use >= limits.rate:
                 break
             if prefetch and len(self.unstarted) >= prefetch:
                 break
@@ -158,7 +174,6 @@ class TypeGate:
             if held is None or held.order != tuple(order):
                 continue  # a stale entry: ended while held, or released and dispatched again
             self._take_out(tid, now)
-            self.window[(tid, now)] = None
             self._own.add((tid, now))
             released.append(held)
         return released
@@ -166,14 +181,26 @@ class TypeGate:
     def commit_floor(self) -> int | None:
         """The lowest gate-topic offset a rebuild must read from (None: nothing needed)."""
         offsets = [*self._since.values(), *(o.since for o in self.out.values())]
-        offsets.extend(off for off in self.window.values() if off is not None)
+        offsets.extend(self.window.values())
         return min(offsets) if offsets else None
 
     @property
     def held(self) -> int:
         return len(self.pending)
 
+    @property
+    def rate_in_use(self) -> int:
+        """Slots of the rate taken: hand-outs in the window plus released tasks not yet taken."""
+        return len(self.window) + len(self.awaiting)
+
     # -- internals ----------------------------------------------------------------------------
+
+    def _handed_out(self, tid: str, at: int, offset: int) -> None:
+        self.awaiting.pop(tid, None)
+        key = (tid, at)
+        if at > self._cutoff and key not in self.window:
+            self.window[key] = offset
+            heapq.heappush(self._window_heap, (at, tid))
 
     def _take_out(self, tid: str, at: int) -> None:
         held = self.pending.pop(tid)
@@ -183,15 +210,18 @@ class TypeGate:
         self.out[tid] = Out(released_at=at, started=started, since=since)
         if not started:
             self.unstarted[tid] = at
+            self.awaiting[tid] = at
 
     def _drop_out(self, tid: str) -> None:
         self.out.pop(tid, None)
         self.unstarted.pop(tid, None)
+        self.awaiting.pop(tid, None)
 
     def _prune(self, now: int, window_ms: int, ack_grace_ms: int) -> None:
         self._cutoff = max(self._cutoff, now - window_ms)
-        while self.window and next(iter(self.window))[1] <= self._cutoff:
-            self.window.popitem(last=False)
+        while self._window_heap and self._window_heap[0][0] <= self._cutoff:
+            at, tid = heapq.heappop(self._window_heap)
+            self.window.pop((tid, at), None)
         while self.unstarted and next(iter(self.unstarted.values())) <= now - ack_grace_ms:
             self.unstarted.popitem(last=False)
         while self.ended and (

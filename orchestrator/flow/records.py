@@ -6,6 +6,10 @@ records are read only by the gate. A dispatch is the exact Avro record the task 
 ("{" can start neither an Avro single-object record (C3 01) nor a Confluent-framed one (00)).
 
     {"k": "started" | "ended" | "released", "task": "<task id>", "at": <epoch ms>}
+
+An ``ended`` record may also carry ``"start": <epoch ms>``: when a worker took the task, for a
+task that was never acknowledged (its result carried ``started_at``; ADR 0007). A ``started``
+record's ``at`` is the acknowledgement's time. The gate counts both in the rate's window.
 """
 
 from __future__ import annotations
@@ -26,20 +30,27 @@ class Control:
     kind: Kind
     task_id: str
     at: int
+    start: int | None = None  # ended only: the hand-out time of an unacknowledged task
 
 
 def is_control(value: bytes | None) -> bool:
     return bool(value) and value[:1] == b"{"  # type: ignore[index]
 
 
-def encode_control(kind: Kind, task_id: str, at: int) -> bytes:
-    return json.dumps({"k": kind.value, "task": task_id, "at": at}, separators=(",", ":")).encode()
+def encode_control(kind: Kind, task_id: str, at: int, start: int | None = None) -> bytes:
+    record: dict[str, str | int] = {"k": kind.value, "task": task_id, "at": at}
+    if start is not None:
+        record["start"] = start
+    return json.dumps(record, separators=(",", ":")).encode()
 
 
 def decode_control(value: bytes) -> Control:
     """Raises ValueError (json.JSONDecodeError, KeyError wrapped) on a malformed record."""
     try:
         raw = json.loads(value)
-        return Control(Kind(raw["k"]), str(raw["task"]), int(raw["at"]))
+        start = raw.get("start")
+        return Control(
+            Kind(raw["k"]), str(raw["task"]), int(raw["at"]), None if start is None else int(start)
+        )
     except (KeyError, TypeError) as exc:
         raise ValueError(f"malformed gate control record: {exc}") from None

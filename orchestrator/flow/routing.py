@@ -149,17 +149,14 @@ class DispatchRouter:
         """
         records: list[Record] = []
         for event, _ in events:
-            if isinstance(event, ev.TaskPickedUp):
-                kind = Kind.STARTED
-            elif isinstance(event, _ENDS):
-                kind = Kind.ENDED
-            else:
+            notice = _notice_of(event)
+            if notice is None:
                 continue
-            task = _task(event.workflow_id, event.task_id, fresh, cache)
+            task = _task(event.workflow_id, notice[1], fresh, cache)
             if task is None or not task.dispatched:
                 continue
             if self.gated(task.name, task.task_def):
-                value = encode_control(kind, task.task_id, event.at)
+                value = encode_control(*notice)
                 records.append((self.topics.gate, task.name.encode(), value))
         return records
 
@@ -190,6 +187,19 @@ class DispatchRouter:
             return
         self._presence = view
         self._presence_ready = True
+
+
+def _notice_of(event: ev.Event) -> tuple[Kind, str, int, int | None] | None:
+    """(kind, task id, at, start) of the gate notice an event makes, if any. A hand-out time
+    travels with it: the acknowledgement's time, or the ``started_at`` of a task reported
+    without one (ADR 0007), so the gate counts the rate where workers took the tasks."""
+    if isinstance(event, ev.TaskPickedUp):
+        return Kind.STARTED, event.task_id, event.at, None
+    if isinstance(event, ev.TaskProgressed) and event.started_at is not None:
+        return Kind.STARTED, event.task_id, event.started_at, None
+    if isinstance(event, _ENDS):
+        return Kind.ENDED, event.task_id, event.at, getattr(event, "started_at", None)
+    return None
 
 
 def _task(

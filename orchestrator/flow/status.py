@@ -34,7 +34,9 @@ def type_counts(
             counts[name] = {
                 "held": gate.held,
                 "inFlight": len(gate.out),
-                "releasedInWindow": sum(1 for _, at in gate.window if at > now - limits.window_ms),
+                # the rate's slots in use: hand-outs in the window, released tasks not yet taken
+                "releasedInWindow": sum(1 for _, at in gate.window if at > now - limits.window_ms)
+                + len(gate.awaiting),
                 "rateLimitPerFrequency": limits.rate,
                 "rateLimitFrequencyInSeconds": limits.window_ms // 1000,
                 "concurrentExecLimit": limits.concurrency,

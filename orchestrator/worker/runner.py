@@ -200,31 +200,47 @@ class TaskRunner:
             self._stored(tp, offset)
             return
         self.running.add(dispatch.task_id)
-        if self.spec.ack:
-            self.acks.taken(dispatch)
         self._submit(dispatch, tp, offset)
 
     def _submit(self, dispatch: DispatchTask, tp: Partition, offset: int) -> None:
+        # The hand-out is when the function starts, not when the record was fetched: a task
+        # waiting in the pool's queue has not reached the worker yet (rate limits count the
+        # former: ADR 0006). Without acknowledgements, every report carries that time.
+        started = [0]
+
+        def begin() -> None:
+            started[0] = now_ms()
+            if self.spec.ack:
+                self.acks.taken(dispatch)
+
+        def started_at() -> int | None:
+            return self.acks.reported(dispatch.task_id) if self.spec.ack else started[0]
+
         def beat(callback_after_seconds: int, output: Any, logs: Any) -> None:
-            started_at = self.acks.reported(dispatch.task_id)
-            self.reporter.heartbeat(dispatch, callback_after_seconds, output, logs, started_at)
+            self.reporter.heartbeat(dispatch, callback_after_seconds, output, logs, started_at())
 
         def finish(outcome: Outcome) -> None:
             _log_outcome(self.spec, dispatch, outcome)
             if self.window.finished():
                 self._done.put(None)  # wake the loop waiting for room
-            self._report(dispatch, outcome, tp, offset, 1, self.acks.reported(dispatch.task_id))
+            self._report(dispatch, outcome, tp, offset, 1, started_at())
 
         self.window.submitted()
 
         if isinstance(self._pool, LoopPool):
 
             async def job_async() -> None:
+                begin()
                 finish(await run_async(self.spec, dispatch, self.secrets, beat))
 
             self._pool.submit(job_async)
         else:
-            self._pool.submit(lambda: finish(run_sync(self.spec, dispatch, self.secrets, beat)))
+
+            def job() -> None:
+                begin()
+                finish(run_sync(self.spec, dispatch, self.secrets, beat))
+
+            self._pool.submit(job)
 
     def _dead_letter(self, message: Any, reason: str) -> None:
         log.error("worker %s: undecodable task record set aside: %s", self.spec.task_type, reason)

@@ -161,10 +161,9 @@ def test_rate_limit_holds_across_processors_gates_and_workers(stack: FlowStack) 
     released = gate_releases(stack.rt, "flow_rated")
     assert len(released) == count
     assert most_in_any_window([t / 1000 for t in released], WINDOW_S) <= RATE
-    # At the workers, hand-out jitter may shift a release into the next window: +- one window,
-    # over any span of k windows.
-    for k in range(1, 6):
-        assert most_in_any_window(starts, k * WINDOW_S) <= (k + 1) * RATE, f"{k} windows"
+    # Where it matters: when the workers' functions started, in any sliding window (the gate
+    # counts each hand-out from then, and every released task until then: ADR 0006).
+    assert most_in_any_window(starts, WINDOW_S) <= RATE, sorted(starts)
     # Throttled, not just fast: 24 releases at 4 per window span at least 5 windows.
     gate_span = (released[-1] - released[0]) / 1000
     assert gate_span >= (count / RATE - 1) * WINDOW_S - 0.05, f"gate span {gate_span:.2f} s"

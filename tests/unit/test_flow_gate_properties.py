@@ -1,13 +1,15 @@
-"""Properties of the task gate's state under random interleavings of dispatches, starts, ends,
-duplicates, re-queues and time: the limits always hold, priority orders every release, nothing
-is lost, and folding the gate's log again gives the live state (what a rebuild relies on)."""
+"""Properties of the task gate's state under random interleavings of dispatches, hand-outs (a
+worker takes a released task at any later time), late notices, ends, duplicates, re-queues and
+time: the limits always hold (the rate where workers take the tasks), priority orders every
+release, nothing is lost, and folding the gate's log again gives the live state (what a
+rebuild relies on)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from orchestrator.flow.gate_state import Held, Limits, TypeGate
@@ -24,6 +26,8 @@ op_st = st.one_of(
     st.tuples(st.just("dispatch"), st.integers(0, 99)),
     st.tuples(st.just("duplicate"), st.integers(0, 1000)),
     st.tuples(st.just("tick"), st.integers(0, 1500)),
+    st.tuples(st.just("tick"), st.just(GRACE + 1)),  # past the grace: prefetch forgets
+    st.tuples(st.just("take"), st.integers(0, 1000)),
     st.tuples(st.just("start"), st.integers(0, 1000)),
     st.tuples(st.just("end"), st.integers(0, 1000)),
 )
@@ -43,6 +47,8 @@ class Run:
     dispatched: dict[str, Held] = field(default_factory=dict)
     ended_held: set[str] = field(default_factory=set)
     requeued: set[str] = field(default_factory=set)
+    taken: dict[str, int] = field(default_factory=dict)  # out, taken by a worker at
+    handouts: list[int] = field(default_factory=list)  # when workers took tasks
 
     def offset(self) -> int:
         return len(self.log)
@@ -59,6 +65,7 @@ class Run:
             out = self.gate.out.get(old.task_id)
             if out is not None and out.started:
                 self.requeued.add(old.task_id)
+                self.taken.pop(old.task_id, None)
             self._fold_dispatch(Held(old.task_id, old.priority, self.offset()))
 
     def _fold_dispatch(self, task: Held) -> None:
@@ -77,12 +84,22 @@ class Run:
         check_limits(self)
         return released
 
-    def start(self, pick: int) -> None:
-        waiting = [t for t, o in self.gate.out.items() if not o.started]
+    def take(self, pick: int) -> None:
+        """A worker takes a released task now; the engine tells the gate later (or never)."""
+        waiting = sorted(t for t in self.gate.out if t not in self.taken)
         if waiting:
             task_id = waiting[pick % len(waiting)]
-            self.log.append(("started", task_id))
-            self.gate.started(task_id)
+            self.taken[task_id] = self.now
+            self.handouts.append(self.now)
+            check_limits(self)
+
+    def start(self, pick: int) -> None:
+        """The acknowledgement of a taken task reaches the gate (a started notice)."""
+        told = sorted(t for t in self.taken if t in self.gate.out and not self.gate.out[t].started)
+        if told:
+            task_id = told[pick % len(told)]
+            self.log.append(("started", (task_id, self.taken[task_id])))
+            self.gate.started(task_id, self.taken[task_id], self.offset() - 1)
 
     def end(self, pick: int) -> None:
         candidates = sorted({*self.gate.out, *self.gate.pending})
@@ -90,8 +107,14 @@ class Run:
             task_id = candidates[pick % len(candidates)]
             if task_id in self.gate.pending and task_id not in self.gate.out:
                 self.ended_held.add(task_id)
-            self.log.append(("ended", (task_id, self.now)))
-            self.gate.ended_notice(task_id, self.now)
+            out = self.gate.out.get(task_id)
+            # A task taken but never acknowledged reports when it was taken (started_at).
+            start = self.taken.get(task_id) if out is not None and not out.started else None
+            if out is not None and task_id not in self.taken:
+                start = None  # ended in the topic, never handed out (e.g. canceled)
+            self.log.append(("ended", (task_id, self.now, start)))
+            self.gate.ended_notice(task_id, self.now, start, self.offset() - 1)
+            self.taken.pop(task_id, None)
 
 
 def check_priority(
@@ -111,10 +134,11 @@ def check_limits(run: Run) -> None:
         assert len(run.gate.out) <= limits.concurrency
     if limits.rate:
         assert len(run.gate.unstarted) <= limits.rate  # at most a window's worth prefetched
-        times = [t for t, _ in run.releases]
-        for t in times:
-            in_window = sum(1 for u in times if t - limits.window_ms < u <= t)
-            assert in_window <= limits.rate, f"{in_window} releases in the window ending {t}"
+        # Where workers took the tasks (a release that ended unseen frees its slot: releases
+        # alone may exceed the rate, hand-outs never do).
+        for t in run.handouts:
+            in_window = sum(1 for u in run.handouts if t - limits.window_ms < u <= t)
+            assert in_window <= limits.rate, f"{in_window} hand-outs in the window ending {t}"
 
 
 def play(limits: Limits, prefetch: int, ops: list[tuple[str, int]]) -> Run:
@@ -133,14 +157,19 @@ def fold(log: list[tuple[str, Any]]) -> TypeGate:
         elif kind == "released":
             gate.released(data[0], data[1], offset)
         elif kind == "started":
-            gate.started(data)
+            gate.started(*data, offset)
         else:
-            gate.ended_notice(*data)
+            gate.ended_notice(*data, offset)
     return gate
 
 
 @settings(max_examples=300, deadline=None)
 @given(limits_st, st.integers(0, 3), st.lists(op_st, max_size=60))
+@example(  # a released task nobody took for longer than the grace, then both taken at once
+    Limits(rate=1),
+    0,
+    [("dispatch", 0), ("dispatch", 0), ("tick", 0), ("tick", GRACE + 1), ("take", 0), ("take", 0)],
+)
 def test_limits_and_priority_hold_under_any_interleaving(
     limits: Limits, prefetch: int, ops: list[tuple[str, int]]
 ) -> None:
@@ -151,11 +180,13 @@ def test_limits_and_priority_hold_under_any_interleaving(
 @given(limits_st, st.integers(0, 3), st.lists(op_st, max_size=60))
 def test_nothing_held_is_lost(limits: Limits, prefetch: int, ops: list[tuple[str, int]]) -> None:
     run = play(limits, prefetch, ops)
-    for _ in range(200):  # workers start and finish everything; time moves on
-        for task_id in list(run.gate.out):
+    for _ in range(200):  # workers take, start and finish everything; time moves on
+        for _task in list(run.gate.out):
+            run.take(0)
+        for _task in list(run.gate.out):
             run.start(0)
-            run.log.append(("ended", (task_id, run.now)))
-            run.gate.ended_notice(task_id, run.now)
+        for _task in list(run.gate.out):
+            run.end(0)
         if not run.gate.pending:
             break
         run.tick(limits.window_ms)
@@ -179,5 +210,6 @@ def test_folding_the_log_again_gives_the_live_state(
     assert {t: o.started for t, o in rebuilt.out.items()} == {
         t: o.started for t, o in run.gate.out.items()
     }
+    assert rebuilt.awaiting.keys() == run.gate.awaiting.keys()
     later = run.now + 1
     assert rebuilt.due(later, limits, 0, GRACE) == run.gate.due(later, limits, 0, GRACE)

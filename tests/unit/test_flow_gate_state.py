@@ -35,13 +35,47 @@ def test_holds_tasks_over_the_rate_until_the_window_moves() -> None:
 
     assert ids(gate.due(0, limits, 0, GRACE)) == ["t0", "t1"]
     assert gate.due(999, limits, 0, GRACE) == []
-    gate.started("t0")
-    gate.started("t1")
+    gate.started("t0", 0)
+    gate.started("t1", 0)
     assert ids(gate.due(1000, limits, 0, GRACE)) == ["t2", "t3"]
-    gate.started("t2")
-    gate.started("t3")
+    gate.started("t2", 1000)
+    gate.started("t3", 1000)
     assert ids(gate.due(2000, limits, 0, GRACE)) == ["t4"]
     assert gate.held == 0
+
+
+def test_the_window_counts_from_when_workers_took_the_tasks_not_from_their_release() -> None:
+    gate = given(*(held(f"t{i}", arrival=i) for i in range(4)))
+    limits = Limits(rate=2, window_ms=1000)
+    assert ids(gate.due(0, limits, 0, GRACE)) == ["t0", "t1"]
+
+    # Nobody polled for a while: both waited in the task topic, taken together at 5000.
+    assert gate.due(4000, limits, 0, GRACE) == []  # released, not taken: their slots stay
+    gate.started("t0", 5000)
+    gate.ended_notice("t1", 5010, start=5000)  # a fast task: its result carried started_at
+
+    assert gate.due(5999, limits, 0, GRACE) == []  # two hand-outs in the window ending now
+    assert ids(gate.due(6000, limits, 0, GRACE)) == ["t2", "t3"]
+
+
+def test_a_slack_keeps_each_hand_out_in_the_window_longer() -> None:
+    gate = given(held("a", arrival=0), held("b", arrival=1))
+    limits = Limits(rate=1, window_ms=1000)
+    gate.due(0, limits, 0, GRACE, slack_ms=50)
+    gate.started("a", 10)
+
+    assert gate.due(1059, limits, 0, GRACE, slack_ms=50) == []
+    assert ids(gate.due(1060, limits, 0, GRACE, slack_ms=50)) == ["b"]
+
+
+def test_an_unacknowledged_release_keeps_its_rate_slot_past_the_grace() -> None:
+    gate = given(held("a", arrival=0), held("b", arrival=1))
+    limits = Limits(rate=1, window_ms=1000)
+    gate.due(0, limits, 0, GRACE)
+
+    assert gate.due(GRACE * 3, limits, 0, GRACE) == []  # it may still be taken at any moment
+    gate.ended_notice("a", GRACE * 3)  # ended without a hand-out (e.g. canceled in the topic)
+    assert ids(gate.due(GRACE * 3 + 1, limits, 0, GRACE)) == ["b"]
 
 
 def test_concurrency_limit_frees_a_slot_when_a_task_ends() -> None:
@@ -49,7 +83,7 @@ def test_concurrency_limit_frees_a_slot_when_a_task_ends() -> None:
     limits = Limits(concurrency=2)
 
     assert ids(gate.due(0, limits, 0, GRACE)) == ["a", "b"]
-    gate.started("a")
+    gate.started("a", 1)
     assert gate.due(5, limits, 0, GRACE) == []  # started still counts: it is running
     gate.ended_notice("a", 6)
     assert ids(gate.due(7, limits, 0, GRACE)) == ["c"]
@@ -68,7 +102,7 @@ def test_prefetch_holds_the_backlog_until_released_tasks_start() -> None:
 
     assert ids(gate.due(0, Limits(), 1, GRACE)) == ["c"]
     assert gate.due(1, Limits(), 1, GRACE) == []
-    gate.started("c")
+    gate.started("c", 1)
     assert ids(gate.due(2, Limits(), 1, GRACE)) == ["a"]
 
 
@@ -103,7 +137,7 @@ def test_duplicate_dispatch_of_a_held_or_unstarted_task_changes_nothing() -> Non
 def test_dispatch_of_a_started_task_is_a_requeue_that_waits_again() -> None:
     gate = given(held("a", arrival=0))
     gate.due(0, Limits(concurrency=1), 0, GRACE)
-    gate.started("a")
+    gate.started("a", 0)
 
     gate.dispatch(held("a", arrival=7))  # a callback delay ended: TaskQueued re-dispatches
 
@@ -126,27 +160,28 @@ def test_rebuild_from_the_log_takes_out_released_tasks_and_counts_the_window() -
     gate.dispatch(held("a", arrival=0))
     gate.dispatch(held("b", arrival=1))
     gate.released("a", 100, offset=2)  # written by the previous owner
-    gate.started("a")
+    gate.started("a", 150, offset=3)
 
     assert set(gate.pending) == {"b"} and gate.out["a"].started
     limits = Limits(rate=1, window_ms=1000)
-    assert gate.due(500, limits, 0, GRACE) == []  # a's release still fills the window
-    assert ids(gate.due(1100, limits, 0, GRACE)) == ["b"]
+    assert gate.due(1000, limits, 0, GRACE) == []  # a's hand-out still fills the window
+    assert ids(gate.due(1150, limits, 0, GRACE)) == ["b"]
 
 
 def test_started_notice_ahead_of_the_released_record_is_kept() -> None:
     gate = given(held("a", arrival=0))
 
-    gate.started("a")  # the worker's ack overtook the gate's own Released record in the log
+    gate.started("a", 12)  # the worker's ack overtook the gate's own Released record in the log
     gate.released("a", 10, offset=3)
 
-    assert gate.out["a"].started
+    assert gate.out["a"].started and gate.awaiting == {}
+    assert set(gate.window) == {("a", 12)}
 
 
 def test_reading_back_an_own_release_does_not_change_the_decision() -> None:
     gate = given(held("a", arrival=0))
     gate.due(10, Limits(rate=1), 0, GRACE)
-    gate.started("a")
+    gate.started("a", 11)
     gate.dispatch(held("a", arrival=4))  # requeued before the Released record was read back
 
     gate.released("a", 10, offset=5)
@@ -162,11 +197,11 @@ def test_commit_point_keeps_held_in_flight_and_windowed_records() -> None:
     assert part.commit_point() == 5
 
     gate.released("a", 1000, offset=9)
-    gate.ended_notice("a", 1001)
+    gate.ended_notice("a", 1001, start=1000, offset=10)
     assert part.commit_point() == 8  # b still held
 
-    gate.ended_notice("b", 1002)
-    assert part.commit_point() == 9  # a's release is still in the window
+    gate.ended_notice("b", 1002, offset=11)
+    assert part.commit_point() == 10  # a's hand-out is still in the window
     gate.due(5000, Limits(rate=1, window_ms=1000), 0, GRACE)
     assert part.commit_point() == 20  # nothing needed: the read position
 
@@ -176,7 +211,7 @@ def test_requeued_task_waits_behind_earlier_arrivals_after_a_rebuild() -> None:
     gate.dispatch(held("a", arrival=0))
     gate.dispatch(held("b", arrival=1))
     gate.released("a", 10, offset=2)
-    gate.started("a")
+    gate.started("a", 11, offset=3)
     gate.dispatch(held("a", arrival=4))
 
     assert ids(gate.due(20, Limits(), 0, GRACE)) == ["b", "a"]
@@ -188,5 +223,6 @@ def test_rate_limited_type_prefetches_at_most_one_window() -> None:
 
     assert ids(gate.due(0, limits, 16, GRACE)) == ["t0", "t1"]
     assert gate.due(1000, limits, 16, GRACE) == []  # nobody started them: the window waits
-    gate.started("t0")
-    assert ids(gate.due(1001, limits, 16, GRACE)) == ["t2"]
+    gate.started("t0", 1000)
+    assert gate.due(1001, limits, 16, GRACE) == []  # t0 taken at 1000: in the window till 2000
+    assert ids(gate.due(2000, limits, 16, GRACE)) == ["t2"]

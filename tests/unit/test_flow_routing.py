@@ -11,6 +11,7 @@ from orchestrator.codec import wire
 from orchestrator.domain import events as ev
 from orchestrator.domain.definitions import TaskDef
 from orchestrator.domain.effects import DispatchTask
+from orchestrator.domain.statuses import TaskStatus
 from orchestrator.engine.registry import DefinitionRegistry
 from orchestrator.flow.records import Kind, decode_control, is_control
 from orchestrator.flow.routing import DispatchRouter
@@ -188,3 +189,22 @@ def test_ended_notice_found_in_the_state_before_the_batch() -> None:
     records = r.notices([(canceled, None)], {"w-1": SimpleNamespace(tasks={})}, cache)
 
     assert [decode_control(v).kind for _, _, v in records] == [Kind.ENDED]
+
+
+def test_notices_carry_when_a_worker_took_an_unacknowledged_task() -> None:
+    r, _ = router()
+    tasks = {"t-1": task_state("resize", TaskDef("resize", rate_limit_per_frequency=5))}
+    base = {"workflow_id": "w-1", "root_workflow_id": "w-1", "actor": "worker:x", "task_id": "t-1"}
+    events = [
+        ev.TaskProgressed(seq=3, at=150, started_at=120, **base),  # a heartbeat without an ack
+        ev.TaskCompleted(seq=4, at=200, started_at=120, **base),
+        ev.TaskFailed(seq=5, at=300, status=TaskStatus.FAILED, reason="x", **base),
+    ]
+
+    decoded = [decode_control(v) for _, _, v in notices_of(r, events, tasks)]
+
+    assert [(c.kind, c.at, c.start) for c in decoded] == [
+        (Kind.STARTED, 120, None),
+        (Kind.ENDED, 200, 120),
+        (Kind.ENDED, 300, None),  # acknowledged before: its pickup was a started notice
+    ]

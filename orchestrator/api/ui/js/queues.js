@@ -69,7 +69,7 @@ function gateBlock(gate) {
       reason ? `held by ${reason}: ${gate.held} waiting` : `${gate.held} waiting in the gate`)
     : el("span", { class: "badge status-neutral gate-held", dataset: { held: 0 } }, `gated: ${limits(gate).join(", ") || "priority order"}`);
   const figures = [`in flight ${gate.inFlight}${gate.concurrentExecLimit > 0 ? ` / ${gate.concurrentExecLimit}` : ""}`];
-  if (gate.rateLimitPerFrequency > 0) figures.push(`released ${gate.releasedInWindow} / ${gate.rateLimitPerFrequency} in ${gate.rateLimitFrequencyInSeconds} s`);
+  if (gate.rateLimitPerFrequency > 0) figures.push(`handed out ${gate.releasedInWindow} / ${gate.rateLimitPerFrequency} in ${gate.rateLimitFrequencyInSeconds} s`);
   if (gate.held > 0 && !reason && limits(gate).length) figures.push(limits(gate).join(", "));
   return el("div", { class: "gate" },
     badge,
