@@ -16,7 +16,7 @@ policy TIME_OUT_WF, timeoutSeconds after the current run started.
 from __future__ import annotations
 
 from orchestrator.domain.commands import TimerKind
-from orchestrator.domain.definitions import TaskTimeoutPolicy, WorkflowTimeoutPolicy
+from orchestrator.domain.definitions import TaskTimeoutPolicy, TaskType, WorkflowTimeoutPolicy
 from orchestrator.domain.state import TaskState, WorkflowState
 from orchestrator.domain.statuses import TaskStatus
 from orchestrator.domain.tasks.base import handler_for
@@ -45,7 +45,7 @@ def task_deadlines(state: WorkflowState, task: TaskState) -> list[Deadline]:
     else:
         if callback_ms > 0 and not task.queued:
             found.append((TimerKind.CALLBACK, task.updated_at + callback_ms))
-        if td.response_timeout_seconds > 0:
+        if td.response_timeout_seconds > 0 and not _async_complete(task):
             due = task.updated_at + td.response_timeout_seconds * 1000 + callback_ms
             found.append((TimerKind.RESPONSE_TIMEOUT, due))
         if td.timeout_seconds > 0 and timeouts_apply:
@@ -56,6 +56,16 @@ def task_deadlines(state: WorkflowState, task: TaskState) -> list[Deadline]:
             (TimerKind.TOTAL_TIMEOUT, task.first_scheduled_at + td.total_timeout_seconds * 1000)
         )
     return found
+
+
+def _async_complete(task: TaskState) -> bool:
+    """An EVENT task with asyncComplete waits for the API or an event handler: Conductor's
+    DeciderService exempts such system tasks from the response timeout."""
+    return (
+        task.kind == TaskType.EVENT
+        and isinstance(task.input, dict)
+        and task.input.get("asyncComplete") is True
+    )
 
 
 def workflow_deadline(state: WorkflowState) -> int | None:

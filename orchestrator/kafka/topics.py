@@ -13,6 +13,7 @@
 | <p>.presence                | [task type, domain, worker id]   | compact + delete, 1 day        |
 | <p>.gate                    | task definition name             | delete, 7 days (ADR 0006)      |
 | <p>.gate-status             | task definition name             | compact                        |
+| <p>.event-queues            | event: conductor:<workflow>:<q>  | delete, 7 days (ADR 0009)      |
 | <app id>-executions-changelog | workflow id                    | compact, 1-minute segments     |
 
 Commands and events are co-partitioned (same partition count, same key), so the processor that
@@ -39,6 +40,7 @@ DLQ_RETENTION_MS = 30 * DAY_MS
 REJECTIONS_RETENTION_MS = 30 * DAY_MS
 PRESENCE_RETENTION_MS = DAY_MS
 GATE_RETENTION_MS = 7 * DAY_MS  # as long as a task topic keeps a task nobody took
+EVENT_QUEUES_RETENTION_MS = 7 * DAY_MS
 PRESENCE_SEGMENT_MS = 60 * 60 * 1000
 CHANGELOG_SEGMENT_MS = 60 * 1000
 
@@ -128,6 +130,17 @@ class TopicNames:
         return f"{self.prefix}-gate"
 
     @property
+    def event_queues(self) -> str:
+        """Conductor's internal event queues (EVENT sink ``conductor``): key = the event name
+        ``conductor:<workflow>:<queue>``, value = the message's JSON payload (ADR 0009)."""
+        return f"{self.prefix}.event-queues"
+
+    @property
+    def event_handlers_group(self) -> str:
+        """The consumer group of the event-handler processes (orchestrator/events/)."""
+        return f"{self.prefix}-event-handlers"
+
+    @property
     def tasks_prefix(self) -> str:
         """Every task topic starts with this (for a consumer subscribing by pattern)."""
         return f"{self.prefix}.tasks."
@@ -145,13 +158,14 @@ def task_topic(task_type: str, domain: str | None = None, *, prefix: str = DEFAU
 
 
 def definition_key(kind: str, name: str, version: int | None = None) -> str:
-    """Key on the definitions topic: ``workflow:<name>:<version>`` or ``task:<name>``."""
+    """Key on the definitions topic: ``workflow:<name>:<version>``, ``task:<name>`` or
+    ``event_handler:<name>``."""
     if kind == "workflow":
         if version is None:
             raise ValueError("a workflow definition key needs a version")
         return f"workflow:{name}:{version}"
-    if kind == "task":
-        return f"task:{name}"
+    if kind in ("task", "event_handler"):
+        return f"{kind}:{name}"
     raise ValueError(f"unknown definition kind {kind!r}")
 
 
@@ -205,6 +219,13 @@ def core_topics(settings: Settings) -> list[TopicSpec]:
             names.rejections,
             settings.partitions,
             _base_config(settings, "delete", REJECTIONS_RETENTION_MS),
+            rf,
+        ),
+        # Conductor's internal event queues, one topic keyed by queue (ADR 0009).
+        TopicSpec(
+            names.event_queues,
+            settings.partitions,
+            _base_config(settings, "delete", EVENT_QUEUES_RETENTION_MS),
             rf,
         ),
         # The processors' state changelog: a disposable, compacted cache of the events topic,

@@ -229,12 +229,40 @@ def test_event_to_a_kafka_sink_publishes_the_input_with_workflow_fields(
     assert message.key() == result.task_id.encode()
 
 
-def test_event_to_a_conductor_queue_is_unsupported_terminally(
+def test_event_to_a_conductor_sink_publishes_to_the_event_queues_topic(
     settings: Settings, executors: CommandsReader
 ) -> None:
-    result = run_task(settings, executors, "EVENT", {"sink": "conductor:orders"})
+    task_input = {"sink": "conductor", "asyncComplete": False, "orderId": 7}
+    result = run_task(settings, executors, "EVENT", task_input)
+
+    assert result.status is TaskStatus.COMPLETED, result.reason
+    queue = "conductor:test_workflow:EVENT_ref"  # conductor:<workflow name>:<task ref>
+    assert result.output["event_produced"] == queue
+    message = read_one(settings, f"{settings.topic_prefix}.event-queues")
+    assert message.key() == queue.encode()
+    assert json.loads(message.value()) == result.output  # Conductor publishes the output
+    headers = dict(message.headers())
+    assert headers["message-id"] == result.task_id.encode()
+    assert headers["workflow-id"] == result.workflow_id.encode()
+
+
+def test_event_with_async_complete_stays_in_progress_after_publishing(
+    settings: Settings, executors: CommandsReader
+) -> None:
+    task_input = {"sink": "conductor:approvals", "asyncComplete": True}
+    result = run_task(settings, executors, "EVENT", task_input)
+
+    assert result.status is TaskStatus.IN_PROGRESS, result.reason
+    assert result.callback_after_seconds == 0
+    assert result.output["event_produced"] == "conductor:test_workflow:approvals"
+
+
+def test_event_to_an_unknown_sink_fails_terminally(
+    settings: Settings, executors: CommandsReader
+) -> None:
+    result = run_task(settings, executors, "EVENT", {"sink": "sqs:orders"})
     assert result.status is TaskStatus.FAILED_WITH_TERMINAL_ERROR
-    assert "not supported" in result.reason and "kafka:<topic>" in result.reason
+    assert result.reason == "Invalid / Unsupported sink specified: sqs:orders"
 
 
 def test_kafka_publish_sends_json_value_key_and_headers(

@@ -1,10 +1,12 @@
 """Given/when/then: inline system tasks, SWITCH/DECISION, FORK/JOIN, system executors."""
 
+from orchestrator.domain.commands import TimerKind as K
+from orchestrator.domain.commands import UpdateTaskByRef
 from orchestrator.domain.definitions import TaskDef
-from orchestrator.domain.effects import DispatchTask
+from orchestrator.domain.effects import DispatchTask, ScheduleTimer
 from orchestrator.domain.outcome import RejectionCode
 from orchestrator.domain.statuses import TaskStatus, WorkflowStatus
-from orchestrator.testing.builders import Engine, task, workflow
+from orchestrator.testing.builders import T0, Engine, task, workflow
 from orchestrator.testing.scripts import FakeScripts
 
 JS = FakeScripts(
@@ -274,6 +276,39 @@ def test_event_task_input_carries_the_sink():
     e = run(workflow("ev", task("e", "EVENT", sink="kafka:topic")))
     [d] = [f for f in e.effects if isinstance(f, DispatchTask)]
     assert (d.task_type, d.input_data["sink"]) == ("EVENT", "kafka:topic")
+    assert d.input_data["asyncComplete"] is False  # as Conductor's EventTaskMapper
+
+
+def async_event(response_timeout_seconds: int) -> Engine:
+    """An asyncComplete EVENT task whose executor published and reported IN_PROGRESS."""
+    wf = workflow("ev", task("e", "EVENT", sink="conductor", async_complete=True), task("a"))
+    defs = [TaskDef(name="e", response_timeout_seconds=response_timeout_seconds)]
+    e = Engine.of([wf], defs, scripts=JS)
+    e.start("ev")
+    e.report("e", TaskStatus.IN_PROGRESS, output={"event_produced": "conductor:ev:e"}, at=T0 + 5)
+    return e
+
+
+def test_async_complete_event_waits_in_progress_without_a_response_timeout():
+    e = async_event(response_timeout_seconds=30)
+
+    assert e.t("e").status is TaskStatus.IN_PROGRESS
+    assert e.t("e").input["asyncComplete"] is True
+    assert not [
+        t for t in e.effects if isinstance(t, ScheduleTimer) and t.kind is K.RESPONSE_TIMEOUT
+    ]
+    fired = e.fire(K.RESPONSE_TIMEOUT, "e", T0 + 30_005)
+    assert e.rejected(fired).code is RejectionCode.TIMER_STALE
+
+
+def test_async_complete_event_is_completed_by_reference_and_the_workflow_goes_on():
+    e = async_event(response_timeout_seconds=0)
+
+    e.op(UpdateTaskByRef, task_ref="e", status=TaskStatus.COMPLETED, output={"ok": 1})
+
+    assert e.t("e").status is TaskStatus.COMPLETED
+    assert e.t("e").output["event_produced"] == "conductor:ev:e"
+    assert e.t("a").status is TaskStatus.SCHEDULED
 
 
 def test_secrets_stay_unresolved_in_events():

@@ -40,6 +40,7 @@ def test_core_names_derive_from_the_prefix() -> None:
         "acme.definitions",
         "acme.dlq",
         "acme.rejections",
+        "acme.event-queues",
         "acme-processor-executions-changelog",
     ]
 

@@ -33,5 +33,7 @@ class EventHandler(SystemExecutorHandler):
     kinds: tuple[TaskType, ...] = (TaskType.EVENT,)
 
     def prepare_input(self, c: Cascade, wt: WorkflowTask, resolved: JSON) -> JSON:
-        # Conductor's EventTaskMapper puts the sink into the task input.
-        return {**resolved, "sink": wt.sink} if isinstance(resolved, dict) else resolved
+        # Conductor's EventTaskMapper puts the sink and asyncComplete into the task input.
+        if not isinstance(resolved, dict):
+            return resolved
+        return {**resolved, "sink": wt.sink, "asyncComplete": wt.async_complete}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from orchestrator.kafka.topics import TopicNames
 from orchestrator.worker.registry import WorkerSpec, worker_task
 from orchestrator.worker.system.event import EventExecutor
 from orchestrator.worker.system.http import HostPolicy, HttpExecutor
@@ -24,7 +25,7 @@ def system_workers(settings: Any) -> list[WorkerSpec]:
     """Worker specs of the three executors, configured from ``settings``."""
     http = HttpExecutor(HostPolicy(settings.http_allow_hosts, settings.http_deny_hosts))
     publisher = Publisher(settings.kafka_bootstrap, client_id=f"{settings.worker_id}:system")
-    event = EventExecutor(publisher)
+    event = EventExecutor(publisher, TopicNames.from_settings(settings).event_queues)
     kafka = KafkaPublishExecutor(publisher)
 
     async def run_http(task_input: dict[str, Any]) -> Any:
