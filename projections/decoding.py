@@ -15,6 +15,7 @@ from orchestrator.codec.wire import Wire
 from orchestrator.codec.wire_infra import DeadLetter, DefinitionRecord
 from orchestrator.domain.definitions import WorkflowDef
 from orchestrator.domain.definitions_json import task_def_to_json, workflow_def_to_json
+from orchestrator.domain.event_handlers import EventHandler, event_handler_to_json
 from orchestrator.domain.events import EventBase
 from orchestrator.kafka.topics import TopicNames
 from projections.apply import DefinitionChange, LoggedEvent
@@ -29,6 +30,11 @@ class Undecodable(ValueError):
 def definition_change(record: DefinitionRecord) -> DefinitionChange:
     """The ``definitions`` row of a record (the API writes the very same row directly)."""
     definition = record.definition
+    if isinstance(definition, EventHandler):
+        body = event_handler_to_json(definition)
+        return DefinitionChange(
+            "event_handler", definition.name, 0, body, record.registered_at, record.actor
+        )
     if isinstance(definition, WorkflowDef):
         return DefinitionChange(
             "workflow",
@@ -47,8 +53,8 @@ def tombstone(key: bytes | None) -> DefinitionChange:
     """The deletion a null value stands for, read from its key (kafka.topics.definition_key)."""
     text = (key or b"").decode("utf-8", errors="replace")
     kind, _, rest = text.partition(":")
-    if kind == "task" and rest:
-        return DefinitionChange("task", rest, 0, None)
+    if kind in ("task", "event_handler") and rest:
+        return DefinitionChange(kind, rest, 0, None)
     name, _, version = rest.rpartition(":")
     if kind == "workflow" and name and version.isdigit():
         return DefinitionChange("workflow", name, int(version), None)

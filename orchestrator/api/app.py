@@ -74,6 +74,7 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(module.router, prefix="/api")
     from orchestrator.api import (
         routes_audit,
+        routes_events,
         routes_health,
         routes_metadata,
         routes_tasks,
@@ -82,6 +83,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.include_router(routes_health.router)
     app.include_router(routes_metadata.router, prefix="/api")
+    app.include_router(routes_events.router, prefix="/api")
     app.include_router(routes_workflow.router, prefix="/api")
     app.include_router(routes_tasks.router, prefix="/api")
     app.include_router(routes_audit.router, prefix="/api")

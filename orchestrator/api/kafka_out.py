@@ -38,8 +38,11 @@ class AsyncProducer:
         )
         self._admin: Any = None
 
-    async def send(self, topic: str, key: str, value: bytes, timeout_s: float = 10.0) -> None:
-        """Produce one record and wait until Kafka has acknowledged it (acks=all)."""
+    async def send(
+        self, topic: str, key: str, value: bytes | None, timeout_s: float = 10.0
+    ) -> None:
+        """Produce one record (None: a tombstone) and wait until Kafka has acknowledged it
+        (acks=all)."""
         delivered = self._out.send(topic, key.encode("utf-8"), value)
         try:
             await asyncio.wait_for(delivered, timeout_s)

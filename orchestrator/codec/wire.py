@@ -27,7 +27,6 @@ from orchestrator.codec.schemas import CodecError
 from orchestrator.codec.wire_convert import Fields, from_timestamp, to_timestamp, type_converters
 from orchestrator.codec.wire_types import COMMANDS, DISPATCH, DOMAIN_TYPES, EVENTS, WireType
 from orchestrator.domain.commands import Command
-from orchestrator.domain.definitions import TaskDef, WorkflowDef
 from orchestrator.domain.effects import DispatchTask
 from orchestrator.domain.events import Event
 
@@ -160,7 +159,7 @@ class Wire:
     # -- infrastructure records ------------------------------------------------------------
 
     def encode_definition(
-        self, definition: WorkflowDef | TaskDef, *, registered_at: int, actor: str
+        self, definition: wire_infra.Definition, *, registered_at: int, actor: str
     ) -> bytes:
         return wire_infra.encode_definition(self.codec, definition, registered_at, actor)
 
@@ -275,7 +274,7 @@ def decode_dispatch(data: bytes) -> DispatchTask:
 
 
 def encode_definition(
-    definition: WorkflowDef | TaskDef, *, registered_at: int, actor: str
+    definition: wire_infra.Definition, *, registered_at: int, actor: str
 ) -> bytes:
     return default_wire().encode_definition(definition, registered_at=registered_at, actor=actor)
 

@@ -110,7 +110,7 @@ def header_schemas(versions: dict[str, int]) -> list[dict[str, Any]]:
 def infra_schemas(versions: dict[str, int]) -> list[dict[str, Any]]:
     codes = ", ".join(c.value for c in RejectionCode)
     definition = [
-        _f("kind", "string", "What the definition is. One of: workflow, task."),
+        _f("kind", "string", "What the definition is. One of: workflow, task, event_handler."),
         _f("name", "string", "Name of the definition."),
         _optional(
             "version",
@@ -121,8 +121,8 @@ def infra_schemas(versions: dict[str, int]) -> list[dict[str, Any]]:
         _f(
             "definition",
             "string",
-            "The definition in Conductor's JSON format (WorkflowDef "
-            "or TaskDef by kind). JSON text.",
+            "The definition in Conductor's JSON format (WorkflowDef, "
+            "TaskDef or EventHandler by kind). JSON text.",
         ),
         _f("registered_at", TIMESTAMP, "When it was registered (epoch ms)."),
         _f("actor", "string", "Who registered it: api:<caller> or cli:<user>."),
@@ -153,7 +153,8 @@ def infra_schemas(versions: dict[str, int]) -> list[dict[str, Any]]:
             "DefinitionRecord",
             wt.DEFINITIONS_NS,
             "A registered definition on the "
-            "compacted definitions topic, keyed workflow:<name>:<version> or task:<name>. "
+            "compacted definitions topic, keyed workflow:<name>:<version>, task:<name> or "
+            "event_handler:<name>. "
             "A deletion is a tombstone: that key with a null value (no Avro record).",
             versions.get(wt.DEFINITION_RECORD, 1),
             definition,

@@ -22,9 +22,16 @@ from orchestrator.domain.definitions_json import (
     task_def_to_json,
     workflow_def_to_json,
 )
+from orchestrator.domain.event_handlers import (
+    EventHandler,
+    event_handler_to_json,
+    parse_event_handler,
+)
 
 WORKFLOW = "workflow"
 TASK = "task"
+EVENT_HANDLER = "event_handler"
+Definition = WorkflowDef | TaskDef | EventHandler
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +39,14 @@ class DefinitionRecord:
     """A registered definition. Its key on the topic: kafka.topics.definition_key(kind, name,
     version); a deletion is a tombstone (that key, value None), never a DefinitionRecord."""
 
-    definition: WorkflowDef | TaskDef
+    definition: Definition
     registered_at: int
     actor: str
 
     @property
     def kind(self) -> str:
+        if isinstance(self.definition, EventHandler):
+            return EVENT_HANDLER
         return WORKFLOW if isinstance(self.definition, WorkflowDef) else TASK
 
     @property
@@ -87,14 +96,16 @@ def _expect(name: str, expected: str) -> None:
 
 
 def encode_definition(
-    codec: Codec, definition: WorkflowDef | TaskDef, registered_at: int, actor: str
+    codec: Codec, definition: Definition, registered_at: int, actor: str
 ) -> bytes:
     if isinstance(definition, WorkflowDef):
         text = dumps(workflow_def_to_json(definition))
     elif isinstance(definition, TaskDef):
         text = dumps(task_def_to_json(definition))
+    elif isinstance(definition, EventHandler):
+        text = dumps(event_handler_to_json(definition))
     else:
-        raise CodecError(f"not a WorkflowDef or TaskDef: {type(definition).__name__}")
+        raise CodecError(f"not a WorkflowDef, TaskDef or EventHandler: {type(definition).__name__}")
     record = DefinitionRecord(definition, registered_at, actor)
     return codec.encode(
         DEFINITION_RECORD,
@@ -112,9 +123,10 @@ def encode_definition(
 def decode_definition(name: str, record: dict[str, Any]) -> DefinitionRecord:
     _expect(name, DEFINITION_RECORD)
     kind = record["kind"]
-    parsers: dict[str, Callable[[Any], WorkflowDef | TaskDef]] = {
+    parsers: dict[str, Callable[[Any], Definition]] = {
         WORKFLOW: parse_workflow_def,
         TASK: parse_task_def,
+        EVENT_HANDLER: parse_event_handler,
     }
     parse = parsers.get(kind)
     if parse is None:

@@ -53,3 +53,9 @@ def workflow_id_for_idempotency_key(workflow_name: str, idempotency_key: str) ->
 def loop_ref(ref: str, iteration: int) -> str:
     """Conductor's reference name of a task inside a DO_WHILE iteration (`ref__N`, N >= 1)."""
     return ref if iteration <= 0 else f"{ref}__{iteration}"
+
+
+def event_workflow_id(handler: str, event: str, message_id: str, action_index: int) -> str:
+    """Id of the workflow an event handler's start_workflow action starts for one message: the
+    same message handled again (redelivery after a crash) starts nothing new (ALREADY_EXISTS)."""
+    return _uuid("event", handler, event, message_id, action_index)

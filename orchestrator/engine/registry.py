@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from orchestrator.domain.definitions import TaskDef, WorkflowDef
 from orchestrator.kafka.follower import TopicFollower
@@ -18,8 +19,9 @@ from orchestrator.kafka.follower import TopicFollower
 log = logging.getLogger(__name__)
 
 # A decoded definitions-topic record: ("workflow", WorkflowDef) / ("task", TaskDef) / None for
-# a tombstone. The decoder is injected so this module does not depend on the wire format.
-Decoded = tuple[str, WorkflowDef | TaskDef] | None
+# a tombstone (event handlers, "event_handler", are ignored here: orchestrator/events/ keeps
+# them). The decoder is injected so this module does not depend on the wire format.
+Decoded = tuple[str, Any] | None
 Decoder = Callable[[bytes], Decoded]
 
 
@@ -48,11 +50,12 @@ class DefinitionRegistry:
 
     # -- updates ---------------------------------------------------------------------------
 
-    def put(self, definition: WorkflowDef | TaskDef) -> None:
+    def put(self, definition: Any) -> None:
+        """Keep a workflow or task definition; anything else (an event handler) is ignored."""
         with self._lock:
             if isinstance(definition, WorkflowDef):
                 self._workflows.setdefault(definition.name, {})[definition.version] = definition
-            else:
+            elif isinstance(definition, TaskDef):
                 self._tasks[definition.name] = definition
 
     def remove(self, key: str) -> None:

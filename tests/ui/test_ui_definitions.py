@@ -131,3 +131,34 @@ def test_invalid_task_definition_shows_its_problems(page: Page) -> None:
     result = page.locator("#register-result .alert-error")
     expect(result).to_contain_text("HTTP 400")
     expect(result.locator("ul.problems li").first).to_contain_text("retryCount")
+
+
+def test_event_handlers_are_listed_with_their_event_actions_and_json(
+    page: Page, api: httpx.Client
+) -> None:
+    handler = {
+        "name": "ui_on_approval",
+        "event": "conductor:ui_orders:approval",
+        "condition": "$.approved",
+        "actions": [
+            {
+                "action": "complete_task",
+                "complete_task": {"workflowId": "${wid}", "taskRefName": "wait_approval"},
+            },
+            {"action": "start_workflow", "start_workflow": {"name": "ui_ship"}},
+        ],
+        "active": True,
+    }
+    answer = api.post("/api/event", json=handler)
+    assert answer.status_code == 200, answer.text
+    page.goto("/definitions#events")
+    row = page.locator('#event-handlers tr[data-name="ui_on_approval"]')
+    expect(row).to_contain_text("conductor:ui_orders:approval")
+    expect(row).to_contain_text("active")
+    expect(row.locator(".pill")).to_have_text(
+        ["complete_task wait_approval", "start_workflow ui_ship"]
+    )
+    row.get_by_role("button", name="JSON").click()
+    expect(page.locator("#event-handlers tr.json-row:visible pre")).to_contain_text(
+        '"expandInlineJSON": false'
+    )

@@ -48,6 +48,9 @@ COMMANDS = {
     ("put", "/api/metadata/workflow"): {"200", "400"},
     ("put", "/api/workflow/bulk/{action}"): {"200", "400"},
     ("post", "/api/workflow/bulk/{action}"): {"200", "400"},
+    ("post", "/api/event"): {"200", "400", "409"},
+    ("put", "/api/event"): {"200", "400", "404"},
+    ("delete", "/api/event/{name}"): {"200", "404"},
 }
 
 
@@ -94,6 +97,9 @@ EMPTY_200 = [
     ("put", "/api/workflow/{workflow_id}/skiptask/{task_reference_name}"),
     ("post", "/api/metadata/workflow"),
     ("put", "/api/metadata/taskdefs"),
+    ("post", "/api/event"),
+    ("put", "/api/event"),
+    ("delete", "/api/event/{name}"),
 ]
 
 
@@ -125,6 +131,18 @@ def test_metadata_bodies_are_the_definition_models_one_or_a_list() -> None:
         "FIXED", "LINEAR_BACKOFF", "EXPONENTIAL_BACKOFF"]  # fmt: skip
     got = SPEC["paths"]["/api/metadata/workflow/{name}"]["get"]["responses"]["200"]
     assert got["content"]["application/json"]["schema"] == ref
+
+
+def test_event_handler_bodies_and_lists_are_the_event_handler_model() -> None:
+    ref = {"$ref": "#/components/schemas/EventHandler"}
+    for method in ("post", "put"):
+        body = SPEC["paths"]["/api/event"][method]["requestBody"]
+        assert body["content"]["application/json"]["schema"] == ref and body["required"]
+    for path in ("/api/event", "/api/event/{event}"):
+        listed = SPEC["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        assert listed["schema"] == {"type": "array", "items": ref}
+    action = SPEC["components"]["schemas"]["EventHandlerAction"]
+    assert action["properties"]["action"] == {"$ref": "#/components/schemas/ActionType"}
 
 
 def test_every_reference_in_the_document_resolves() -> None:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from orchestrator.codec.wire_infra import DefinitionRecord
 from orchestrator.domain import events as ev
+from orchestrator.domain.event_handlers import event_handler_to_json, parse_event_handler
 from orchestrator.domain.statuses import TaskStatus, WorkflowStatus
-from projections.apply import notify_payloads
+from projections.apply import DefinitionChange, definition_op, notify_payloads
+from projections.decoding import definition_change, tombstone
 from projections.handlers import J, RowOp, event_data, event_row, ops_for, ops_for_batch
 from projections.statements import SQL
 from tests.readmodel_fixtures import DEFINITION, happy_history, head, scheduled, started
@@ -172,3 +175,21 @@ def test_notify_payloads_stay_under_the_postgres_limit_and_keep_every_id() -> No
     import json
 
     assert sorted(i for p in payloads for i in json.loads(p)) == sorted(ids)
+
+
+def test_event_handler_records_and_tombstones_are_definition_rows() -> None:
+    handler = parse_event_handler(
+        {
+            "name": "h",
+            "event": "kafka:orders",
+            "actions": [{"action": "fail_task", "fail_task": {"taskId": "x"}}],
+        }
+    )
+
+    change = definition_change(DefinitionRecord(handler, 7, "api:t"))
+
+    assert change == DefinitionChange(
+        "event_handler", "h", 0, event_handler_to_json(handler), 7, "api:t"
+    )
+    assert tombstone(b"event_handler:h") == DefinitionChange("event_handler", "h", 0, None)
+    assert definition_op(tombstone(b"event_handler:h")).statement == "definition_delete"

@@ -34,6 +34,7 @@ from orchestrator.domain.definitions import (
     WorkflowTask,
     WorkflowTimeoutPolicy,
 )
+from orchestrator.domain.event_handlers import parse_event_handler
 from orchestrator.domain.events import TaskCompleted, TaskFailed, WorkflowStarted
 from orchestrator.domain.statuses import TaskStatus
 
@@ -198,6 +199,29 @@ def test_definition_record_round_trips(definition: Any, at: int, actor: str) -> 
     )
     assert decoded == DefinitionRecord(definition, at, actor)
     assert decoded.kind == ("workflow" if isinstance(definition, WorkflowDef) else "task")
+
+
+def test_event_handler_definition_record_round_trips() -> None:
+    handler = parse_event_handler(
+        {
+            "name": "on-approval",
+            "event": "conductor:orders:approval",
+            "condition": "$.approved",
+            "actions": [
+                {
+                    "action": "complete_task",
+                    "complete_task": {"workflowId": "${wid}", "taskRefName": "wait", "output": {}},
+                    "expandInlineJSON": True,
+                }
+            ],
+            "active": True,
+        }
+    )
+
+    decoded = wire.decode_definition(wire.encode_definition(handler, registered_at=5, actor="a"))
+
+    assert decoded == DefinitionRecord(handler, 5, "a")
+    assert (decoded.kind, decoded.name, decoded.version) == ("event_handler", "on-approval", None)
 
 
 def test_dead_letter_round_trips_raw_bytes() -> None:

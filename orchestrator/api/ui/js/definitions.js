@@ -1,11 +1,13 @@
-// The definitions page ("/definitions"): workflow definitions, task definitions and the editor
-// that registers or updates one from pasted JSON. Tabs are in the URL hash (#tasks, #register).
+// The definitions page ("/definitions"): workflow definitions, task definitions, event handlers
+// and the editor that registers or updates one from pasted JSON. Tabs are in the URL hash
+// (#tasks, #events, #register).
 import { api, el, jsonBlock, notice, renderNav } from "./common.js";
 import { editor } from "./definitions-editor.js";
 
 const TABS = [
   ["workflows", "Workflows"],
   ["tasks", "Task definitions"],
+  ["events", "Event handlers"],
   ["register", "Register / update"],
 ];
 
@@ -74,11 +76,43 @@ function taskTable(defs) {
   );
 }
 
+function handlerRow(handler) {
+  const jsonRow = el("tr", { class: "json-row", hidden: true }, el("td", { colspan: 6 }, jsonBlock(handler)));
+  const toggle = el("button", { type: "button", class: "small", onclick: () => { jsonRow.hidden = !jsonRow.hidden; } }, "JSON");
+  const actions = (handler.actions || []).map((a) => {
+    const target = (a[a.action] || {}).name || (a[a.action] || {}).taskRefName || "";
+    return el("span", { class: "pill" }, target ? `${a.action} ${target}` : a.action);
+  });
+  return [
+    el("tr", { dataset: { name: handler.name } },
+      el("td", {}, el("strong", {}, handler.name)),
+      el("td", {}, el("code", {}, handler.event)),
+      el("td", {}, handler.active ? "active" : el("span", { class: "muted" }, "inactive")),
+      el("td", { class: "muted" }, handler.condition ? el("code", {}, handler.condition) : ""),
+      el("td", {}, actions),
+      el("td", {}, toggle)),
+    jsonRow,
+  ];
+}
+
+function handlerTable(handlers) {
+  if (!handlers.length) return notice("No event handlers yet: POST /api/event registers one.");
+  const head = ["Name", "Event", "", "Condition", "Actions", ""];
+  return el(
+    "div",
+    { class: "table-wrap" },
+    el("table", { class: "data", id: "event-handlers" },
+      el("thead", {}, el("tr", {}, head.map((h) => el("th", {}, h)))),
+      el("tbody", {}, [...handlers].sort((a, b) => a.name.localeCompare(b.name)).map(handlerRow))),
+  );
+}
+
 async function load(body, tab) {
   body.replaceChildren(notice("Loading…"));
   try {
     if (tab === "workflows") body.replaceChildren(workflowTable(await api("/api/metadata/workflow")));
     else if (tab === "tasks") body.replaceChildren(taskTable(await api("/api/metadata/taskdefs")));
+    else if (tab === "events") body.replaceChildren(handlerTable(await api("/api/event")));
     else body.replaceChildren(await editor(new URLSearchParams(location.search)));
   } catch (error) {
     body.replaceChildren(notice(`Could not load: ${error.message}`, "error"));
@@ -100,7 +134,7 @@ function main() {
     el("button", { type: "button", role: "tab", dataset: { tab: key }, onclick: () => { location.hash = key; } }, label),
   );
   document.getElementById("app").replaceChildren(
-    el("div", { class: "page-head" }, el("h1", {}, "Definitions"), el("span", { class: "sub" }, "Workflow and task definitions")),
+    el("div", { class: "page-head" }, el("h1", {}, "Definitions"), el("span", { class: "sub" }, "Workflow and task definitions, event handlers")),
     el("section", { class: "card flush" },
       el("div", { class: "tabs", role: "tablist" }, tabs),
       el("div", { class: "tab-body", id: "tab-body" })),
