@@ -55,6 +55,7 @@ _COMMANDS: dict[str, str] = {
     "gate": "orchestrator.flow.cli:gate",
     "serve": "orchestrator.engine.cli:serve",
     "projector": "projections.cli:projector",
+    "event-handlers": "orchestrator.events.cli:event_handlers",
     "api": "orchestrator.api.cli:api",
     "worker": "orchestrator.worker.cli:worker",
     "history": "orchestrator.replay.cli:history",

@@ -31,10 +31,11 @@ def serve(
         ),
     ] = False,
 ) -> None:
-    """Run processor, projector, API and the built-in system-task executors together.
+    """Run processor, gate, projector, API, the built-in system-task executors and the event
+    handlers together.
 
-    Each runs as its own child process (the same as `orchestrator processor`, `projector`,
-    `api`, `worker --system`); Ctrl-C stops them all.
+    Each runs as its own child process (the same as `orchestrator processor`, `gate`,
+    `projector`, `api`, `worker --system`, `event-handlers`); Ctrl-C stops them all.
     """
     from orchestrator.engine.supervisor import serve as run_serve
 

@@ -40,6 +40,7 @@ def components(demo: bool) -> list[Child]:
         Child("projector", [*exe, "projector"]),
         Child("api", [*exe, "api"]),
         Child("system-worker", [*exe, "worker", "--system"]),
+        Child("event-handlers", [*exe, "event-handlers"]),  # Conductor's event handlers (ADR 0009)
     ]
     if demo:
         children.append(Child("demo-worker", [*exe, "worker", "orchestrator.demo.workers"]))
