@@ -103,15 +103,10 @@ KNOWN_DIFFERENCES: dict[str, str] = {
         " one is added, the retried branch never joins; Conductor reopens the JOIN in place "
         "[fid-life: retry in forks]"
     ),
-    "EventTaskSpec.event_task": (
-        "EVENT with sink 'conductor' ends FAILED_WITH_TERMINAL_ERROR; Conductor publishes "
-        "to its own queue, completes the task (asyncComplete: leaves it IN_PROGRESS) with "
-        "output event_produced [fid-events]"
-    ),
     "EventTaskSpec.event_task_async_complete": (
-        "EVENT with sink 'conductor' ends FAILED_WITH_TERMINAL_ERROR; Conductor publishes "
-        "to its own queue, completes the task (asyncComplete: leaves it IN_PROGRESS) with "
-        "output event_produced [fid-events]"
+        "completing the asyncComplete EVENT task through the API merges the reported output "
+        "into the published one (event_produced stays); Conductor replaces the task's output "
+        "with the update's [task output on update; unowned]"
     ),
     "ExclusiveJoinSpec.both_true": (
         "SWITCH/DECISION stays IN_PROGRESS while its case runs, with no "
