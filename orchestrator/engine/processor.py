@@ -42,6 +42,7 @@ from orchestrator.domain.context import Context
 from orchestrator.engine import recovery
 from orchestrator.engine.cache import Live, StateCache
 from orchestrator.engine.changelog import ChangelogRead, read_changelog
+from orchestrator.engine.faustboot import without_kafka_consumer
 from orchestrator.engine.intake import Batch, CommandIntake, Record
 from orchestrator.engine.outputs import Outputs, now_ms
 from orchestrator.engine.registry import DefinitionRegistry, RegistryFollower
@@ -127,6 +128,7 @@ class Processor:
             topic_replication_factor=s.replication_factor,
             web_enabled=False,
         )
+        app.boot_strategy = without_kafka_consumer(app)  # no group of faust's (faustboot.py)
         # The agent reads batches that the intake hands over (not a Kafka topic of faust's).
         self.channel = app.channel(maxsize=64)
         app.agent(self.channel, name="processor", concurrency=1)(self._agent)
