@@ -122,6 +122,14 @@ def _topic_prefix(raw: str) -> str:
     return value
 
 
+def _instance_id(raw: str) -> str | None:
+    value = raw.strip()
+    # Kafka's rule for group.instance.id (JoinGroupRequest.validateGroupInstanceId).
+    if value and (not re.fullmatch(r"[A-Za-z0-9._-]+", value) or len(value) > 249):
+        raise ValueError("expected letters, digits, '.', '_' and '-', at most 249 chars")
+    return value or None
+
+
 def _log_level(raw: str) -> str:
     value = raw.strip().upper()
     if value not in LOG_LEVELS:
@@ -296,6 +304,14 @@ class Settings:
     worker_id: str = _setting(
         help="Id of this worker process (default: worker-<hostname>-<pid>)",
         factory=_process_id("worker"),
+    )
+    instance_id: str | None = _setting(
+        None,
+        "Static consumer-group member id (Kafka group.instance.id) of a processor, gate or "
+        "projector: its restart takes its partitions back at once, without a rebalance. Stable "
+        "per slot, never shared by two live processes (`serve` sets one per component); "
+        "empty: dynamic membership",
+        _instance_id,
     )
 
     def __post_init__(self) -> None:

@@ -12,7 +12,9 @@ is never skipped without being in the DLQ) and are skipped.
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +31,8 @@ from confluent_kafka import (
 )
 
 from orchestrator.codec.wire import Wire, default_wire
-from orchestrator.kafka.clients import take
+from orchestrator.health.beacon import Beacon, service_beacon
+from orchestrator.kafka.clients import consumer_config, exit_if_fatal, service_membership, take
 from orchestrator.kafka.topics import TopicNames
 from orchestrator.settings import Settings
 from projections.apply import (
@@ -80,6 +83,9 @@ class Projector:
         self._conn: psycopg.Connection | None = None
         self._consumer: Consumer | None = None
         self._lag: dict[tuple[str, int], int] = {}
+        self._assigned: set[tuple[str, int]] = set()
+        self._last_batch_ms: int | None = None
+        self._beacon: Beacon | None = None
         self._progress = _Progress(time.monotonic())
         self._last_report = time.monotonic()
 
@@ -101,6 +107,7 @@ class Projector:
         self._conn = self._connect()
         migrate(self._conn)
         self._consumer = Consumer(self._consumer_config())
+        self._beacon = service_beacon(self.settings, "projector", _member_id())
         dlq = Producer(
             {
                 "bootstrap.servers": self.settings.kafka_bootstrap,
@@ -117,24 +124,30 @@ class Projector:
                 messages = take(self._consumer, BATCH_SIZE, POLL_TIMEOUT_S)
                 if messages:
                     self._handle(messages, dlq)
+                    self._last_batch_ms = int(time.time() * 1000)
                 self._report()
+                self._beat()
         finally:
-            self._consumer.close()  # leaves the group now: partitions move without a timeout
+            # A dynamic member leaves the group now (its partitions move without a timeout);
+            # a static one (instance id) keeps them until its session expires or it returns.
+            self._consumer.close()
+            self._beacon.close()
             dlq.flush(10)
             self._conn.close()
             log.info("projector stopped")
 
     def _consumer_config(self) -> dict[str, object]:
-        return {
-            "bootstrap.servers": self.settings.kafka_bootstrap,
-            "group.id": self.name,
-            "enable.auto.commit": False,  # the position lives in Postgres, not in Kafka
-            "auto.offset.reset": "earliest",
-            # A killed projector's partitions move on after 10 s instead of the default 45 s.
-            "session.timeout.ms": 10_000,
-            "heartbeat.interval.ms": 2_000,
-            "logger": logging.getLogger("orchestrator.kafka.librdkafka"),
-        }
+        return consumer_config(
+            self.settings.kafka_bootstrap,
+            self.name,
+            client_id=_member_id(),
+            cooperative=False,  # eager: _on_assign seeks with assign()
+            extra={
+                "enable.auto.commit": False,  # the position lives in Postgres, not in Kafka
+                # A killed projector's partitions move on after 6 s (static id: at its restart).
+                **service_membership(self.settings.instance_id),
+            },
+        )
 
     def _connect(self) -> psycopg.Connection:
         while True:
@@ -154,6 +167,8 @@ class Projector:
         for p in partitions:
             p.offset = stored.get((p.topic, p.partition), OFFSET_BEGINNING)
         consumer.assign(partitions)
+        self._assigned = {(p.topic, p.partition) for p in partitions}
+        self._beat(force=True)
         log.info(
             "projector assigned %s",
             ", ".join(f"{p.topic}[{p.partition}]@{p.offset}" for p in partitions),
@@ -163,6 +178,8 @@ class Projector:
         # Nothing to commit: every batch is committed (with its offsets) before the next poll.
         for p in partitions:
             self._lag.pop((p.topic, p.partition), None)
+            self._assigned.discard((p.topic, p.partition))
+        self._beat(force=True)
 
     def _rewind(self) -> None:
         """After a failed batch: read again from the positions Postgres holds."""
@@ -205,6 +222,7 @@ class Projector:
         for message in messages:
             error = message.error()
             if error is not None:
+                exit_if_fatal(error, "projector")
                 if error.code() != KafkaError._PARTITION_EOF:
                     log.warning("projector: consumer error: %s", error)
                 continue
@@ -278,9 +296,24 @@ class Projector:
         self._progress = _Progress(now)
         self._last_report = now
 
+    def _beat(self, force: bool = False) -> None:
+        if self._beacon is None or not (force or self._beacon.due()):
+            return
+        served: dict[str, list[int]] = {}
+        lag: dict[str, dict[int, int]] = {}
+        for topic, partition in sorted(self._assigned):
+            served.setdefault(topic, []).append(partition)
+            if (topic, partition) in self._lag:
+                lag.setdefault(topic, {})[partition] = self._lag[(topic, partition)]
+        self._beacon.beat(served, lag=lag, last_batch_ms=self._last_batch_ms, force=force)
+
     def lag(self) -> int:
         """Records behind the log end, summed over the assigned partitions (last batch)."""
         return sum(self._lag.values())
+
+
+def _member_id() -> str:
+    return f"projector-{socket.gethostname()}-{os.getpid()}"
 
 
 def pause_before_commit(path: str) -> Callable[[Batch], None]:

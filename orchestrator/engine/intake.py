@@ -18,6 +18,11 @@ takes the Kafka side into its own hands, with a rule simple enough to check:
   once, short of a lost session);
 - when partitions are assigned, the callback first has the processor load their state from the
   changelog (read to its end) and resume their executions; only then do their records flow.
+
+Group membership (session timeout, static instance id) comes from ``membership``
+(``kafka.clients.service_membership``); a fatal consumer error (fenced by another process with
+the same instance id) ends the process. The consumer thread publishes the processor's heartbeats
+(``heartbeat``, orchestrator/health): the partitions it serves, their lag, its last batch.
 """
 
 from __future__ import annotations
@@ -27,13 +32,20 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
-from orchestrator.kafka.clients import consumer_config, take
+from orchestrator.health.beacon import Beacon
+from orchestrator.kafka.clients import (
+    cached_lag,
+    consumer_config,
+    exit_if_fatal,
+    service_membership,
+    take,
+)
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +93,8 @@ class CommandIntake:
         on_assigned: Assigned,
         on_revoked: Revoked,
         before_commit: BeforeCommit,
-        session_timeout_ms: int = 10_000,
+        membership: Mapping[str, Any] | None = None,
+        heartbeat: Beacon | None = None,
     ) -> None:
         self.topic = topic
         self.loop = loop
@@ -96,9 +109,8 @@ class CommandIntake:
                 client_id="orchestrator-processor",
                 extra={
                     "enable.auto.commit": False,
-                    "session.timeout.ms": session_timeout_ms,
-                    "heartbeat.interval.ms": 1000,
                     "max.poll.interval.ms": 300_000,
+                    **(service_membership(None) if membership is None else membership),
                 },
             )
         )
@@ -110,6 +122,8 @@ class CommandIntake:
         self._pending: Batch = []  # polled, not handed over yet (consumer thread only)
         self._thread = threading.Thread(target=self._run, name="command-intake", daemon=True)
         self.assigned: set[int] = set()
+        self.heartbeat = heartbeat
+        self.last_batch_ms: int | None = None
 
     # -- called on the event loop ---------------------------------------------------------------
 
@@ -152,6 +166,10 @@ class CommandIntake:
                 wait = BUSY_POLL_S if self._pending else POLL_S
                 records = take(self.consumer, MAX_RECORDS, wait)
                 self._pending.extend(_record(r) for r in records if not r.error())
+                if len(self._pending) < len(records):
+                    for r in records:
+                        exit_if_fatal(r.error(), "command intake")
+                self._beat()
                 if time.monotonic() - last_commit >= COMMIT_EVERY_S:
                     self._commit(asynchronous=True)
                     last_commit = time.monotonic()
@@ -174,6 +192,7 @@ class CommandIntake:
     def _hand_over(self, batch: Batch) -> None:
         with self._cond:
             self._in_flight += 1
+        self.last_batch_ms = int(time.time() * 1000)
         asyncio.run_coroutine_threadsafe(self.deliver(batch), self.loop).result(CALLBACK_TIMEOUT_S)
 
     def _drain(self) -> None:
@@ -206,8 +225,10 @@ class CommandIntake:
 
     def _assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         gained = {tp.partition for tp in partitions}
+        self._beat(force=True, recovering=gained)
         self._call(self.on_assigned(gained))
         self.assigned |= gained
+        self._beat(force=True)
 
     def _revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         lost = {tp.partition for tp in partitions}
@@ -217,6 +238,7 @@ class CommandIntake:
         except Exception:  # the group moved on already: the next owner replays (harmless)
             log.warning("commit on revoke failed for partitions %s", sorted(lost), exc_info=True)
         self._forget(lost)
+        self._beat(force=True)
         self._call(self.on_revoked(lost))
 
     def _lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -224,6 +246,7 @@ class CommandIntake:
         log.warning("partitions %s lost (session expired): dropping them uncommitted", sorted(lost))
         self._drain()
         self._forget(lost)
+        self._beat(force=True)
         self._call(self.on_revoked(lost))
 
     def _forget(self, partitions: set[int]) -> None:
@@ -245,6 +268,31 @@ class CommandIntake:
         except Exception:
             log.warning("final commit failed", exc_info=True)
         self.consumer.close()
+        if self.heartbeat is not None:
+            self.heartbeat.close()
+
+    # -- heartbeats (orchestrator/health) -------------------------------------------------------
+
+    def _beat(self, *, force: bool = False, recovering: set[int] | None = None) -> None:
+        if self.heartbeat is None or not (force or self.heartbeat.due()):
+            return
+        self.heartbeat.beat(
+            {self.topic: self.assigned},
+            recovering={self.topic: recovering or set()},
+            lag={self.topic: self._lag()},
+            last_batch_ms=self.last_batch_ms,
+            state="recovering" if recovering else "serving",
+            force=force,
+        )
+
+    def _lag(self) -> dict[int, int]:
+        """Records not read yet per served partition (no request: see ``cached_lag``)."""
+        tps = [TopicPartition(self.topic, p) for p in sorted(self.assigned)]
+        try:
+            positions = {tp.partition: tp.offset for tp in self.consumer.position(tps)}
+        except KafkaException:
+            return {}
+        return cached_lag(self.consumer, self.topic, positions)
 
 
 async def _awaited(coro: Awaitable[None]) -> None:

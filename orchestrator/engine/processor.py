@@ -52,8 +52,10 @@ from orchestrator.engine.step import BatchOutput, process_batch
 from orchestrator.engine.store import StateStore
 from orchestrator.engine.timers import TimerHeap
 from orchestrator.flow.routing import DispatchRouter
+from orchestrator.health.beacon import processor_beacon
 from orchestrator.kafka.admin import admin_client
 from orchestrator.kafka.aio import AsyncProducer, OutRecord, producer_config
+from orchestrator.kafka.clients import service_membership
 from orchestrator.kafka.topics import TopicNames
 from orchestrator.settings import Settings
 
@@ -156,6 +158,8 @@ class Processor:
             on_assigned=self._on_assigned,
             on_revoked=self._on_revoked,
             before_commit=self._write_states,
+            membership=service_membership(self.settings.instance_id),
+            heartbeat=processor_beacon(self.settings, loop),
         )
         self.intake.start()
 

@@ -33,8 +33,16 @@ from orchestrator.flow.presence import PresenceView
 from orchestrator.flow.records import Kind, decode_control, encode_control, is_control
 from orchestrator.flow.routing import current_limits, limits_of_dispatch, resolve_queue
 from orchestrator.flow.status import StatusPublisher, type_counts
+from orchestrator.health.beacon import service_beacon
 from orchestrator.kafka.admin import ensure_topics
-from orchestrator.kafka.clients import consumer_config, producer_config, take
+from orchestrator.kafka.clients import (
+    cached_lag,
+    consumer_config,
+    exit_if_fatal,
+    producer_config,
+    service_membership,
+    take,
+)
 from orchestrator.kafka.topics import TopicNames, task_topic_spec
 
 log = logging.getLogger(__name__)
@@ -64,9 +72,8 @@ class Gate:
         extra = {
             "enable.auto.commit": False,
             "partition.assignment.strategy": "range",  # eager: every assignment rebuilds
-            # A gate that dies is replaced within ~10 s (librdkafka's default is 45 s).
-            "session.timeout.ms": 10_000,
-            "heartbeat.interval.ms": 1_000,
+            # A gate that dies is replaced 6 s later, or at once by its restart (static id).
+            **service_membership(settings.instance_id),
         }
         self.consumer = Consumer(
             consumer_config(boot, self.topics.gate_group, client_id=self.gate_id, extra=extra)
@@ -84,6 +91,8 @@ class Gate:
         self._new_presence = presence  # a factory: a failed start leaves a view unusable
         self.presence: PresenceView | None = None
         self.status = StatusPublisher(self.producer, self.topics.gate_status, self.gate_id)
+        self.beacon = service_beacon(settings, "gate", self.gate_id)  # health heartbeats
+        self._last_batch_ms: int | None = None
         self.parts: dict[int, PartitionGate] = {}
         self.catching_up: dict[int, int] = {}  # partition -> offset to reach before deciding
         self.embedded: dict[str, Limits] = {}  # limits the latest dispatch of a name carried
@@ -111,6 +120,7 @@ class Gate:
                 self.consumer, [TopicPartition(self.topics.gate, p) for p in self.parts]
             )
             self.consumer.close()
+            self.beacon.close()
             self.meta.close()
             self.follower.stop()
             if self.presence is not None:
@@ -134,11 +144,15 @@ class Gate:
         raise RuntimeError("gate: the presence view did not start")
 
     def step(self) -> None:
-        for msg in take(self.consumer, 2000, TICK_S):
+        msgs = take(self.consumer, 2000, TICK_S)
+        for msg in msgs:
             if msg.error() is None:
                 self._fold(msg)
             else:
+                exit_if_fatal(msg.error(), "gate")
                 log.warning("gate topic: %s", msg.error())
+        if msgs:
+            self._last_batch_ms = now_ms()
         now = now_ms()
         for p, part in list(self.parts.items()):
             if p not in self.catching_up:
@@ -148,6 +162,7 @@ class Gate:
             ready = {p: part for p, part in self.parts.items() if p not in self.catching_up}
             self.status.publish(type_counts(ready.values(), self.limits, now), now)
             self._last_commit = time.monotonic()
+        self._beat()
 
     # -- folding ----------------------------------------------------------------------------
 
@@ -264,6 +279,7 @@ class Gate:
             )
         consumer.assign(starts)
         log.info("gate assigned %s", _describe(starts, self.catching_up))
+        self._beat(force=True)
 
     def _on_revoke(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         """Hand over cleanly: every release already recorded, the commit point committed."""
@@ -272,15 +288,33 @@ class Gate:
         self._commit(mine, asynchronous=False)
         self._forget(mine)
         log.info("gate revoked partitions %s", sorted(mine))
+        self._beat(force=True)
 
     def _on_lost(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         self._forget([tp.partition for tp in partitions])
+        self._beat(force=True)
         log.warning("gate lost partitions %s", sorted(tp.partition for tp in partitions))
 
     def _forget(self, partitions: list[int]) -> None:
         for p in partitions:
             self.parts.pop(p, None)
             self.catching_up.pop(p, None)
+
+    # -- health (orchestrator/health) ------------------------------------------------------
+
+    def _beat(self, force: bool = False) -> None:
+        if not (force or self.beacon.due()):
+            return
+        topic = self.topics.gate
+        positions = {p: part.position for p, part in self.parts.items()}
+        self.beacon.beat(
+            {topic: [p for p in self.parts if p not in self.catching_up]},
+            recovering={topic: list(self.catching_up)},
+            lag={topic: cached_lag(self.consumer, topic, positions)},
+            last_batch_ms=self._last_batch_ms,
+            state="recovering" if self.catching_up else "serving",
+            force=force,
+        )
 
     def _commit(self, partitions: list[int], *, asynchronous: bool) -> None:
         offsets = [

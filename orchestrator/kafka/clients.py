@@ -26,11 +26,27 @@ Consumers (``consumer_config``):
   loop send ~100 fetch requests/s, broker CPU on a machine the broker shares with us.
 - ``cooperative-sticky`` assignment: a worker joining or leaving does not stop every other
   worker of the group (no stop-the-world rebalance).
+
+Group membership of the services that own partitions (``service_membership``: the processor's
+intake, the gate, the projector; issue #15, measured in docs/operations.md):
+- ``session.timeout.ms = 6000``, the shortest a stock broker accepts
+  (``group.min.session.timeout.ms``): a member killed with -9 is dropped from its group, and its
+  partitions handed to the survivors, 6 s after its last heartbeat. librdkafka heartbeats from
+  its own thread, so a busy Python process does not miss them; ``heartbeat.interval.ms = 1000``
+  tells the survivors of a rebalance within a second.
+- ``group.instance.id`` (static membership, KIP-345) when the process has an instance id
+  (``ORCHESTRATOR_INSTANCE_ID``, set per component by ``orchestrator serve``): a restarted
+  process with the same id takes its partitions back as soon as it joins, with no rebalance and
+  no wait for the dead member's session. Two live processes must never share an id: the broker
+  fences the older one, and ``exit_if_fatal`` ends it with ``EXIT_FENCED`` (the supervisor does
+  not restart a fenced child, so two processes never fence each other in turn). A static member
+  does not leave its group on a clean stop either: its partitions move 6 s later.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +56,10 @@ if TYPE_CHECKING:
     from orchestrator.settings import Settings
 
 PARTITIONER = "murmur2_random"
+SESSION_TIMEOUT_MS = 6_000
+HEARTBEAT_INTERVAL_MS = 1_000
+EXIT_FATAL = 70  # EX_SOFTWARE, as every crash-only exit of the services
+EXIT_FENCED = 78  # EX_CONFIG: another live process uses this process's instance id
 DEFAULT_COMPRESSION = "lz4"
 _LIBRDKAFKA_LOGGER = "orchestrator.kafka.librdkafka"
 
@@ -94,6 +114,64 @@ def consumer_config(
     }
     config.update(extra or {})
     return config
+
+
+def service_membership(instance_id: str | None) -> dict[str, Any]:
+    """Consumer settings of a service's group membership (see the module docstring)."""
+    config: dict[str, Any] = {
+        "session.timeout.ms": SESSION_TIMEOUT_MS,
+        "heartbeat.interval.ms": HEARTBEAT_INTERVAL_MS,
+    }
+    if instance_id:
+        config["group.instance.id"] = instance_id
+    return config
+
+
+def is_fenced(error: Any) -> bool:
+    """A fatal error because another consumer joined with this one's group.instance.id."""
+    return "fenced" in str(error).lower()
+
+
+def exit_if_fatal(error: Any, who: str) -> None:
+    """End the process when a consumer reports a fatal error (the client is unusable then).
+
+    librdkafka answers a poll with ``_FATAL`` once it is fenced (another process joined with
+    its group.instance.id): polling on would never yield a record again. Exits without
+    committing anything, like every crash-only exit here; a fenced process exits with
+    ``EXIT_FENCED`` so that a supervisor leaves it down instead of fencing the other one.
+    """
+    from confluent_kafka import KafkaError
+
+    if error is None or error.code() != KafkaError._FATAL:
+        return
+    fenced = is_fenced(error)
+    logging.getLogger(__name__).critical(
+        "%s: fatal consumer error, exiting%s: %s",
+        who,
+        " (another live process uses this instance id: give each its own)" if fenced else "",
+        error,
+    )
+    logging.shutdown()
+    os._exit(EXIT_FENCED if fenced else EXIT_FATAL)
+
+
+def cached_lag(consumer: Any, topic: str, positions: Mapping[int, int]) -> dict[int, int]:
+    """Records between each position and its partition's end as of the last fetch response
+    (librdkafka's cached high watermark: no request). Partitions not fetched yet are left out:
+    their lag is unknown, not zero."""
+    from confluent_kafka import KafkaException, TopicPartition
+
+    lag: dict[int, int] = {}
+    for partition, position in positions.items():
+        try:
+            _low, high = consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), cached=True
+            )
+        except KafkaException:
+            continue
+        if high >= 0 and position >= 0:
+            lag[partition] = max(0, high - position)
+    return lag
 
 
 def new_producer(

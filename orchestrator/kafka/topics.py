@@ -15,6 +15,7 @@
 | <p>.gate-status             | task definition name             | compact                        |
 | <p>.event-queues            | event: conductor:<workflow>:<q>  | delete, 7 days (ADR 0009)      |
 | <app id>-executions-changelog | workflow id                    | compact, 1-minute segments     |
+| <p>.status                  | instance id, else member id      | compact + delete, 1 day        |
 
 Commands and events are co-partitioned (same partition count, same key), so the processor that
 owns partition N of the commands owns partition N of the events. Changing the partition count
@@ -43,6 +44,7 @@ GATE_RETENTION_MS = 7 * DAY_MS  # as long as a task topic keeps a task nobody to
 EVENT_QUEUES_RETENTION_MS = 7 * DAY_MS
 PRESENCE_SEGMENT_MS = 60 * 60 * 1000
 CHANGELOG_SEGMENT_MS = 60 * 1000
+STATUS_RETENTION_MS = DAY_MS  # heartbeats of services gone for a day are forgotten
 
 # Characters kept verbatim in a topic name segment. "." is legal in Kafka names but separates our
 # segments (a domain from a type), so a "." inside a task type is escaped like any other char.
@@ -123,6 +125,11 @@ class TopicNames:
     def gate_status(self) -> str:
         """The task gate's per-type counts (held, in flight), for metrics (ADR 0006)."""
         return f"{self.prefix}.gate-status"
+
+    @property
+    def status(self) -> str:
+        """Heartbeats of the processors, gates and projectors: what each serves (health)."""
+        return f"{self.prefix}.status"
 
     @property
     def gate_group(self) -> str:
@@ -238,6 +245,7 @@ def core_topics(settings: Settings) -> list[TopicSpec]:
             rf,
             copartitioned=True,
         ),
+        status_topic_spec(settings),
     ]
 
 
@@ -256,6 +264,17 @@ def changelog_config(settings: Settings) -> dict[str, str]:
         }
     )
     return config
+
+
+def status_topic_spec(settings: Settings) -> TopicSpec:
+    """One partition (a record every few seconds per service process), compacted: a reader
+    wants the last heartbeat per process; deleted after a day, so processes gone for good
+    vanish (orchestrator.health)."""
+    config = _base_config(settings, "compact,delete", STATUS_RETENTION_MS)
+    config["segment.ms"] = str(PRESENCE_SEGMENT_MS)  # roll often: only closed segments clean
+    return TopicSpec(
+        TopicNames.from_settings(settings).status, 1, config, settings.replication_factor
+    )
 
 
 def presence_topic_spec(settings: Settings) -> TopicSpec:

@@ -42,6 +42,7 @@ def test_core_names_derive_from_the_prefix() -> None:
         "acme.rejections",
         "acme.event-queues",
         "acme-processor-executions-changelog",
+        "acme.status",
     ]
 
 
