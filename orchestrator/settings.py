@@ -297,6 +297,12 @@ class Settings:
         _optional_url(("http", "https")),
         mask=mask_url,
     )
+    serve_standby: bool = _setting(
+        True,
+        "`orchestrator serve` keeps a started spare of the processor, gate and projector, "
+        "activated the moment the active one dies (failover in ~2 s instead of a start-up)",
+        _boolean,
+    )
     processor_id: str = _setting(
         help="Id of this processor process (default: processor-<hostname>-<pid>)",
         factory=_process_id("processor"),

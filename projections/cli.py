@@ -19,8 +19,10 @@ def projector(ctx: typer.Context) -> None:
 
     from orchestrator.kafka.admin import ensure_topics
     from orchestrator.kafka.topics import core_topics
+    from orchestrator.standby import hold_if_standby
     from projections.projector import Projector, pause_before_commit
 
+    hold_if_standby()  # a spare of `orchestrator serve` waits here, imports done
     settings = settings_of(ctx)
     report = ensure_topics(settings.kafka_bootstrap, core_topics(settings))
     if not report.ok:

@@ -27,7 +27,9 @@ def run_processor(settings: Settings) -> None:
     from orchestrator.engine.processor import Processor
     from orchestrator.kafka.admin import KafkaUnavailable, ensure_topics
     from orchestrator.kafka.topics import core_topics
+    from orchestrator.standby import hold_if_standby
 
+    hold_if_standby()  # a spare of `orchestrator serve` waits here, imports done
     report = None
     waited = 0.0
     while report is None:  # Kafka starting (or restarting) is waited for, not a crash

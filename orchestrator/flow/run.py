@@ -18,7 +18,9 @@ def run_gate(settings: Settings) -> int:
     from orchestrator.flow.presence import PresenceView
     from orchestrator.kafka.admin import KafkaUnavailable, ensure_topics
     from orchestrator.kafka.topics import core_topics, gate_topic_specs
+    from orchestrator.standby import hold_if_standby
 
+    hold_if_standby()  # a spare of `orchestrator serve` waits here, imports done
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # where a stuck gate waits
     try:
         specs = [*core_topics(settings), *gate_topic_specs(settings)]
