@@ -1,8 +1,8 @@
 """The REST API (Conductor's surface, base /api): ``create_app(settings)`` is the factory.
 
 The lifespan migrates the read model, makes sure the core topics exist, and opens what the
-routes share (``Runtime``): an idempotent Kafka producer, a Postgres connection pool and the
-projection watch used for read-your-writes.
+routes share (``Runtime``): an idempotent Kafka producer, a Postgres connection pool, the
+projection watch used for read-your-writes and the view of the services' heartbeats (health).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from orchestrator.api.freshness import ProjectionWatch
 from orchestrator.api.kafka_out import AsyncProducer
 from orchestrator.api.rejections import RejectionFollower
 from orchestrator.codec.wire import Wire, default_wire
+from orchestrator.health.monitor import StatusView
 from orchestrator.kafka.topics import TopicNames, core_topics
 from orchestrator.settings import Settings
 from projections.migrate import migrate_url
@@ -40,6 +41,7 @@ class Runtime:
     producer: AsyncProducer
     watch: ProjectionWatch
     rejections: RejectionFollower  # engine refusals of the commands this process sends
+    status: StatusView | None = None  # the services' heartbeats (orchestrator/health)
 
     @property
     def projector_name(self) -> str:
@@ -112,8 +114,9 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         topics = TopicNames.from_settings(settings)
         rejections = RejectionFollower(settings.kafka_bootstrap, topics.rejections, default_wire())
         await rejections.start()
+        status = StatusView.for_topic(settings.kafka_bootstrap, topics.status).start()
         app.state.runtime = Runtime(
-            settings, topics, default_wire(), pool, producer, watch, rejections
+            settings, topics, default_wire(), pool, producer, watch, rejections, status
         )
         # The HTTP poll bridge for Conductor SDK workers (consumes task topics lazily).
         from orchestrator.api.task_bridge import TaskBridge
@@ -130,6 +133,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             await asyncio.to_thread(presence.stop)
             await watch.stop()
             await rejections.stop()
+            await asyncio.to_thread(status.stop)
             await asyncio.to_thread(producer.close)
             await pool.close()
 

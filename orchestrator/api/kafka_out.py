@@ -51,9 +51,10 @@ class AsyncProducer:
         except TimeoutError:
             raise DeliveryFailed(f"no acknowledgement from Kafka within {timeout_s:g} s") from None
 
-    def cluster_metadata(self, timeout_s: float) -> dict[str, Any]:
+    def cluster_metadata(self, timeout_s: float, topics: tuple[str, ...] = ()) -> dict[str, Any]:
         """A metadata round trip (health check); raises KafkaException when Kafka is down.
 
+        ``partitions`` has the partition count of each of ``topics`` that exists.
         aio.AsyncProducer does not expose its client's metadata, so an admin client (created on
         the first health check, then reused) asks the same cluster.
         """
@@ -62,7 +63,14 @@ class AsyncProducer:
 
             self._admin = AdminClient({"bootstrap.servers": self._bootstrap})
         metadata = self._admin.list_topics(timeout=timeout_s)
-        return {"brokers": len(metadata.brokers), "cluster_id": metadata.cluster_id}
+        found = metadata.topics
+        return {
+            "brokers": len(metadata.brokers),
+            "cluster_id": metadata.cluster_id,
+            "partitions": {
+                t: len(found[t].partitions) for t in topics if t in found and found[t].error is None
+            },
+        }
 
     def close(self) -> None:
         remaining = self._out.flush(CLOSE_FLUSH_S)

@@ -18,6 +18,7 @@
 | orchestrator_gate_in_flight_tasks | gauge | task_type | released by the gate, not ended yet |
 | orchestrator_active_pollers | gauge | task_type, domain | workers that polled within the window |
 | orchestrator_metrics_uncounted_events | gauge | — | events this process has yet to count |
+| orchestrator_component_healthy, orchestrator_service_* | gauge | see health_metrics.py | /health |
 
 Counters and histograms are the same in every API process (see metrics_counts.py): use ``max``
 over instances, not ``sum``. Each scrape reads Postgres (incrementally) and, at most every 5 s,
@@ -49,7 +50,10 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 from orchestrator.api.app import Runtime, runtime
+from orchestrator.api.health_checks import HealthChecks
+from orchestrator.api.health_metrics import health_families
 from orchestrator.api.metrics_counts import Totals
+from orchestrator.api.models import ComponentHealth
 from orchestrator.api.queue_depth import QueueDepths
 from orchestrator.api.queue_status import (
     BackgroundPresence,
@@ -57,6 +61,7 @@ from orchestrator.api.queue_status import (
     gate_status_cache,
     presence_of,
 )
+from orchestrator.api.routes_health import health_checks
 
 log = logging.getLogger(__name__)
 router = APIRouter(tags=["metrics"])
@@ -78,8 +83,11 @@ class Metrics(Collector):
         rt: Runtime,
         gate_status: GateStatusCache | None = None,
         presence: BackgroundPresence | None = None,
+        health: HealthChecks | None = None,
     ) -> None:
         self.rt = rt
+        self.health = health
+        self.components: dict[str, ComponentHealth] = {}
         self.gate_status = gate_status
         self.presence = presence
         self.gates: dict[str, dict[str, Any]] = {}
@@ -100,6 +108,8 @@ class Metrics(Collector):
             self.up["kafka"] = await self._guard("kafka", self._read_kafka())
             if self.gate_status is not None:
                 self.up["gate"] = await self._guard("gate", self._read_gates())
+            if self.health is not None:
+                self.components = await self.health.report()  # cached probes: cheap
 
     async def _guard(self, source: str, work: Any) -> bool:
         try:
@@ -150,6 +160,7 @@ class Metrics(Collector):
         yield from self._histograms()
         yield from self._gauges()
         yield from self._flow_gauges()
+        yield from health_families(self.components)
 
     def _flow_gauges(self) -> Iterator[Any]:
         held = GaugeMetricFamily(
@@ -267,7 +278,7 @@ def _metrics(request: Request, rt: Annotated[Runtime, Depends(runtime)]) -> Metr
     state: Metrics | None = getattr(request.app.state, "metrics", None)
     if state is None:
         gates = gate_status_cache(request.app, rt.settings)
-        state = Metrics(rt, gates, presence_of(request.app))
+        state = Metrics(rt, gates, presence_of(request.app), health_checks(request, rt))
         request.app.state.metrics = state
     return state
 

@@ -114,6 +114,9 @@ class ComponentHealth(BaseModel):
 class Health(BaseModel):
     healthy: bool
     components: dict[str, ComponentHealth]
+    failing: list[str] = Field(
+        default_factory=list, description="The unhealthy components that make healthy false"
+    )
 
 
 # --- read-side shapes shown in /docs (added with the OpenAPI fuzz test) ----------------------

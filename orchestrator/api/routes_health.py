@@ -1,56 +1,51 @@
-"""GET /health: Kafka (a metadata round trip) and Postgres (a query), 503 if either is down."""
+"""GET /health and GET /health/ready: every component, 200 when healthy, 503 naming the rest.
+
+``/health`` (Conductor's path, called by its clients) covers Kafka, Postgres, the processors,
+the gates and the projector; ``/health/ready`` (for a load balancer) only what a request sent
+to this API needs to be served end to end: Kafka, Postgres, a live processor on every
+partition of the commands topic, a live projector. Both read cached probes and the heartbeats
+in memory (health_checks.py), so probing them often costs nothing. docs/operations.md.
+"""
 
 from __future__ import annotations
 
-import asyncio
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from orchestrator.api.app import Runtime, runtime
+from orchestrator.api.health_checks import ALL, READY_REQUIRES, HealthChecks, failing
 from orchestrator.api.models import ComponentHealth, Health
-from projections import queries
 
 router = APIRouter(tags=["health"])
-CHECK_TIMEOUT_S = 2.0
+_UNHEALTHY = {503: {"model": Health, "description": "A component is unhealthy (see failing)"}}
 
 
-async def _kafka(rt: Runtime) -> ComponentHealth:
-    try:
-        details = await asyncio.wait_for(
-            asyncio.to_thread(rt.producer.cluster_metadata, CHECK_TIMEOUT_S), CHECK_TIMEOUT_S + 1
-        )
-    except Exception as exc:
-        return ComponentHealth(healthy=False, details={"error": str(exc) or type(exc).__name__})
-    details["bootstrap"] = rt.settings.kafka_bootstrap
-    return ComponentHealth(healthy=bool(details["brokers"]), details=details)
+def health_checks(request: Request, rt: Annotated[Runtime, Depends(runtime)]) -> HealthChecks:
+    """The app's one HealthChecks (shared with /metrics and the start route's warning)."""
+    checks: HealthChecks | None = getattr(request.app.state, "health_checks", None)
+    if checks is None:
+        checks = request.app.state.health_checks = HealthChecks(rt)
+    return checks
 
 
-async def _postgres(rt: Runtime) -> ComponentHealth:
-    try:
-        async with asyncio.timeout(CHECK_TIMEOUT_S):
-            async with rt.pool.connection(timeout=CHECK_TIMEOUT_S) as conn:
-                await conn.execute("SELECT 1")
-                lag = await queries.projection_lag(conn, rt.projector_name)
-    except Exception as exc:
-        return ComponentHealth(healthy=False, details={"error": str(exc) or type(exc).__name__})
-    details: dict[str, Any] = {
-        "projectionLagRecords": sum(p.records_behind for p in lag),
-        "projectorLastCommitSecondsAgo": min((p.seconds_since_update for p in lag), default=None),
-    }
-    return ComponentHealth(healthy=True, details=details)
+Checks = Annotated[HealthChecks, Depends(health_checks)]
 
 
-@router.get(
-    "/health",
-    response_model=Health,
-    responses={503: {"model": Health, "description": "A component is unhealthy"}},
-)
-async def health(rt: Annotated[Runtime, Depends(runtime)]) -> JSONResponse:
-    kafka, postgres = await asyncio.gather(_kafka(rt), _postgres(rt))
-    body = Health(
-        healthy=kafka.healthy and postgres.healthy,
-        components={"kafka": kafka, "postgres": postgres},
-    )
-    return JSONResponse(body.model_dump(), status_code=200 if body.healthy else 503)
+@router.get("/health", response_model=Health, responses=_UNHEALTHY)
+async def health(checks: Checks) -> JSONResponse:
+    """Every component: Kafka, Postgres, processors, gates, projector."""
+    return _answer(await checks.report(), ALL)
+
+
+@router.get("/health/ready", response_model=Health, responses=_UNHEALTHY)
+async def ready(checks: Checks) -> JSONResponse:
+    """Ready to serve: Kafka, Postgres, every commands partition and the projector served."""
+    return _answer(await checks.report(), READY_REQUIRES)
+
+
+def _answer(components: dict[str, ComponentHealth], required: tuple[str, ...]) -> JSONResponse:
+    bad = failing(components, required)
+    body = Health(healthy=not bad, components=components, failing=bad)
+    return JSONResponse(body.model_dump(), status_code=503 if bad else 200)

@@ -19,6 +19,7 @@ from fastapi.responses import PlainTextResponse
 from orchestrator.api.app import Runtime, runtime
 from orchestrator.api.common import actor_of, now_ms, task_defs, under
 from orchestrator.api.errors import bad_request, conflict, not_found
+from orchestrator.api.health_checks import no_processor_warning, unserved_commands_partition
 from orchestrator.api.models import StartWorkflowRequest, Workflow, WorkflowStatusView
 from orchestrator.api.openapi_errors import ACCEPTED, errors
 from orchestrator.api.rejections import send_and_wait
@@ -122,15 +123,26 @@ async def start_workflow(rt: Runtime, req: StartWorkflowRequest, actor: str) -> 
     # A duplicate the projection did not show yet is refused by the engine (ALREADY_EXISTS):
     # for RETURN_EXISTING that is the answer, the existing id.
     same = [RejectionCode.ALREADY_EXISTS] if strategy is IdempotencyStrategy.RETURN_EXISTING else []
-    seen = await apply_command(
-        rt, command, existing[1] if existing else 0, START_WAIT_S, accept=same
-    )
-    return PlainTextResponse(workflow_id, status_code=200 if seen else 202)
+    # No live processor on its partition: durable in Kafka all the same, answered at once (202)
+    # rather than after the whole wait, with a Warning saying why (docs/operations.md).
+    unserved = unserved_commands_partition(rt, workflow_id)
+    wait_s = START_WAIT_S if unserved is None else 0.0
+    seen = await apply_command(rt, command, existing[1] if existing else 0, wait_s, accept=same)
+    response = PlainTextResponse(workflow_id, status_code=200 if seen else 202)
+    if unserved is not None:
+        response.headers["Warning"] = no_processor_warning(rt, unserved)
+    return response
 
 
 _STARTED = {
     200: {"description": "Started and visible: the id as text", "content": {"text/plain": {}}},
     **ACCEPTED,
+    202: {
+        "description": "Accepted (durable in Kafka), not visible in the read model yet: the id "
+        "as text. Answered at once, with a Warning header, when no live processor serves the "
+        "workflow's partition (it starts once one takes the partition over)",
+        "headers": {"Warning": {"schema": {"type": "string"}, "required": False}},
+    },
     **errors(400, 404, 409),
 }
 

@@ -23,6 +23,7 @@ from orchestrator.domain import events as ev
 from orchestrator.domain.definitions import WorkflowDef
 from orchestrator.domain.definitions_json import parse_workflow_def
 from orchestrator.domain.ids import workflow_id_for_idempotency_key
+from orchestrator.health.beacon import Beacon
 from orchestrator.kafka.topics import TopicNames
 from orchestrator.settings import Settings
 from projections.projector import Projector
@@ -55,14 +56,32 @@ def client(settings: Settings) -> Iterator[TestClient]:
         yield client
 
 
-def test_health_reports_kafka_and_postgres(client: TestClient) -> None:
+def test_health_reports_kafka_postgres_and_the_missing_services(
+    client: TestClient, settings: Settings
+) -> None:
+    """No processor nor projector runs beside this API: /health says so (503), naming them;
+    tests/e2e/test_health.py covers a whole deployment."""
+
+    def answered() -> bool:  # once the API has read the status topic
+        body = client.get("/health").json()
+        return "reason" not in body["components"]["processors"]["details"] or (
+            "not read" not in body["components"]["processors"]["details"]["reason"]
+        )
+
+    support.wait_until(answered, 30, "the API to read the status topic")
     response = client.get("/health")
-    assert response.status_code == 200, response.text
+    assert response.status_code == 503, response.text
     body = response.json()
-    assert body["healthy"] is True
+    assert body["healthy"] is False
+    assert body["failing"] == ["processors", "projector"]
     assert body["components"]["kafka"]["healthy"] is True
     assert body["components"]["kafka"]["details"]["brokers"] >= 1
     assert body["components"]["postgres"]["healthy"] is True
+    assert body["components"]["gates"]["healthy"] is True  # none ran: none required
+    processors = body["components"]["processors"]["details"]
+    commands = f"{settings.topic_prefix}.commands"
+    assert processors["unservedPartitions"] == {commands: list(range(settings.partitions))}
+    assert client.get("/health/ready").status_code == 503
 
 
 def test_registered_task_def_can_be_read_back(client: TestClient) -> None:
@@ -252,14 +271,22 @@ class StandInEngine:
         )
         producer = Producer({"bootstrap.servers": self.settings.kafka_bootstrap})
         consumer.subscribe([self.topics.commands])
+        # It plays the processor, of every partition: it says so, as one does (/health, and the
+        # start route answers at once when no processor serves a workflow's partition).
+        beacon = Beacon.to_topic(
+            self.settings.kafka_bootstrap, self.topics.status, "processor", "stand-in-engine"
+        )
+        every = {self.topics.commands: range(self.settings.partitions)}
         try:
             while not self._stop.is_set():
+                beacon.beat(every)
                 for message in consumer.consume(10, 0.1):
                     if message.error() is None:
                         self._react(decode_command_envelope(message.value()).command, producer)
                 producer.flush(10)
         finally:
             consumer.close()
+            beacon.close()
 
     def _react(self, command: object, producer: Producer) -> None:
         self.seen.append(command)
@@ -316,8 +343,13 @@ def projector(settings: Settings) -> Iterator[None]:
 
 
 @pytest.fixture
-def engine(settings: Settings, projector: None) -> Iterator[StandInEngine]:
+def engine(settings: Settings, projector: None, client: TestClient) -> Iterator[StandInEngine]:
     with StandInEngine(settings) as engine:
+
+        def serving() -> bool:
+            return bool(client.get("/health").json()["components"]["processors"]["healthy"])
+
+        support.wait_until(serving, 30, "the API to see the stand-in engine's heartbeat")
         yield engine
 
 

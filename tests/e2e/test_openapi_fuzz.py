@@ -49,6 +49,7 @@ from orchestrator.settings import load_settings
 from projections.apply import Batch, DefinitionChange, LoggedEvent, apply_batch
 from projections.migrate import migrate
 from tests import readmodel_support as support
+from tests.e2e.health_standins import StandInServices
 from tests.readmodel_fixtures import DEFINITION, failed, happy_history, head, scheduled, started
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -126,12 +127,20 @@ def api_url() -> Iterator[str]:
         patch.setattr(routes_bulk, "COMMAND_WAIT_S", WAIT_S)
         server, thread, api = _serve(create_app(settings_))
         try:
-            yield api
+            with StandInServices(settings_):  # no engine here: /health would rightly be 503
+                _wait_healthy(api)
+                yield api
         finally:
             server.should_exit = True
             thread.join(30)
             support.remove_topics(settings_)
             support.drop_schema(base, schema)
+
+
+def _wait_healthy(api: str) -> None:
+    support.wait_until(
+        lambda: httpx.get(f"{api}/health", timeout=10).status_code == 200, 60, "/health 200"
+    )
 
 
 # The description does not depend on the settings nor on a running lifespan: build it at import
