@@ -300,7 +300,7 @@ class Settings:
     serve_standby: bool = _setting(
         True,
         "`orchestrator serve` keeps a started spare of the processor, gate and projector, "
-        "activated the moment the active one dies (failover in ~2 s instead of a start-up)",
+        "activated the moment the active one dies (no start-up in a restart)",
         _boolean,
     )
     processor_id: str = _setting(

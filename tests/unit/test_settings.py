@@ -138,6 +138,15 @@ def test_process_ids_are_derived_when_loaded_not_at_import(monkeypatch: pytest.M
     assert load_settings({"ORCHESTRATOR_WORKER_ID": "w-7"}).worker_id == "w-7"
 
 
+def test_instance_id_is_optional_and_must_be_a_legal_group_instance_id() -> None:
+    assert load_settings({}).instance_id is None  # dynamic membership
+    assert load_settings({"ORCHESTRATOR_INSTANCE_ID": "host-1.processor_0"}).instance_id == (
+        "host-1.processor_0"
+    )
+    with pytest.raises(SettingsError, match="ORCHESTRATOR_INSTANCE_ID: expected letters"):
+        load_settings({"ORCHESTRATOR_INSTANCE_ID": "has space"})
+
+
 def test_settings_are_frozen() -> None:
     with pytest.raises(AttributeError):
         load_settings({}).partitions = 8  # type: ignore[misc]
