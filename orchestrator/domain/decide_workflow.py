@@ -11,7 +11,7 @@ from orchestrator.domain.definitions import WorkflowDef, effective_type
 from orchestrator.domain.inputs import workflow_input
 from orchestrator.domain.outcome import Rejected, RejectionCode
 from orchestrator.domain.rerun import rerun as rerun_from
-from orchestrator.domain.state import WorkflowState
+from orchestrator.domain.state import TaskState, WorkflowState
 from orchestrator.domain.statuses import TaskStatus, WorkflowStatus
 from orchestrator.domain.tasks.base import handler_for, registered_kinds
 from orchestrator.domain.tasks.subworkflow import record_failed_child
@@ -188,22 +188,28 @@ def restart(c: Cascade, command: cmd.RestartWorkflow) -> Outcome:
 
 
 def retry(c: Cascade, command: cmd.RetryWorkflow) -> Outcome:
-    """New attempts of the last failed/canceled tasks (JOINs first: they have lower seq)."""
+    """Conductor's retry: the failed/canceled tasks run again in seq order, JOIN / DO_WHILE
+    reopened in place (their handlers' on_retry), the others as new attempts."""
     if (rejected := _not_terminal(c)) is not None:
         return rejected
-    state = c.state
-    failed = sorted(
-        (t for t in (state.tasks[tid] for tid in state.by_ref.values()) if t.status in _RETRIED),
-        key=lambda t: t.seq,
-    )
+    failed = _failed_tasks(c.state)
     if not failed:
         return Rejected(RejectionCode.NOTHING_TO_RETRY, "no failed task to retry")
     c.emit(ev.WorkflowRetried)
+    _run_again(c, failed, command.resume_subworkflow_tasks)
+    return c
+
+
+def _failed_tasks(state: WorkflowState) -> list[TaskState]:
+    tasks = (state.tasks[tid] for tid in state.by_ref.values())
+    return sorted((t for t in tasks if t.status in _RETRIED), key=lambda t: t.seq)
+
+
+def _run_again(c: Cascade, failed: list[TaskState], resume_subworkflow_tasks: bool) -> None:
     for task in failed:
-        if handler_for(task.kind).on_retry(c, task, command.resume_subworkflow_tasks):
+        if handler_for(task.kind).on_retry(c, task, resume_subworkflow_tasks):
             continue
         c.reattempt(task)
-    return c
 
 
 def rerun(c: Cascade, command: cmd.RerunWorkflow) -> Outcome:

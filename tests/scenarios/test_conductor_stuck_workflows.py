@@ -5,6 +5,7 @@ tests/e2e/test_conductor_fidelity_*.py).
 - A TERMINATE task's non-map `workflowOutput` is wrapped as `{"output": value}`.
 - A command the engine fails on (a bug) fails its workflow with the reason (the processor's
   batch step, `engine.step.process_batch`, pure) instead of vanishing into the dead letters.
+- A retry after a failure inside a fork reopens the JOIN (and a DO_WHILE) in place.
 """
 
 from __future__ import annotations
@@ -195,3 +196,108 @@ def test_an_engine_error_on_an_ended_workflow_is_rejected_for_the_sender() -> No
         )
     ]
     assert len(out.failures) == 1
+
+
+# --- retry after a failure inside a fork ------------------------------------------------------
+
+FORK = workflow(
+    "forkretry",
+    task("fork", "FORK_JOIN", fork_tasks=((task("a"),), (task("b"),))),
+    task("join", "JOIN", join_on=("a", "b")),
+    task("c"),
+)
+
+
+def test_retry_after_a_failed_fork_branch_reopens_the_join_in_place() -> None:
+    e = Engine.of([FORK], DEFS)
+    e.start("forkretry")
+    e.ack("a")
+    e.report("a", TaskStatus.FAILED)
+    join_id = e.t("join").task_id
+    assert _task_list(e) == [
+        ("fork", "COMPLETED", 0),
+        ("a", "FAILED", 0),
+        ("b", "CANCELED", 0),
+        ("join", "CANCELED", 0),
+    ]
+
+    e.op(cmd.RetryWorkflow, at=T0 + 1000)
+
+    assert e.state is not None and e.state.status is WorkflowStatus.RUNNING
+    assert _task_list(e) == [  # as the real server: JOIN in place, new attempts appended
+        ("fork", "COMPLETED", 0),
+        ("a", "FAILED", 0),
+        ("b", "CANCELED", 0),
+        ("join", "IN_PROGRESS", 0),
+        ("a", "SCHEDULED", 1),
+        ("b", "SCHEDULED", 1),
+    ]
+    assert e.t("join").task_id == join_id
+    for ref in ("a", "b"):
+        e.ack(ref)
+        e.report(ref, output={"r": ref})
+    assert e.t("join").status is TaskStatus.COMPLETED
+    assert e.t("join").output == {"a": {"r": "a"}, "b": {"r": "b"}}
+    e.ack("c")
+    e.report("c")
+    assert e.state.status is WorkflowStatus.COMPLETED
+    assert _replayed(e) == e.state
+
+
+LOOP = workflow(
+    "loopretry",
+    task("loop", "DO_WHILE", loop_condition="$.loop['iteration'] < 2", loop_over=(task("a"),)),
+    task("c"),
+)
+LOOP_JS = FakeScripts(js={"$.loop['iteration'] < 2": lambda b: b["loop"]["iteration"] < 2})
+
+
+def test_retry_of_a_loop_that_failed_inside_reopens_the_do_while_in_place() -> None:
+    e = Engine.of([LOOP], DEFS, scripts=LOOP_JS)
+    e.start("loopretry")
+    e.ack("a__1")
+    e.report("a__1", output={"n": 1})
+    e.ack("a__2")
+    e.report("a__2", TaskStatus.FAILED)
+    loop_id = e.t("loop").task_id
+    assert e.t("loop").status is TaskStatus.CANCELED
+
+    e.op(cmd.RetryWorkflow, at=T0 + 1000)
+
+    assert _task_list(e) == [
+        ("loop", "IN_PROGRESS", 0),
+        ("a__1", "COMPLETED", 0),
+        ("a__2", "FAILED", 0),
+        ("a__2", "SCHEDULED", 1),
+    ]
+    assert e.t("loop").task_id == loop_id
+    e.ack("a__2")
+    e.report("a__2", output={"n": 2})
+    assert e.t("loop").status is TaskStatus.COMPLETED
+    assert e.t("loop").output == {"iteration": 2, "1": {"a": {"n": 1}}, "2": {"a": {"n": 2}}}
+    assert e.t("c").status is TaskStatus.SCHEDULED
+    assert _replayed(e) == e.state
+
+
+def test_retry_of_a_loop_whose_condition_failed_evaluates_it_again() -> None:
+    answers = iter([ValueError("flaky"), False])
+
+    def condition(bindings: Mapping[str, Any]) -> Any:
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    scripts = FakeScripts(js={"$.loop['iteration'] < 2": condition})
+    e = Engine.of([LOOP], DEFS, scripts=scripts)
+    e.start("loopretry")
+    e.ack("a__1")
+    e.report("a__1")
+    assert e.t("loop").status is TaskStatus.FAILED_WITH_TERMINAL_ERROR
+    assert e.state is not None and e.state.status is WorkflowStatus.FAILED
+
+    e.op(cmd.RetryWorkflow, at=T0 + 1000)
+
+    assert e.t("loop").status is TaskStatus.COMPLETED  # in place, condition false this time
+    assert e.t("c").status is TaskStatus.SCHEDULED
+    assert [t[0] for t in _task_list(e)] == ["loop", "a__1", "c"]

@@ -51,9 +51,6 @@ class DoWhileHandler(BaseHandler):
     initial_status = TaskStatus.IN_PROGRESS
 
     def start(self, c: Cascade, task: TaskState, wt: WorkflowTask) -> None:
-        if task.retried_task_id is not None:
-            _resume(c, task, wt)
-            return
         if not wt.loop_over:
             c.fail(task.task_id, "DO_WHILE has no loopOver tasks")
             return
@@ -97,20 +94,19 @@ class DoWhileHandler(BaseHandler):
         else:
             c.complete(container.task_id, done)
 
-
-def _resume(c: Cascade, task: TaskState, wt: WorkflowTask) -> None:
-    """A workflow retry made a new attempt of this loop: carry on at the same iteration. If a
-    task inside failed, the retry also makes a new attempt of it (it has a higher seq) and the
-    loop waits for it; if the condition itself failed, it is evaluated again now."""
-    previous = c.state.tasks.get(str(task.retried_task_id))
-    if previous is None or _current_iteration(previous) is None:
-        c.fail(task.task_id, "nothing to resume: the loop never started an iteration")
-        return
-    c.emit(TaskProgressed, task_id=task.task_id, output=previous.output)
-    n = _current_iteration(previous) or 0
-    last = c.state.current(ids.loop_ref(wt.loop_over[-1].task_reference_name, n))
-    if previous.status is TaskStatus.FAILED_WITH_TERMINAL_ERROR and last is not None:
-        DoWhileHandler().on_container_end(c, c.state.tasks[task.task_id], last)
+    def on_retry(self, c: Cascade, task: TaskState, resume_subworkflow_tasks: bool) -> bool:
+        """Conductor's workflow retry reopens the loop in place at its iteration (same task id).
+        A task inside that failed gets a new attempt from the same retry (it has a higher seq)
+        and the loop waits for it; if the condition itself failed, it is evaluated again now."""
+        condition_failed = task.status is TaskStatus.FAILED_WITH_TERMINAL_ERROR
+        c.emit(TaskProgressed, task_id=task.task_id, output={})
+        n = _current_iteration(task)
+        if not condition_failed or not n:
+            return True
+        last = c.state.current(ids.loop_ref(c.spec(task).loop_over[-1].task_reference_name, n))
+        if last is not None and last.status.is_successful:
+            self.on_container_end(c, c.state.tasks[task.task_id], last)
+        return True
 
 
 def _current_iteration(task: TaskState) -> int | None:
