@@ -255,10 +255,7 @@ class Cascade:
     def continue_after(self, task: TaskState) -> None:
         """`task` is done: wake the JOINs waiting on it, then go to what follows it."""
         state = self.state
-        join_id = state.awaited_by.get(task.ref)
-        join = state.tasks[join_id] if join_id else None
-        if join is not None and not join.status.is_terminal:
-            handler_for(join.kind).on_awaited_done(self, join)
+        self.wake_join(task)
         if self.state.status is not WorkflowStatus.RUNNING:
             return
         if task.container_ref is not None:  # a dynamic task: its container decides
@@ -274,6 +271,13 @@ class Cascade:
             self._finish(task)
         else:
             self._container_end(position.container_ref, task)
+
+    def wake_join(self, task: TaskState) -> None:
+        """`task` ended successfully: the JOIN waiting on it (if any, and open) checks again."""
+        join_id = self.state.awaited_by.get(task.ref)
+        join = self.state.tasks[join_id] if join_id else None
+        if join is not None and not join.status.is_terminal:
+            handler_for(join.kind).on_awaited_done(self, join)
 
     def _container_end(self, container_ref: str, finished: TaskState) -> None:
         state = self.state
