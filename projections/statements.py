@@ -96,6 +96,14 @@ SQL: dict[str, str] = {
             start_time = COALESCE(start_time, %(started_at)s, %(at)s), update_time = %(at)s,
             output = output || %(output)s, logs = logs || %(logs)s,
             callback_after_seconds = %(callback_after_seconds)s,
+            reason = CASE WHEN end_time IS NULL THEN reason END, end_time = NULL,
+            worker_id = COALESCE(%(worker_id)s, worker_id), last_event_seq = %(seq)s
+        {_TASK_GUARD}""",
+    "task_postponed": f"""
+        UPDATE tasks SET status = 'SCHEDULED', poll_count = GREATEST(poll_count, 1),
+            start_time = COALESCE(start_time, %(started_at)s, %(at)s), update_time = %(at)s,
+            output = output || %(output)s, logs = logs || %(logs)s,
+            callback_after_seconds = %(callback_after_seconds)s,
             worker_id = COALESCE(%(worker_id)s, worker_id), last_event_seq = %(seq)s
         {_TASK_GUARD}""",
     "task_completed": f"""

@@ -158,6 +158,9 @@ class ReportTaskResult(CommandBase):
     callback_after_seconds: int = 0
     worker_id: str | None = None
     started_at: int | None = None  # a fast task's pickup and result in one record
+    # IN_PROGRESS only: a heartbeat (Conductor's extendLease), the task stays IN_PROGRESS;
+    # else a worker task goes back to SCHEDULED, handed out again after callback_after_seconds.
+    extend_lease: bool = False
 
 
 Command = (

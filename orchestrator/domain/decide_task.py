@@ -77,7 +77,7 @@ def _apply_result(
         started_at = command.started_at if task.queued else None
     if status is TaskStatus.IN_PROGRESS:
         c.emit(
-            ev.TaskProgressed,
+            ev.TaskPostponed if _postpones(task, command) else ev.TaskProgressed,
             task_id=task.task_id,
             output=output,
             logs=logs,
@@ -101,6 +101,15 @@ def _apply_result(
             started_at=started_at,
         )
     return c
+
+
+def _postpones(task: TaskState, command: cmd.ReportTaskResult | cmd.UpdateTaskByRef) -> bool:
+    """Conductor's updateTask: IN_PROGRESS puts a worker task back to SCHEDULED, to be handed
+    out again after callbackAfterSeconds; a system task (HTTP, WAIT, ...) stays IN_PROGRESS, and
+    so does any task on a heartbeat (extendLease: the worker still runs it)."""
+    if isinstance(command, cmd.ReportTaskResult) and command.extend_lease:
+        return False
+    return handler_for(task.kind).requeued_on_progress
 
 
 def skip(c: Cascade, command: cmd.SkipTask) -> Outcome:

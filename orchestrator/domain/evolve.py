@@ -22,6 +22,7 @@ from orchestrator.domain.evolve_tasks import (
     _failed,
     _iterations_removed,
     _picked_up,
+    _postponed,
     _progressed,
     _queued,
     _scheduled,
@@ -53,6 +54,8 @@ def evolve(state: WorkflowState | None, event: ev.Event) -> WorkflowState:
             return _picked_up(state, event)
         case ev.TaskProgressed():
             return _progressed(state, event)
+        case ev.TaskPostponed():
+            return _postponed(state, event)
         case ev.TaskFailed():
             return _failed(state, event)
         case ev.TaskCompletedWithErrors():

@@ -16,7 +16,14 @@ from orchestrator.domain.statuses import TaskStatus
 from orchestrator.domain.tasks.base import handler_for
 from orchestrator.domain.timers import task_deadlines, workflow_deadline
 
-_TASK_EVENTS = (ev.TaskScheduled, ev.TaskQueued, ev.TaskPickedUp, ev.TaskProgressed)
+_TASK_EVENTS = (
+    ev.TaskScheduled,
+    ev.TaskQueued,
+    ev.TaskPickedUp,
+    ev.TaskProgressed,
+    ev.TaskPostponed,
+)
+_HANDED_OUT = (ev.TaskScheduled, ev.TaskQueued, ev.TaskPostponed)  # maybe to its queue now
 _RUN_STARTS = (ev.WorkflowStarted, ev.WorkflowRestarted, ev.WorkflowRetried, ev.WorkflowRerun)
 _ENDS = (ev.WorkflowCompleted, ev.WorkflowFailed, ev.WorkflowTerminated)
 
@@ -36,7 +43,7 @@ def _react(state: WorkflowState, event: ev.Event) -> tuple[Effect, ...]:
     if isinstance(event, _TASK_EVENTS):
         task = state.tasks[event.task_id]
         effects: list[Effect] = []
-        if isinstance(event, ev.TaskScheduled | ev.TaskQueued) and _dispatchable(task):
+        if isinstance(event, _HANDED_OUT) and _dispatchable(task):
             effects.append(dispatch(state, task))
         return (*effects, *task_timers(state, task))
     if isinstance(event, ev.WorkflowRerun):

@@ -2,6 +2,9 @@
 server; the e2e twins are in tests/e2e/test_conductor_fidelity_lifecycle.py):
 
 - SWITCH / DECISION complete as soon as their case is chosen.
+- A worker's IN_PROGRESS puts its task back to SCHEDULED, handed out again after
+  `callbackAfterSeconds`; no response timeout runs meanwhile; `extendLease` keeps it
+  IN_PROGRESS and restarts the response timeout.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ from orchestrator.domain.definitions import TaskDef
 from orchestrator.domain.effects import DispatchTask, ScheduleTimer
 from orchestrator.domain.evolve import evolve
 from orchestrator.domain.statuses import TaskStatus, WorkflowStatus
-from orchestrator.testing.builders import Engine, task, workflow
+from orchestrator.testing import InMemoryRuntime, Reply
+from orchestrator.testing.builders import T0, Engine, task, workflow
+from orchestrator.testing.context import dict_context
 
 TimerKind = cmd.TimerKind
 
@@ -107,3 +112,89 @@ def test_a_join_on_a_switch_completes_with_the_switch_as_in_conductor() -> None:
         e.ack(ref)
         e.report(ref)
     assert e.state is not None and e.state.status is WorkflowStatus.COMPLETED
+
+
+# --- IN_PROGRESS with callbackAfterSeconds ------------------------------------------------------
+
+ONE = workflow("cb", task("a"))
+A_DEF = TaskDef(name="a", retry_count=1, retry_delay_seconds=0, response_timeout_seconds=3)
+
+
+def test_in_progress_with_a_callback_puts_the_task_back_to_scheduled_until_the_callback() -> None:
+    e = Engine.of([ONE], [A_DEF])
+    e.start("cb")
+    e.ack("a", at=T0 + 10)
+    e.effects.clear()
+
+    e.report("a", TaskStatus.IN_PROGRESS, {"p": 1}, at=T0 + 20, callback_after_seconds=2)
+
+    assert e.events_of() == ["TaskPostponed"]
+    a = e.t("a")
+    assert (a.status, a.callback_after_seconds, a.poll_count, a.output) == (
+        TaskStatus.SCHEDULED, 2, 1, {"p": 1}
+    )  # fmt: skip
+    assert _dispatches(e, "a") == 0  # not pollable before the callback
+    assert _timers(e, "a") == {(TimerKind.CALLBACK, T0 + 2020)}  # and no response timeout
+
+    e.effects.clear()
+    e.fire(TimerKind.CALLBACK, "a", T0 + 2020)
+    assert e.events_of() == ["TaskQueued"]
+    assert _dispatches(e, "a") == 1
+
+    e.effects.clear()
+    e.ack("a", at=T0 + 2500)  # polled again: IN_PROGRESS, the response timeout starts anew
+    a = e.t("a")
+    assert (a.status, a.poll_count, a.callback_after_seconds) == (TaskStatus.IN_PROGRESS, 2, 0)
+    assert _timers(e, "a") == {(TimerKind.RESPONSE_TIMEOUT, T0 + 5500)}
+    e.report("a", output={"done": True}, at=T0 + 3000)
+    assert e.state is not None and e.state.status is WorkflowStatus.COMPLETED
+    assert reduce(evolve, e.history, None) == e.state
+
+
+def test_in_progress_without_a_callback_hands_the_task_out_again_at_once() -> None:
+    e = Engine.of([ONE], [A_DEF])
+    e.start("cb")
+    e.ack("a")
+    e.effects.clear()
+    e.report("a", TaskStatus.IN_PROGRESS, {"p": 1})
+    assert e.t("a").status is TaskStatus.SCHEDULED
+    assert _dispatches(e, "a") == 1
+    assert e.ack("a").__class__.__name__ == "Accepted"
+
+
+def test_extend_lease_keeps_the_task_in_progress_and_restarts_its_response_timeout() -> None:
+    e = Engine.of([ONE], [A_DEF])
+    e.start("cb")
+    e.ack("a", at=T0 + 10)
+    e.effects.clear()
+    e.report("a", TaskStatus.IN_PROGRESS, at=T0 + 2000, extend_lease=True)
+    assert e.events_of() == ["TaskProgressed"]
+    assert e.t("a").status is TaskStatus.IN_PROGRESS
+    assert _timers(e, "a") == {(TimerKind.RESPONSE_TIMEOUT, T0 + 5000)}
+    assert _dispatches(e, "a") == 0
+
+
+def test_a_worker_that_checks_back_later_is_never_timed_out_while_it_waits() -> None:
+    """responseTimeoutSeconds 3 < callbackAfterSeconds 10: Conductor keeps the task SCHEDULED
+    (no response timeout) until it is polled again; it used to time out here."""
+    replies = iter(
+        [Reply(TaskStatus.IN_PROGRESS, {"step": 1}, callback_after_seconds=10), Reply(output={})]
+    )
+    rt = InMemoryRuntime(dict_context([ONE], [A_DEF]), workers={"a": lambda d: next(replies)})
+    rt.submit(cmd.StartWorkflow(workflow_id="wf", at=rt.clock.now, actor="api:t", name="cb"))
+    rt.advance(9_000)
+    assert rt.state("wf").current("a").status is TaskStatus.SCHEDULED  # type: ignore[union-attr]
+    rt.run_until_idle()
+    state = rt.state("wf")
+    assert state.status is WorkflowStatus.COMPLETED
+    assert [str(t.status) for t in state.tasks.values()] == ["COMPLETED"]  # one attempt
+    assert len([d for d in rt.dispatched if d.task_id == state.current("a").task_id]) == 2  # type: ignore[union-attr]
+
+
+def test_a_report_of_in_progress_for_a_system_task_keeps_it_in_progress() -> None:
+    flow = workflow("h", task("h", "HUMAN"))
+    e = Engine.of([flow], [])
+    e.start("h")
+    e.report("h", TaskStatus.IN_PROGRESS, {"seen": True})
+    assert e.events_of() == ["TaskProgressed"]
+    assert e.t("h").status is TaskStatus.IN_PROGRESS
