@@ -36,12 +36,12 @@ def task_view(row: Row, workflow: Row) -> Task:
         endTime=row["end_time"] or 0,
         updateTime=row["update_time"],
         startDelayInSeconds=row["start_delay_ms"] // 1000,
-        callbackAfterSeconds=row["callback_after_seconds"],
+        callbackAfterSeconds=_callback_after_seconds(row),
         responseTimeoutSeconds=task_def.get("responseTimeoutSeconds"),
         workerId=row["worker_id"],
         reasonForIncompletion=row["reason"],
-        iteration=row["iteration"],
-        loopOverTask=row["iteration"] > 0,
+        iteration=_iteration(row),
+        loopOverTask=_iteration(row) > 0,
         subWorkflowId=row["child_workflow_id"],
         workflowInstanceId=row["workflow_id"],
         workflowType=workflow["workflow_type"],
@@ -68,6 +68,26 @@ def failed_names(row: Row, tasks: list[Row] | None) -> tuple[list[str], list[str
         refs |= {t["ref"] for t in failed}
         names = {t["name"] for t in failed}
     return sorted(refs), sorted(names)
+
+
+def _iteration(row: Row) -> int:
+    """Conductor's `iteration`: a DO_WHILE's is the iteration it runs (its output's); see
+    orchestrator.domain.inputs.conductor_iteration, the same rule over a TaskState."""
+    output = row["output"]
+    if row["kind"] == "DO_WHILE" and isinstance(output, dict):
+        current = output.get("iteration")
+        if isinstance(current, int) and not isinstance(current, bool):
+            return current
+    return int(row["iteration"])
+
+
+def _callback_after_seconds(row: Row) -> int:
+    """A task waiting out its start or retry delay shows the delay, as Conductor's
+    (inputs.conductor_callback over a TaskState)."""
+    waiting = row["status"] == "SCHEDULED" and row["start_time"] is None
+    if waiting and row["start_delay_ms"]:
+        return int(row["start_delay_ms"]) // 1000
+    return int(row["callback_after_seconds"])
 
 
 def workflow_view(row: Row, tasks: list[Row] | None) -> Workflow:

@@ -5,6 +5,8 @@ server; the e2e twins are in tests/e2e/test_conductor_fidelity_lifecycle.py):
 - A worker's IN_PROGRESS puts its task back to SCHEDULED, handed out again after
   `callbackAfterSeconds`; no response timeout runs meanwhile; `extendLease` keeps it
   IN_PROGRESS and restarts the response timeout.
+- A task waiting out its start or retry delay shows the delay as `callbackAfterSeconds`; a
+  DO_WHILE's `iteration` is the iteration it runs.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from orchestrator.domain import commands as cmd
 from orchestrator.domain.definitions import TaskDef
 from orchestrator.domain.effects import DispatchTask, ScheduleTimer
 from orchestrator.domain.evolve import evolve
+from orchestrator.domain.inputs import conductor_callback, conductor_iteration, task_doc
 from orchestrator.domain.statuses import TaskStatus, WorkflowStatus
 from orchestrator.testing import InMemoryRuntime, Reply
 from orchestrator.testing.builders import T0, Engine, task, workflow
 from orchestrator.testing.context import dict_context
+from orchestrator.testing.scripts import FakeScripts
 
 TimerKind = cmd.TimerKind
 
@@ -198,3 +202,39 @@ def test_a_report_of_in_progress_for_a_system_task_keeps_it_in_progress() -> Non
     e.report("h", TaskStatus.IN_PROGRESS, {"seen": True})
     assert e.events_of() == ["TaskProgressed"]
     assert e.t("h").status is TaskStatus.IN_PROGRESS
+
+
+# --- what a task shows: callbackAfterSeconds, iteration ------------------------------------------
+
+
+def test_a_task_waiting_out_its_retry_delay_shows_the_delay_as_callback_after_seconds() -> None:
+    flow = workflow("rd", task("a"))
+    e = Engine.of([flow], [TaskDef(name="a", retry_count=2, retry_delay_seconds=3)])
+    e.start("rd")
+    e.ack("a")
+    e.report("a", TaskStatus.FAILED)
+    retried = e.t("a")
+    assert (retried.status, retried.retry_count) == (TaskStatus.SCHEDULED, 1)
+    assert conductor_callback(retried) == 3  # the real server: callbackAfterSeconds 3
+    assert task_doc(retried)["callbackAfterSeconds"] == 3
+    e.fire(TimerKind.TASK_DELAY, "a", retried.available_at)
+    e.ack("a", at=retried.available_at + 10)
+    assert conductor_callback(e.t("a")) == 0  # polled: reset, as Conductor's poll does
+
+
+def test_the_do_while_task_counts_its_iterations_in_its_iteration_field() -> None:
+    condition = "$.loop['iteration'] < 3"
+    flow = workflow(
+        "it",
+        task("loop", "DO_WHILE", loop_condition=condition, loop_over=(task("a"),)),
+        task("b", input_parameters={"n": "${loop['iteration']}", "o": "${loop.output.iteration}"}),
+    )
+    js = FakeScripts(js={condition: lambda b: b["loop"]["iteration"] < 3})
+    e = Engine.of([flow], DEFS, scripts=js)
+    e.start("it")
+    for n in (1, 2, 3):
+        assert conductor_iteration(e.t("loop")) == n
+        e.ack(f"a__{n}")
+        e.report(f"a__{n}")
+    assert e.t("loop").iteration == 0  # the state's loop nesting is unchanged
+    assert e.t("b").input == {"n": 3, "o": 3}
