@@ -126,6 +126,10 @@ class Cascade:
         task_id = ids.task_id(state.workflow_id, ref, retry_count, state.generation)
         if input_override is None:
             input_override = handler.prepare_input(self, wt, resolve_input(state, wt, task_def))
+        start_delay_ms = wt.start_delay * 1000 if delay_ms is None else delay_ms
+        # A WAIT / HUMAN with a start or retry delay waits it out SCHEDULED, then starts
+        # (TASK_DELAY timer, decide_task), as Conductor's async system tasks.
+        delayed = start_delay_ms > 0 and not handler.dispatched and handler.accepts_reports
         self.emit(
             TaskScheduled,
             task_id=task_id,
@@ -136,9 +140,9 @@ class Cascade:
             kind=str(kind),
             input=input_override,
             task_def=task_def,
-            status=handler.initial_status,
+            status=TaskStatus.SCHEDULED if delayed else handler.initial_status,
             dispatched=handler.dispatched,
-            start_delay_ms=wt.start_delay * 1000 if delay_ms is None else delay_ms,
+            start_delay_ms=start_delay_ms,
             retry_count=retry_count,
             retried_task_id=retry_of.task_id if retry_of else None,
             iteration=iteration,
@@ -148,7 +152,8 @@ class Cascade:
             container_ref=container_ref,
         )
         task = self.state.tasks[task_id]
-        handler.start(self, task, wt)
+        if not delayed:
+            handler.start(self, task, wt)
         return task
 
     def complete(

@@ -94,6 +94,9 @@ class RestartWorkflow(CommandBase):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RetryWorkflow(CommandBase):
     resume_subworkflow_tasks: bool = False
+    # Set by the engine: the child workflow of this task was retried, so the task reopens in
+    # place (waiting for that child) and its workflow runs again (Conductor's updateAndPushParents).
+    child_task_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

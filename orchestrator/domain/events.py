@@ -49,7 +49,8 @@ class WorkflowRestarted(EventBase):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WorkflowRetried(EventBase):
-    pass
+    """Back to RUNNING before the new attempts of the failed tasks. Its time is Conductor's
+    lastRetriedTime: the workflow timeout runs from it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -71,7 +71,7 @@ def evolve(state: WorkflowState | None, event: ev.Event) -> WorkflowState:
         case ev.WorkflowRestarted():
             return _restarted(state, event)
         case ev.WorkflowRetried():
-            return copy_state(state, seq=event.seq, updated_at=event.at, **_reopened())
+            return _stamped(state, event, retried_at=event.at, **_reopened())
         case ev.WorkflowRerun():
             return _rerun(state, event)
         case ev.WorkflowPaused():

@@ -48,6 +48,8 @@ def _react(state: WorkflowState, event: ev.Event) -> tuple[Effect, ...]:
         return (*effects, *task_timers(state, task))
     if isinstance(event, ev.WorkflowRerun):
         return (*workflow_timers(state), *_rerun_parent(state, event.at))
+    if isinstance(event, ev.WorkflowRetried):
+        return (*workflow_timers(state), *_retry_parent(state, event.at))
     if isinstance(event, _RUN_STARTS):
         return workflow_timers(state)
     if isinstance(event, ev.TaskCanceled):
@@ -166,6 +168,22 @@ def _rerun_parent(state: WorkflowState, at: int) -> tuple[Effect, ...]:
         actor="engine",
         from_task_id=state.parent_task_id,
         rerun_child_id=state.workflow_id,
+    )
+    return (EmitCommand(command=command),)
+
+
+def _retry_parent(state: WorkflowState, at: int) -> tuple[Effect, ...]:
+    """A child workflow was retried: its parent runs again, its task waiting for this child
+    (Conductor's updateAndPushParents), up the tree. When the parent itself retried the child
+    (resumeSubworkflowTasks) its task is open already and it rejects this: harmless."""
+    if not (state.parent_workflow_id and state.parent_task_id):
+        return ()
+    command = cmd.RetryWorkflow(
+        workflow_id=state.parent_workflow_id,
+        root_workflow_id=state.root_workflow_id,
+        at=at,
+        actor="engine",
+        child_task_id=state.parent_task_id,
     )
     return (EmitCommand(command=command),)
 

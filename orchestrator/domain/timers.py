@@ -3,16 +3,18 @@ accepts a TimerFired only if the same (kind, task, due_at) is still a deadline o
 state and is due, so a stale or duplicate firing is a rejection, never an event.
 
 Per task attempt (Conductor's DeciderService rules, measured from the facts in the state):
-- TASK_DELAY: SCHEDULED, not yet queued, after startDelay / retry delay -> hand it to the queue.
+- TASK_DELAY: SCHEDULED, not yet queued, after startDelay / retry delay -> hand it to the queue
+  (a WAIT / HUMAN: start it).
 - CALLBACK: back in SCHEDULED after an IN_PROGRESS report with callbackAfterSeconds (or, in
   older logs, IN_PROGRESS with one), not queued -> hand it to the queue again.
 - RESPONSE_TIMEOUT: IN_PROGRESS, no update for responseTimeoutSeconds (+ callback).
-- TASK_TIMEOUT: timeoutSeconds since the attempt's first start, whatever its status since.
+- TASK_TIMEOUT: timeoutSeconds since the attempt's first start, whatever its status since (a
+  worker task, or a WAIT / HUMAN whose TaskDef has one).
 - POLL_TIMEOUT: queued but not picked up within pollTimeoutSeconds (from the IN_PROGRESS report
   and its callback, for a task handed out again).
 - TOTAL_TIMEOUT: totalTimeoutSeconds since the first attempt was scheduled.
 ALERT_ONLY timeouts have no timer (Conductor only logs them). Workflow: WORKFLOW_TIMEOUT with
-policy TIME_OUT_WF, timeoutSeconds after the current run started.
+policy TIME_OUT_WF, timeoutSeconds after the current run started or was last retried.
 """
 
 from __future__ import annotations
@@ -30,17 +32,21 @@ def task_deadlines(state: WorkflowState, task: TaskState) -> list[Deadline]:
     if task.status.is_terminal or task.retried or task.generation != state.generation:
         return []
     found: list[Deadline] = []
-    handler_due = handler_for(task.kind).handler_deadline(state, task)
+    handler = handler_for(task.kind)
+    handler_due = handler.handler_deadline(state, task)
     if handler_due is not None:
         found.append((TimerKind.HANDLER, handler_due))
     td = task.task_def
     timeouts_apply = td.timeout_policy is not TaskTimeoutPolicy.ALERT_ONLY
-    if not task.dispatched:
+    if task.dispatched:
+        found.extend(_queue_deadlines(task))
+    elif not handler.accepts_reports:
         return found  # run by the engine itself: no TaskDef timeouts
-    found.extend(_queue_deadlines(task))
+    elif task.status is TaskStatus.SCHEDULED:  # WAIT / HUMAN after a start or retry delay
+        found.append((TimerKind.TASK_DELAY, task.available_at))
     if td.timeout_seconds > 0 and timeouts_apply and task.started_at > 0:
         # Conductor's checkTaskTimeout: from the attempt's start, also while it waits again
-        # (SCHEDULED after an IN_PROGRESS report).
+        # (SCHEDULED after an IN_PROGRESS report), and for WAIT / HUMAN with a TaskDef.
         due = task.started_at + task.start_delay_ms + td.timeout_seconds * 1000
         found.append((TimerKind.TASK_TIMEOUT, due))
     if td.total_timeout_seconds > 0 and timeouts_apply:
@@ -90,7 +96,8 @@ def workflow_deadline(state: WorkflowState) -> int | None:
         return None
     if definition.timeout_policy is not WorkflowTimeoutPolicy.TIME_OUT_WF:
         return None
-    return state.started_at + definition.timeout_seconds * 1000
+    # A retry restarts the clock (Conductor measures from lastRetriedTime when there is one).
+    return max(state.started_at, state.retried_at) + definition.timeout_seconds * 1000
 
 
 def is_current_deadline(
