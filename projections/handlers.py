@@ -123,7 +123,7 @@ def ops_for(event: ev.EventBase) -> list[RowOp]:
                 ),
             ]
         case ev.WorkflowRetried():
-            return [_op("workflow_reopen", event)]
+            return [_op("workflow_retried", event)]
         case ev.WorkflowRerun() if event.retired_listed:
             return [
                 _op("tasks_retire_ids", event, task_ids=list(event.retired_task_ids)),

@@ -34,7 +34,8 @@ SQL: dict[str, str] = {
             correlation_id = %(correlation_id)s, variables = %(variables)s,
             generation = generation + 1, start_time = %(at)s
         {_WORKFLOW_GUARD}""",
-    "workflow_reopen": f"UPDATE workflows SET {_REOPEN} {_WORKFLOW_GUARD}",
+    "workflow_retried": f"""
+        UPDATE workflows SET {_REOPEN}, last_retried_time = %(at)s {_WORKFLOW_GUARD}""",
     "workflow_rerun": f"""
         UPDATE workflows SET {_REOPEN}, input = %(input)s, generation = generation + 1
         {_WORKFLOW_GUARD}""",

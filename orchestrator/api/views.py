@@ -111,6 +111,7 @@ def workflow_view(row: Row, tasks: list[Row] | None) -> Workflow:
         startTime=row["start_time"],
         updateTime=row["update_time"],
         endTime=row["end_time"] or 0,
+        lastRetriedTime=row.get("last_retried_time") or 0,
         parentWorkflowId=row["parent_workflow_id"],
         parentWorkflowTaskId=row["parent_task_id"],
         rootWorkflowId=row["root_workflow_id"],

@@ -138,6 +138,7 @@ def test_workflow_and_task_configuration_spec_retrying_a_timed_out_workflow(
     retried_at = time.monotonic()
     running = c.until(wid, lambda w: len(w["tasks"]) == 2)
     assert running["status"] == "RUNNING"
+    assert running["lastRetriedTime"] > timed_out["endTime"]  # Conductor's lastRetriedTime
     assert tasks_of(running, "referenceTaskName", "status", "retryCount") == [
         ("a", "CANCELED", 0),
         ("a", "SCHEDULED", 1),
@@ -181,6 +182,7 @@ def test_sub_workflow_spec_retrying_a_subworkflow_where_parent_workflow_timed_ou
 
     c.retry(child_id)
     revived = c.until(wid, status_is("RUNNING"))
+    assert revived["lastRetriedTime"] > 0  # the parent counts as retried, as in Conductor
     assert tasks_of(revived, "referenceTaskName", "status", "taskId") == [
         ("sub", "IN_PROGRESS", parent["tasks"][0]["taskId"])  # in place
     ]
