@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.api.models import Task, Workflow, WorkflowStatusView
+from orchestrator.domain.retry import jitter_of
 
 Row = dict[str, Any]
 
@@ -35,7 +36,7 @@ def task_view(row: Row, workflow: Row) -> Task:
         startTime=row["start_time"] or 0,
         endTime=row["end_time"] or 0,
         updateTime=row["update_time"],
-        startDelayInSeconds=row["start_delay_ms"] // 1000,
+        startDelayInSeconds=_start_delay_seconds(row),
         callbackAfterSeconds=_callback_after_seconds(row),
         responseTimeoutSeconds=task_def.get("responseTimeoutSeconds"),
         workerId=row["worker_id"],
@@ -81,12 +82,22 @@ def _iteration(row: Row) -> int:
     return int(row["iteration"])
 
 
+def _start_delay_seconds(row: Row) -> int:
+    """Conductor's startDelayInSeconds: without the retry's jitter (inputs.start_delay_seconds
+    over a TaskState)."""
+    delay_ms = int(row["start_delay_ms"])
+    if row["retried_task_id"] is not None:
+        bound = (row.get("task_def") or {}).get("backoffJitterMs") or 0
+        delay_ms -= jitter_of(int(bound), row["retried_task_id"])
+    return max(0, delay_ms) // 1000
+
+
 def _callback_after_seconds(row: Row) -> int:
     """A task waiting out its start or retry delay shows the delay, as Conductor's
     (inputs.conductor_callback over a TaskState)."""
     waiting = row["status"] == "SCHEDULED" and row["start_time"] is None
     if waiting and row["start_delay_ms"]:
-        return int(row["start_delay_ms"]) // 1000
+        return _start_delay_seconds(row)
     return int(row["callback_after_seconds"])
 
 

@@ -8,6 +8,7 @@ from functools import lru_cache
 from orchestrator.domain.context import Context
 from orchestrator.domain.definitions import JSON, TaskDef, TaskType, WorkflowTask, effective_type
 from orchestrator.domain.expressions import MISSING, Lookup, resolve
+from orchestrator.domain.retry import jitter_ms
 from orchestrator.domain.state import TaskState, WorkflowState
 from orchestrator.domain.statuses import TaskStatus
 
@@ -101,8 +102,16 @@ def conductor_callback(task: TaskState) -> int:
     """Conductor's `callbackAfterSeconds`: a task waiting out its start or retry delay shows
     the delay (its mappers and retry set both fields); else the worker's last callback."""
     if task.status is TaskStatus.SCHEDULED and not task.started_at and task.start_delay_ms:
-        return task.start_delay_ms // 1000
+        return start_delay_seconds(task.start_delay_ms, task.task_def, task.retried_task_id)
     return task.callback_after_seconds
+
+
+def start_delay_seconds(delay_ms: int, task_def: TaskDef, retried_task_id: str | None) -> int:
+    """Conductor's `startDelayInSeconds`: the delay in seconds without the retry's jitter (its
+    jitter only postpones the queue message; here it is part of the delay, see retry.py)."""
+    if retried_task_id is not None:
+        delay_ms -= jitter_ms(task_def, retried_task_id)
+    return max(0, delay_ms) // 1000
 
 
 def lookup_for(state: WorkflowState) -> Lookup:

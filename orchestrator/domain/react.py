@@ -11,6 +11,7 @@ from __future__ import annotations
 from orchestrator.domain import commands as cmd
 from orchestrator.domain import events as ev
 from orchestrator.domain.effects import DispatchTask, Effect, EmitCommand, ScheduleTimer
+from orchestrator.domain.inputs import start_delay_seconds
 from orchestrator.domain.state import TaskState, WorkflowState
 from orchestrator.domain.statuses import TaskStatus
 from orchestrator.domain.tasks.base import handler_for
@@ -129,7 +130,9 @@ def dispatch(state: WorkflowState, task: TaskState) -> DispatchTask:
         poll_count=task.poll_count,
         seq=task.seq,
         scheduled_time=task.scheduled_at,
-        start_delay_in_seconds=task.start_delay_ms // 1000,
+        start_delay_in_seconds=start_delay_seconds(
+            task.start_delay_ms, task.task_def, task.retried_task_id
+        ),
         response_timeout_seconds=td.response_timeout_seconds,
         callback_after_seconds=task.callback_after_seconds,
         domain=domains.get(task.name) or domains.get("*"),

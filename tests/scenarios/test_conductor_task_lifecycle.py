@@ -18,6 +18,8 @@ from orchestrator.domain.definitions import TaskDef
 from orchestrator.domain.effects import DispatchTask, ScheduleTimer
 from orchestrator.domain.evolve import evolve
 from orchestrator.domain.inputs import conductor_callback, conductor_iteration, task_doc
+from orchestrator.domain.react import dispatch as react_dispatch
+from orchestrator.domain.retry import jitter_ms
 from orchestrator.domain.statuses import TaskStatus, WorkflowStatus
 from orchestrator.testing import InMemoryRuntime, Reply
 from orchestrator.testing.builders import T0, Engine, task, workflow
@@ -220,6 +222,23 @@ def test_a_task_waiting_out_its_retry_delay_shows_the_delay_as_callback_after_se
     e.fire(TimerKind.TASK_DELAY, "a", retried.available_at)
     e.ack("a", at=retried.available_at + 10)
     assert conductor_callback(e.t("a")) == 0  # polled: reset, as Conductor's poll does
+
+
+def test_a_retry_delay_with_jitter_shows_the_delay_without_the_jitter() -> None:
+    """RetryPolicySpec: callbackAfterSeconds is the backoff delay (60); the jitter (here part of
+    the delay the task really waits) is Conductor's internal callbackAfterMs only."""
+    flow = workflow("jit", task("a"))
+    td = TaskDef(name="a", retry_count=3, retry_delay_seconds=60, backoff_jitter_ms=5000)
+    e = Engine.of([flow], [td])
+    e.start("jit")
+    e.ack("a")
+    e.report("a", TaskStatus.FAILED)
+    retried = e.t("a")
+    jitter = jitter_ms(td, retried.retried_task_id or "")
+    assert retried.start_delay_ms == 60_000 + jitter and jitter > 0
+    assert conductor_callback(retried) == 60
+    dispatch = react_dispatch(e.state, retried)  # type: ignore[arg-type]
+    assert dispatch.start_delay_in_seconds == 60
 
 
 def test_the_do_while_task_counts_its_iterations_in_its_iteration_field() -> None:
