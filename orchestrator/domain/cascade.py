@@ -5,6 +5,7 @@ fold to exactly the state decide worked on (live == replay by construction)."""
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from orchestrator.domain import ids
@@ -63,7 +64,9 @@ class Cascade:
         self.events: list[Event] = []
         self.states: list[WorkflowState] = []  # the state after each event (the processor's)
         self._root = state.root_workflow_id if state else command.root
-        self._to_settle: deque[str] = deque()
+        # Queued work, in order: the consequences of a task's end (a task id, see `settle`), or
+        # a step a task type runs after the current scheduling (`later`).
+        self._to_settle: deque[str | Callable[[], None]] = deque()
 
     @property
     def state(self) -> WorkflowState:
@@ -204,10 +207,19 @@ class Cascade:
         """Queue the consequences of a task's end (retry, fail, or go on) for `run`."""
         self._to_settle.append(task_id)
 
+    def later(self, step: Callable[[], None]) -> None:
+        """Run `step` after what is being scheduled now, in queue order (Conductor runs a
+        system task such as DO_WHILE after the decider scheduled the tasks of its round)."""
+        self._to_settle.append(step)
+
     def run(self) -> None:
         """Work off every queued consequence; a queue, not recursion: cascades can be long."""
         while self._to_settle:
-            self._settle(self._to_settle.popleft())
+            work = self._to_settle.popleft()
+            if isinstance(work, str):
+                self._settle(work)
+            else:
+                work()
         self._complete_if_done()
 
     def _settle(self, task_id: str) -> None:

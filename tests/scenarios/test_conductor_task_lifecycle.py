@@ -257,3 +257,25 @@ def test_the_do_while_task_counts_its_iterations_in_its_iteration_field() -> Non
         e.report(f"a__{n}")
     assert e.t("loop").iteration == 0  # the state's loop nesting is unchanged
     assert e.t("b").input == {"n": 3, "o": 3}
+
+
+def test_a_loop_in_a_fork_begins_after_the_other_branches_and_the_join_are_scheduled() -> None:
+    """DoWhileSpec "do while as subtask of a forkjoin": Conductor's task list is FORK, DO_WHILE,
+    the other branch's task, JOIN, then the loop's first task (its DoWhile runs after)."""
+    condition = "$.loop['iteration'] < 1"
+    loop = task("loop", "DO_WHILE", loop_condition=condition, loop_over=(task("a"),))
+    flow = workflow(
+        "fork_loop",
+        task("fork", "FORK_JOIN", fork_tasks=((loop,), (task("b"),))),
+        task("join", "JOIN", join_on=("loop", "b")),
+    )
+    js = FakeScripts(js={condition: lambda b: b["loop"]["iteration"] < 1})
+    e = Engine.of([flow], DEFS, scripts=js)
+    e.start("fork_loop")
+    assert e.state is not None
+    order = [t.ref for t in sorted(e.state.tasks.values(), key=lambda t: t.seq)]
+    assert order == ["fork", "loop", "b", "join", "a__1"]
+    for ref in ("a__1", "b"):
+        e.ack(ref)
+        e.report(ref)
+    assert e.state.status is WorkflowStatus.COMPLETED

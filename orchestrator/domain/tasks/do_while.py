@@ -1,5 +1,7 @@
 """DO_WHILE: run `loopOver` once, then again while `loopCondition` holds (Conductor's DoWhile).
 
+- Iteration 1 begins after the tasks scheduled with the loop (`Cascade.later`: in a fork, the
+  other branches and the JOIN come first), as Conductor's DoWhile system task runs then.
 - Tasks of iteration N (1-based) are scheduled with `iteration=N`, so their refs are `ref__N`
   and everything nested (switch cases, forks and their JOIN counters) is per iteration.
 - The DO_WHILE task stays IN_PROGRESS; its output holds `iteration` (the current one) and, per
@@ -36,7 +38,7 @@ from orchestrator.domain.events import LoopIterationsRemoved, TaskProgressed
 from orchestrator.domain.expressions import resolve
 from orchestrator.domain.inputs import lookup_for
 from orchestrator.domain.ports import ScriptError
-from orchestrator.domain.statuses import TaskStatus
+from orchestrator.domain.statuses import TaskStatus, WorkflowStatus
 from orchestrator.domain.tasks.common import BaseHandler, TaskError
 
 if TYPE_CHECKING:
@@ -58,7 +60,9 @@ class DoWhileHandler(BaseHandler):
         if items is not None and not items:
             c.complete(task.task_id, {"iteration": 0})
             return
-        _begin(c, task, wt, 1, items, {})
+        # Its first iteration begins after the tasks being scheduled with it (e.g. the other
+        # branches of a fork and their JOIN), as Conductor's DoWhile system task runs then.
+        c.later(lambda: _begin_first(c, task.task_id, wt, items))
 
     def on_container_end(self, c: Cascade, container: TaskState, finished: TaskState) -> None:
         n = finished.iteration
@@ -107,6 +111,13 @@ class DoWhileHandler(BaseHandler):
         if last is not None and last.status.is_successful:
             self.on_container_end(c, c.state.tasks[task.task_id], last)
         return True
+
+
+def _begin_first(c: Cascade, task_id: str, wt: WorkflowTask, items: list[JSON] | None) -> None:
+    """The deferred first iteration, unless the loop or its workflow has ended meanwhile."""
+    task = c.state.tasks[task_id]
+    if task.status is TaskStatus.IN_PROGRESS and c.state.status is WorkflowStatus.RUNNING:
+        _begin(c, task, wt, 1, items, {})
 
 
 def _current_iteration(task: TaskState) -> int | None:
