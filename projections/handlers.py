@@ -123,7 +123,7 @@ def ops_for(event: ev.EventBase) -> list[RowOp]:
                 ),
             ]
         case ev.WorkflowRetried():
-            return [_op("workflow_reopen", event)]
+            return [_op("workflow_retried", event)]
         case ev.WorkflowRerun() if event.retired_listed:
             return [
                 _op("tasks_retire_ids", event, task_ids=list(event.retired_task_ids)),
@@ -176,10 +176,13 @@ def _task_ops(event: ev.EventBase) -> list[RowOp]:
             return []  # a queue hand-off changes no Conductor field; kept in the history
         case ev.TaskPickedUp():
             return [_op("task_picked_up", event, task_id=event.task_id, worker_id=event.worker_id)]
-        case ev.TaskProgressed():
+        case ev.TaskProgressed() | ev.TaskPostponed():
+            statement = (
+                "task_progressed" if isinstance(event, ev.TaskProgressed) else "task_postponed"
+            )
             return [
                 _op(
-                    "task_progressed",
+                    statement,
                     event,
                     task_id=event.task_id,
                     output=J(event.output),

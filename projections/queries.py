@@ -42,6 +42,16 @@ async def current_tasks(conn: AsyncConnection, workflow_id: str) -> list[Row]:
     return await cur.fetchall()
 
 
+async def ended_tasks(conn: AsyncConnection, task_ids: list[str]) -> set[str]:
+    """Which of `task_ids` the read model holds as ended (any terminal status)."""
+    cur = await conn.execute(
+        "SELECT task_id FROM tasks WHERE task_id = ANY(%s)"
+        " AND status NOT IN ('SCHEDULED', 'IN_PROGRESS')",
+        (task_ids,),
+    )
+    return {str(row[0]) for row in await cur.fetchall()}
+
+
 async def definition(
     conn: AsyncConnection, kind: str, name: str, version: int | None = None
 ) -> Row | None:

@@ -34,7 +34,8 @@ SQL: dict[str, str] = {
             correlation_id = %(correlation_id)s, variables = %(variables)s,
             generation = generation + 1, start_time = %(at)s
         {_WORKFLOW_GUARD}""",
-    "workflow_reopen": f"UPDATE workflows SET {_REOPEN} {_WORKFLOW_GUARD}",
+    "workflow_retried": f"""
+        UPDATE workflows SET {_REOPEN}, last_retried_time = %(at)s {_WORKFLOW_GUARD}""",
     "workflow_rerun": f"""
         UPDATE workflows SET {_REOPEN}, input = %(input)s, generation = generation + 1
         {_WORKFLOW_GUARD}""",
@@ -93,6 +94,14 @@ SQL: dict[str, str] = {
         {_TASK_GUARD}""",
     "task_progressed": f"""
         UPDATE tasks SET status = 'IN_PROGRESS', poll_count = GREATEST(poll_count, 1),
+            start_time = COALESCE(start_time, %(started_at)s, %(at)s), update_time = %(at)s,
+            output = output || %(output)s, logs = logs || %(logs)s,
+            callback_after_seconds = %(callback_after_seconds)s,
+            reason = CASE WHEN end_time IS NULL THEN reason END, end_time = NULL,
+            worker_id = COALESCE(%(worker_id)s, worker_id), last_event_seq = %(seq)s
+        {_TASK_GUARD}""",
+    "task_postponed": f"""
+        UPDATE tasks SET status = 'SCHEDULED', poll_count = GREATEST(poll_count, 1),
             start_time = COALESCE(start_time, %(started_at)s, %(at)s), update_time = %(at)s,
             output = output || %(output)s, logs = logs || %(logs)s,
             callback_after_seconds = %(callback_after_seconds)s,

@@ -3,6 +3,9 @@
 Each file holds the definitions, every command the in-memory runtime processed (worker reports,
 timer firings, operations, rejected ones too), the events they produced and a summary of the
 final states. tests/golden/test_golden.py re-decides the commands and must get the same bytes.
+
+tests/golden/legacy/ keeps histories recorded under older rules (not regenerated here): they
+must still fold, and go on in flight, as they did.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from orchestrator.domain.definitions import RetryLogic, TaskDef, WorkflowDef, Wo
 from orchestrator.domain.definitions_json import task_def_to_json, workflow_def_to_json
 from orchestrator.domain.state import WorkflowState
 from orchestrator.domain.statuses import TaskStatus
-from orchestrator.testing import InMemoryRuntime, always, fail_times, never
+from orchestrator.testing import InMemoryRuntime, Reply, always, fail_times, never
 from orchestrator.testing.builders import task, workflow
 from orchestrator.testing.context import dict_context
 
@@ -98,6 +101,12 @@ def op(cls: type, wid: str = "wf-1", after_ms: int = 0, **kw) -> Callable[[InMem
     return drive
 
 
+def check_back_later(callback_s: int, output: dict) -> Callable[[object], Reply]:
+    """IN_PROGRESS with a callback on the first delivery, then COMPLETED with `output`."""
+    replies = iter([Reply(TaskStatus.IN_PROGRESS, {"step": 1}, callback_after_seconds=callback_s)])
+    return lambda dispatch: next(replies, Reply(output=output))
+
+
 def scenarios() -> dict[str, dict]:
     ok = always({"ok": True})
     seq = workflow(
@@ -166,6 +175,12 @@ def scenarios() -> dict[str, dict]:
         failure_workflow="cleanup",
     )
     cleanup = workflow("cleanup", task("n", "NOOP"))
+    fork_retry = workflow(
+        "fork_retry",
+        task("f", "FORK_JOIN", fork_tasks=((task("a"),), (task("b"),))),
+        task("j", "JOIN", join_on=("a", "b")),
+        task("n", "NOOP"),
+    )
     pause = workflow("pause_resume", task("a"), task("b"))
     failing = workflow("restart_rerun", task("a"), task("b"))
     return {
@@ -195,6 +210,20 @@ def scenarios() -> dict[str, dict]:
         ),
         "switch": record(
             "switch", [switch], {"a": ok, "b": ok}, start("switch", input={"kind": "y"})
+        ),
+        # A worker that checks back later: IN_PROGRESS with callbackAfterSeconds, then done.
+        "in_progress_callback": record(
+            "in_progress_callback",
+            [seq],
+            {"a": check_back_later(5, {"step": 2}), "b": ok},
+            start("sequential", input={"x": 1}),
+        ),
+        # A branch fails, the workflow is retried: the JOIN reopens in place (Conductor).
+        "fork_retry": record(
+            "fork_retry",
+            [fork_retry],
+            {"a": fail_times(1, {"A": 1}), "b": always(after_ms=5000)},
+            then(start("fork_retry"), op(cmd.RetryWorkflow, after_ms=1000)),
         ),
         "inline_jq": record("inline_jq", [inline], {}, start("inline_jq", input={"n": 21})),
         "terminate_task": record("terminate_task", [term], {"a": ok, "b": ok}, start("terminate")),

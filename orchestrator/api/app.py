@@ -8,6 +8,7 @@ projection watch used for read-your-writes and the view of the services' heartbe
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -24,6 +25,7 @@ from orchestrator.codec.wire import Wire, default_wire
 from orchestrator.health.monitor import StatusView
 from orchestrator.kafka.topics import TopicNames, core_topics
 from orchestrator.settings import Settings
+from projections import queries
 from projections.migrate import migrate_url
 from projections.projector import consumer_name
 
@@ -121,7 +123,9 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         # The HTTP poll bridge for Conductor SDK workers (consumes task topics lazily).
         from orchestrator.api.task_bridge import TaskBridge
 
-        app.state.task_bridge = bridge = TaskBridge(settings, producer, default_wire())
+        app.state.task_bridge = bridge = TaskBridge(
+            settings, producer, default_wire(), ended=functools.partial(ended_tasks, pool)
+        )
         # Who polls what (Queues page, /metrics): started in the background, never awaited.
         from orchestrator.api.queue_status import BackgroundPresence
 
@@ -167,3 +171,9 @@ def _ensure_topics(settings: Settings) -> None:
         return
     for problem in report.errors + report.warnings:
         log.warning("api: topics: %s", problem)
+
+
+async def ended_tasks(pool: AsyncConnectionPool, task_ids: list[str]) -> set[str]:
+    """The HTTP poll bridge's check before a hand-out: which tasks have ended already."""
+    async with pool.connection() as conn:
+        return await queries.ended_tasks(conn, task_ids)

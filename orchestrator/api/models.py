@@ -87,6 +87,7 @@ class Workflow(BaseModel):
     startTime: int
     updateTime: int
     endTime: int = 0
+    lastRetriedTime: int = 0
     parentWorkflowId: str | None = None
     parentWorkflowTaskId: str | None = None
     rootWorkflowId: str

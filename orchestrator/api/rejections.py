@@ -41,13 +41,15 @@ READY_WAIT_S = 5.0  # start() waits this long for the end offsets; later the thr
 Fingerprint = tuple[str, str, int, str]
 
 # Conductor's statuses for the refusals: unknown things 404, malformed 400, the rest (the
-# execution is in a state that forbids the operation) 409, as its ConflictException.
+# execution is in a state that forbids the operation) 409, as its ConflictException; the engine
+# failing on a command (a bug) 500.
 _STATUS: dict[str, int] = {
     RejectionCode.WORKFLOW_NOT_FOUND: 404,
     RejectionCode.TASK_NOT_FOUND: 404,
     RejectionCode.UNKNOWN_DEFINITION: 404,
     RejectionCode.INVALID_REQUEST: 400,
     RejectionCode.INVALID_DEFINITION: 400,
+    RejectionCode.ENGINE_ERROR: 500,
 }
 
 

@@ -109,19 +109,33 @@ def _worker_status(status: TaskStatus) -> TaskStatus:
 
 
 async def _report(rt: Runtime, bridge: TaskBridge, request: Request, body: TaskResultBody) -> None:
-    command = cmd.ReportTaskResult(
-        workflow_id=body.workflowInstanceId,
-        root_workflow_id=await _root_of(rt, bridge, body.taskId, body.workflowInstanceId),
-        at=now_ms(),
-        actor=f"worker:{body.workerId}" if body.workerId else actor_of(request),
-        task_id=body.taskId,
-        status=_worker_status(body.status),
-        output=body.outputData or {},
-        reason=body.reasonForIncompletion,
-        logs=body.log_lines(),
-        callback_after_seconds=body.callbackAfterSeconds or 0,
-        worker_id=body.workerId,
-    )
+    root = await _root_of(rt, bridge, body.taskId, body.workflowInstanceId)
+    actor = f"worker:{body.workerId}" if body.workerId else actor_of(request)
+    if body.extendLease:  # Conductor's extendLease: only the lease, whatever else was sent
+        command = cmd.ReportTaskResult(
+            workflow_id=body.workflowInstanceId,
+            root_workflow_id=root,
+            at=now_ms(),
+            actor=actor,
+            task_id=body.taskId,
+            status=TaskStatus.IN_PROGRESS,
+            worker_id=body.workerId,
+            extend_lease=True,
+        )
+    else:
+        command = cmd.ReportTaskResult(
+            workflow_id=body.workflowInstanceId,
+            root_workflow_id=root,
+            at=now_ms(),
+            actor=actor,
+            task_id=body.taskId,
+            status=_worker_status(body.status),
+            output=body.outputData or {},
+            reason=body.reasonForIncompletion,
+            logs=body.log_lines(),
+            callback_after_seconds=body.callbackAfterSeconds or 0,
+            worker_id=body.workerId,
+        )
     await _send(rt, command)
 
 

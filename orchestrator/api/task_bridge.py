@@ -11,6 +11,13 @@ the task's offset be committed. At-least-once: a crash between the two hands the
 later, and the engine rejects the stale duplicate ack (TASK_NOT_QUEUED). ``${workflow.secrets.X}``
 is resolved at hand-off, into the response only: never logged, never produced.
 
+A task that ended while its dispatch waited in the queue (canceled when its workflow failed or
+was terminated, timed out, ...) is never handed out: before a hand-out the bridge asks
+``ended`` (the read model) which of the tasks taken have ended, and drops those (their offsets
+are committed). Conductor removes such tasks from its queues. The read model may lag the engine
+by a few milliseconds: a task that ends within that window is still handed out, and then the
+engine rejects its acknowledgement and its result (harmless, as any stale report).
+
 Domains: ``domain`` selects the domain's task topic. Every poll is announced on the presence
 topic (``orchestrator.flow.presence``, throttled; a long poll re-announces while it waits), so
 the engine's dispatch routing sees this domain as active and applies Conductor's rules
@@ -25,7 +32,7 @@ import logging
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +57,8 @@ SINGLE_POLL_WAIT_MS = 100  # GET /tasks/poll/{type}: a short wait, as Conductor'
 _REMEMBERED = 50_000  # handed-out tasks whose root id / queue we keep for their reports
 _DEAD_LETTER_WAIT_S = 10.0
 
+EndedLookup = Callable[[list[str]], Awaitable[set[str]]]  # task ids -> those that have ended
+
 
 @dataclass(frozen=True, slots=True)
 class HandedOut:
@@ -71,8 +80,10 @@ class TaskBridge:
         secrets: Callable[[str], str | None] | None = None,
         buffer_size: int | None = None,
         idle_s: float | None = None,
+        ended: EndedLookup | None = None,
     ) -> None:
         self.settings = settings
+        self._ended = ended
         self.topics = TopicNames.from_settings(settings)
         self._producer = producer
         self._wire = wire
@@ -178,9 +189,25 @@ class TaskBridge:
     async def _hand_out(
         self, sub: Subscription, taken: list[Held], worker_id: str | None
     ) -> list[dict[str, Any]]:
+        taken = await self._drop_ended(sub, taken)
         now = _now_ms()
         handed = await asyncio.gather(*(self._hand_out_one(sub, h, worker_id, now) for h in taken))
         return [task for task in handed if task is not None]
+
+    async def _drop_ended(self, sub: Subscription, taken: list[Held]) -> list[Held]:
+        """Set aside the tasks that ended while they waited in the queue (see the module doc)."""
+        if self._ended is None or not taken:
+            return taken
+        try:
+            ended = await self._ended([h.dispatch.task_id for h in taken])
+        except Exception as exc:  # the read model is down: hand out, the engine guards
+            log.warning("task bridge: cannot check task statuses (%s); handing out", exc)
+            return taken
+        for held in taken:
+            if held.dispatch.task_id in ended:
+                log.info("task bridge: task %s has ended: not handed out", held.dispatch.task_id)
+                sub.finish(held)
+        return [h for h in taken if h.dispatch.task_id not in ended]
 
     async def _hand_out_one(
         self, sub: Subscription, held: Held, worker_id: str | None, now: int

@@ -65,7 +65,7 @@ def task_json(
         "endTime": 0,
         "queueWaitTime": max(0, now_ms - d.scheduled_time),
         "startDelayInSeconds": d.start_delay_in_seconds,
-        "callbackAfterSeconds": d.callback_after_seconds,
+        "callbackAfterSeconds": 0,  # Conductor's poll resets it: the task is IN_PROGRESS
         "responseTimeoutSeconds": d.response_timeout_seconds,
         "domain": d.domain,
         "iteration": d.iteration,
@@ -76,7 +76,7 @@ def task_json(
 
 
 class TaskResultBody(BaseModel):
-    """POST /api/tasks: Conductor's TaskResult (unknown fields, e.g. extendLease, ignored)."""
+    """POST /api/tasks: Conductor's TaskResult (unknown fields ignored)."""
 
     model_config = ConfigDict(extra="ignore")
 
@@ -88,6 +88,9 @@ class TaskResultBody(BaseModel):
     callbackAfterSeconds: int | None = Field(default=None, ge=0)
     workerId: str | None = None
     logs: list[Any] | None = None
+    # Conductor's heartbeat: the task stays IN_PROGRESS, only its lease (response timeout) is
+    # renewed; the rest of the result is ignored, as Conductor's extendLease does.
+    extendLease: bool = False
 
     def log_lines(self) -> tuple[str, ...]:
         """Conductor sends TaskExecLog objects ``{log, taskId, createdTime}``; keep the text."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.api.models import Task, Workflow, WorkflowStatusView
+from orchestrator.domain.retry import jitter_of
 
 Row = dict[str, Any]
 
@@ -35,13 +36,13 @@ def task_view(row: Row, workflow: Row) -> Task:
         startTime=row["start_time"] or 0,
         endTime=row["end_time"] or 0,
         updateTime=row["update_time"],
-        startDelayInSeconds=row["start_delay_ms"] // 1000,
-        callbackAfterSeconds=row["callback_after_seconds"],
+        startDelayInSeconds=_start_delay_seconds(row),
+        callbackAfterSeconds=_callback_after_seconds(row),
         responseTimeoutSeconds=task_def.get("responseTimeoutSeconds"),
         workerId=row["worker_id"],
         reasonForIncompletion=row["reason"],
-        iteration=row["iteration"],
-        loopOverTask=row["iteration"] > 0,
+        iteration=_iteration(row),
+        loopOverTask=_iteration(row) > 0,
         subWorkflowId=row["child_workflow_id"],
         workflowInstanceId=row["workflow_id"],
         workflowType=workflow["workflow_type"],
@@ -70,6 +71,36 @@ def failed_names(row: Row, tasks: list[Row] | None) -> tuple[list[str], list[str
     return sorted(refs), sorted(names)
 
 
+def _iteration(row: Row) -> int:
+    """Conductor's `iteration`: a DO_WHILE's is the iteration it runs (its output's); see
+    orchestrator.domain.inputs.conductor_iteration, the same rule over a TaskState."""
+    output = row["output"]
+    if row["kind"] == "DO_WHILE" and isinstance(output, dict):
+        current = output.get("iteration")
+        if isinstance(current, int) and not isinstance(current, bool):
+            return current
+    return int(row["iteration"])
+
+
+def _start_delay_seconds(row: Row) -> int:
+    """Conductor's startDelayInSeconds: without the retry's jitter (inputs.start_delay_seconds
+    over a TaskState)."""
+    delay_ms = int(row["start_delay_ms"])
+    if row["retried_task_id"] is not None:
+        bound = (row.get("task_def") or {}).get("backoffJitterMs") or 0
+        delay_ms -= jitter_of(int(bound), row["retried_task_id"])
+    return max(0, delay_ms) // 1000
+
+
+def _callback_after_seconds(row: Row) -> int:
+    """A task waiting out its start or retry delay shows the delay, as Conductor's
+    (inputs.conductor_callback over a TaskState)."""
+    waiting = row["status"] == "SCHEDULED" and row["start_time"] is None
+    if waiting and row["start_delay_ms"]:
+        return _start_delay_seconds(row)
+    return int(row["callback_after_seconds"])
+
+
 def workflow_view(row: Row, tasks: list[Row] | None) -> Workflow:
     failed_refs, failed_task_names = failed_names(row, tasks)
     return Workflow(
@@ -91,6 +122,7 @@ def workflow_view(row: Row, tasks: list[Row] | None) -> Workflow:
         startTime=row["start_time"],
         updateTime=row["update_time"],
         endTime=row["end_time"] or 0,
+        lastRetriedTime=row.get("last_retried_time") or 0,
         parentWorkflowId=row["parent_workflow_id"],
         parentWorkflowTaskId=row["parent_task_id"],
         rootWorkflowId=row["root_workflow_id"],

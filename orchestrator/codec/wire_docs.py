@@ -72,6 +72,11 @@ FIELD_DOCS: dict[str, str] = {
     "null resolves it again.",
     "rerun_child_id": "Set by the engine: the child workflow of task from_task_id was rerun; the "
     "task is reopened in place, waiting for that child.",
+    "child_task_id": "Set by the engine: the child workflow of this task was retried; the task "
+    "is reopened in place, waiting for that child, and the workflow runs again.",
+    "extend_lease": "IN_PROGRESS only: a heartbeat (Conductor's extendLease), the task stays "
+    "IN_PROGRESS with its worker and its response timeout starts again; false: a worker task "
+    "goes back to SCHEDULED and is handed out again after callback_after_seconds.",
     "retired_task_ids": "Tasks that leave the current view (kept in the history).",
     "retired_listed": "True: retired_task_ids is the whole retired set; false (older logs): the "
     "tasks with seq >= the rerun task's seq are retired.",
@@ -129,7 +134,10 @@ RECORD_DOCS: dict[str, str] = {
     "WorkflowStarted": "A workflow execution started, with its definition embedded.",
     "WorkflowPaused": "The workflow was paused: no new task is scheduled until resumed.",
     "WorkflowResumed": "A paused workflow was resumed.",
-    "WorkflowRetried": "A failed workflow is retried from its failed task(s).",
+    "WorkflowRetried": "A failed workflow is retried from its failed task(s); its time restarts "
+    "the workflow timeout (Conductor's lastRetriedTime).",
+    "TaskPostponed": "A worker reported IN_PROGRESS: the task is SCHEDULED again, handed out "
+    "after callback_after_seconds (Conductor's updateTask for a worker task).",
     "WorkflowCompleted": "The workflow completed successfully.",
     "WorkflowFailed": "The workflow failed or timed out.",
     "WorkflowTerminated": "The workflow was terminated on request (or by a TERMINATE task).",

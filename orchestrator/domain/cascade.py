@@ -5,6 +5,7 @@ fold to exactly the state decide worked on (live == replay by construction)."""
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
 from orchestrator.domain import ids
@@ -63,7 +64,9 @@ class Cascade:
         self.events: list[Event] = []
         self.states: list[WorkflowState] = []  # the state after each event (the processor's)
         self._root = state.root_workflow_id if state else command.root
-        self._to_settle: deque[str] = deque()
+        # Queued work, in order: the consequences of a task's end (a task id, see `settle`), or
+        # a step a task type runs after the current scheduling (`later`).
+        self._to_settle: deque[str | Callable[[], None]] = deque()
 
     @property
     def state(self) -> WorkflowState:
@@ -126,6 +129,10 @@ class Cascade:
         task_id = ids.task_id(state.workflow_id, ref, retry_count, state.generation)
         if input_override is None:
             input_override = handler.prepare_input(self, wt, resolve_input(state, wt, task_def))
+        start_delay_ms = wt.start_delay * 1000 if delay_ms is None else delay_ms
+        # A WAIT / HUMAN with a start or retry delay waits it out SCHEDULED, then starts
+        # (TASK_DELAY timer, decide_task), as Conductor's async system tasks.
+        delayed = start_delay_ms > 0 and not handler.dispatched and handler.accepts_reports
         self.emit(
             TaskScheduled,
             task_id=task_id,
@@ -136,9 +143,9 @@ class Cascade:
             kind=str(kind),
             input=input_override,
             task_def=task_def,
-            status=handler.initial_status,
+            status=TaskStatus.SCHEDULED if delayed else handler.initial_status,
             dispatched=handler.dispatched,
-            start_delay_ms=wt.start_delay * 1000 if delay_ms is None else delay_ms,
+            start_delay_ms=start_delay_ms,
             retry_count=retry_count,
             retried_task_id=retry_of.task_id if retry_of else None,
             iteration=iteration,
@@ -148,7 +155,8 @@ class Cascade:
             container_ref=container_ref,
         )
         task = self.state.tasks[task_id]
-        handler.start(self, task, wt)
+        if not delayed:
+            handler.start(self, task, wt)
         return task
 
     def complete(
@@ -199,10 +207,19 @@ class Cascade:
         """Queue the consequences of a task's end (retry, fail, or go on) for `run`."""
         self._to_settle.append(task_id)
 
+    def later(self, step: Callable[[], None]) -> None:
+        """Run `step` after what is being scheduled now, in queue order (Conductor runs a
+        system task such as DO_WHILE after the decider scheduled the tasks of its round)."""
+        self._to_settle.append(step)
+
     def run(self) -> None:
         """Work off every queued consequence; a queue, not recursion: cascades can be long."""
         while self._to_settle:
-            self._settle(self._to_settle.popleft())
+            work = self._to_settle.popleft()
+            if isinstance(work, str):
+                self._settle(work)
+            else:
+                work()
         self._complete_if_done()
 
     def _settle(self, task_id: str) -> None:
@@ -255,10 +272,7 @@ class Cascade:
     def continue_after(self, task: TaskState) -> None:
         """`task` is done: wake the JOINs waiting on it, then go to what follows it."""
         state = self.state
-        join_id = state.awaited_by.get(task.ref)
-        join = state.tasks[join_id] if join_id else None
-        if join is not None and not join.status.is_terminal:
-            handler_for(join.kind).on_awaited_done(self, join)
+        self.wake_join(task)
         if self.state.status is not WorkflowStatus.RUNNING:
             return
         if task.container_ref is not None:  # a dynamic task: its container decides
@@ -274,6 +288,13 @@ class Cascade:
             self._finish(task)
         else:
             self._container_end(position.container_ref, task)
+
+    def wake_join(self, task: TaskState) -> None:
+        """`task` ended successfully: the JOIN waiting on it (if any, and open) checks again."""
+        join_id = self.state.awaited_by.get(task.ref)
+        join = self.state.tasks[join_id] if join_id else None
+        if join is not None and not join.status.is_terminal:
+            handler_for(join.kind).on_awaited_done(self, join)
 
     def _container_end(self, container_ref: str, finished: TaskState) -> None:
         state = self.state

@@ -94,6 +94,9 @@ class RestartWorkflow(CommandBase):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RetryWorkflow(CommandBase):
     resume_subworkflow_tasks: bool = False
+    # Set by the engine: the child workflow of this task was retried, so the task reopens in
+    # place (waiting for that child) and its workflow runs again (Conductor's updateAndPushParents).
+    child_task_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -158,6 +161,9 @@ class ReportTaskResult(CommandBase):
     callback_after_seconds: int = 0
     worker_id: str | None = None
     started_at: int | None = None  # a fast task's pickup and result in one record
+    # IN_PROGRESS only: a heartbeat (Conductor's extendLease), the task stays IN_PROGRESS;
+    # else a worker task goes back to SCHEDULED, handed out again after callback_after_seconds.
+    extend_lease: bool = False
 
 
 Command = (

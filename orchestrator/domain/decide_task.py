@@ -77,7 +77,7 @@ def _apply_result(
         started_at = command.started_at if task.queued else None
     if status is TaskStatus.IN_PROGRESS:
         c.emit(
-            ev.TaskProgressed,
+            ev.TaskPostponed if _postpones(task, command) else ev.TaskProgressed,
             task_id=task.task_id,
             output=output,
             logs=logs,
@@ -101,6 +101,15 @@ def _apply_result(
             started_at=started_at,
         )
     return c
+
+
+def _postpones(task: TaskState, command: cmd.ReportTaskResult | cmd.UpdateTaskByRef) -> bool:
+    """Conductor's updateTask: IN_PROGRESS puts a worker task back to SCHEDULED, to be handed
+    out again after callbackAfterSeconds; a system task (HTTP, WAIT, ...) stays IN_PROGRESS, and
+    so does any task on a heartbeat (extendLease: the worker still runs it)."""
+    if isinstance(command, cmd.ReportTaskResult) and command.extend_lease:
+        return False
+    return handler_for(task.kind).requeued_on_progress
 
 
 def skip(c: Cascade, command: cmd.SkipTask) -> Outcome:
@@ -155,7 +164,9 @@ def timer_fired(c: Cascade, command: cmd.TimerFired) -> Outcome:
 def _task_timer(c: Cascade, task: TaskState, command: cmd.TimerFired) -> None:
     kind = command.kind
     td = task.task_def
-    if kind in (cmd.TimerKind.TASK_DELAY, cmd.TimerKind.CALLBACK):
+    if kind is cmd.TimerKind.TASK_DELAY and not task.dispatched:
+        _start_delayed(c, task)
+    elif kind in (cmd.TimerKind.TASK_DELAY, cmd.TimerKind.CALLBACK):
         c.emit(ev.TaskQueued, task_id=task.task_id)
     elif kind is cmd.TimerKind.HANDLER:
         handler_for(task.kind).on_timer(c, task, command)
@@ -168,7 +179,10 @@ def _task_timer(c: Cascade, task: TaskState, command: cmd.TimerFired) -> None:
         c.fail(task.task_id, reason, status=TaskStatus.TIMED_OUT)
     else:
         reason = {
-            cmd.TimerKind.TASK_TIMEOUT: f"Task timed out after {td.timeout_seconds} seconds",
+            cmd.TimerKind.TASK_TIMEOUT: (
+                f"Task timed out after {td.timeout_seconds} seconds. "
+                f"Timeout configured as {td.timeout_seconds} seconds"
+            ),
             cmd.TimerKind.POLL_TIMEOUT: f"Task poll timed out after {td.poll_timeout_seconds} seconds",
             cmd.TimerKind.TOTAL_TIMEOUT: (
                 f"Task exceeded total timeout of {td.total_timeout_seconds} seconds"
@@ -181,3 +195,12 @@ def _task_timer(c: Cascade, task: TaskState, command: cmd.TimerFired) -> None:
             )
         else:  # RETRY (ALERT_ONLY has no timer)
             c.fail(task.task_id, reason, status=TaskStatus.TIMED_OUT)
+
+
+def _start_delayed(c: Cascade, task: TaskState) -> None:
+    """A WAIT / HUMAN scheduled with a start or retry delay starts now (Conductor hands such
+    async system tasks to its system-task worker after the delay): IN_PROGRESS, then its type's
+    start (a WAIT's duration counts from here)."""
+    c.emit(ev.TaskPickedUp, task_id=task.task_id)
+    started = c.state.tasks[task.task_id]
+    handler_for(started.kind).start(c, started, c.spec(started))

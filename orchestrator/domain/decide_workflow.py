@@ -11,7 +11,7 @@ from orchestrator.domain.definitions import WorkflowDef, effective_type
 from orchestrator.domain.inputs import workflow_input
 from orchestrator.domain.outcome import Rejected, RejectionCode
 from orchestrator.domain.rerun import rerun as rerun_from
-from orchestrator.domain.state import WorkflowState
+from orchestrator.domain.state import TaskState, WorkflowState
 from orchestrator.domain.statuses import TaskStatus, WorkflowStatus
 from orchestrator.domain.tasks.base import handler_for, registered_kinds
 from orchestrator.domain.tasks.subworkflow import record_failed_child
@@ -188,21 +188,49 @@ def restart(c: Cascade, command: cmd.RestartWorkflow) -> Outcome:
 
 
 def retry(c: Cascade, command: cmd.RetryWorkflow) -> Outcome:
-    """New attempts of the last failed/canceled tasks (JOINs first: they have lower seq)."""
+    """Conductor's retry: the failed/canceled tasks run again in seq order, JOIN / DO_WHILE
+    reopened in place (their handlers' on_retry), the others as new attempts. The retry's time
+    restarts the workflow timeout; react tells the parent, which runs again too."""
     if (rejected := _not_terminal(c)) is not None:
         return rejected
-    state = c.state
-    failed = sorted(
-        (t for t in (state.tasks[tid] for tid in state.by_ref.values()) if t.status in _RETRIED),
-        key=lambda t: t.seq,
-    )
+    if command.child_task_id is not None:
+        return _retried_child(c, command.child_task_id)
+    failed = _failed_tasks(c.state)
     if not failed:
         return Rejected(RejectionCode.NOTHING_TO_RETRY, "no failed task to retry")
     c.emit(ev.WorkflowRetried)
+    _run_again(c, failed, command.resume_subworkflow_tasks)
+    return c
+
+
+def _failed_tasks(state: WorkflowState) -> list[TaskState]:
+    tasks = (state.tasks[tid] for tid in state.by_ref.values())
+    return sorted((t for t in tasks if t.status in _RETRIED), key=lambda t: t.seq)
+
+
+def _run_again(c: Cascade, failed: list[TaskState], resume_subworkflow_tasks: bool) -> None:
     for task in failed:
-        if handler_for(task.kind).on_retry(c, task, command.resume_subworkflow_tasks):
+        if handler_for(task.kind).on_retry(c, task, resume_subworkflow_tasks):
             continue
         c.reattempt(task)
+
+
+def _retried_child(c: Cascade, task_id: str) -> Outcome:
+    """The child workflow of task `task_id` was retried (Conductor's updateAndPushParents):
+    this workflow runs again with that task reopened in place, waiting for the same child, and
+    its other failed tasks run again as in any retry."""
+    state = c.state
+    task = state.tasks.get(task_id)
+    if task is None or task.child_workflow_id is None:
+        return Rejected(RejectionCode.TASK_NOT_FOUND, f"no task {task_id} with a child workflow")
+    if task.retried or task.generation != state.generation:
+        return Rejected(RejectionCode.STALE_ATTEMPT, "a newer attempt of the task runs")
+    if task.status not in _RETRIED:
+        return Rejected(RejectionCode.NOTHING_TO_RETRY, f"the task is {task.status}")
+    c.emit(ev.WorkflowRetried)
+    log = f"Sub workflow {task.child_workflow_id} retried."
+    c.emit(ev.TaskProgressed, task_id=task.task_id, output={}, logs=(log,))
+    _run_again(c, [t for t in _failed_tasks(c.state) if t.task_id != task_id], False)
     return c
 
 

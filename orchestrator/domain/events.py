@@ -49,7 +49,8 @@ class WorkflowRestarted(EventBase):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WorkflowRetried(EventBase):
-    pass
+    """Back to RUNNING before the new attempts of the failed tasks. Its time is Conductor's
+    lastRetriedTime: the workflow timeout runs from it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -153,6 +154,21 @@ class TaskProgressed(EventBase):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TaskPostponed(EventBase):
+    """A worker reported IN_PROGRESS ("not done, hand it to me again"): as Conductor's
+    updateTask for a worker task, it goes back to SCHEDULED and to its queue after
+    `callback_after_seconds` (at once for 0); no response timeout runs until it is picked up
+    again. (A heartbeat that keeps it IN_PROGRESS, Conductor's extendLease, is TaskProgressed.)"""
+
+    task_id: str
+    output: JSON = field(default_factory=dict)
+    logs: tuple[str, ...] = ()
+    callback_after_seconds: int = 0
+    worker_id: str | None = None
+    started_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TaskCompleted(EventBase):
     task_id: str
     output: JSON = field(default_factory=dict)
@@ -219,6 +235,7 @@ Event = (
     | TaskQueued
     | TaskPickedUp
     | TaskProgressed
+    | TaskPostponed
     | TaskCompleted
     | TaskFailed
     | TaskCompletedWithErrors
@@ -242,6 +259,7 @@ EVENT_TYPES: tuple[type[EventBase], ...] = (
     TaskQueued,
     TaskPickedUp,
     TaskProgressed,
+    TaskPostponed,
     TaskCompleted,
     TaskFailed,
     TaskCompletedWithErrors,

@@ -22,6 +22,7 @@ from orchestrator.domain.evolve_tasks import (
     _failed,
     _iterations_removed,
     _picked_up,
+    _postponed,
     _progressed,
     _queued,
     _scheduled,
@@ -53,6 +54,8 @@ def evolve(state: WorkflowState | None, event: ev.Event) -> WorkflowState:
             return _picked_up(state, event)
         case ev.TaskProgressed():
             return _progressed(state, event)
+        case ev.TaskPostponed():
+            return _postponed(state, event)
         case ev.TaskFailed():
             return _failed(state, event)
         case ev.TaskCompletedWithErrors():
@@ -68,7 +71,7 @@ def evolve(state: WorkflowState | None, event: ev.Event) -> WorkflowState:
         case ev.WorkflowRestarted():
             return _restarted(state, event)
         case ev.WorkflowRetried():
-            return copy_state(state, seq=event.seq, updated_at=event.at, **_reopened())
+            return _stamped(state, event, retried_at=event.at, **_reopened())
         case ev.WorkflowRerun():
             return _rerun(state, event)
         case ev.WorkflowPaused():

@@ -155,6 +155,24 @@ def _progressed(state: WorkflowState, e: ev.TaskProgressed) -> WorkflowState:
     return copy_state(state, seq=e.seq, updated_at=e.at, tasks=tasks, open_count=open_count)
 
 
+def _postponed(state: WorkflowState, e: ev.TaskPostponed) -> WorkflowState:
+    """Back to SCHEDULED, in its queue again at once or after the callback (TaskQueued)."""
+    task = _t(state, e.task_id)
+    task = copy_task(
+        task,
+        status=TaskStatus.SCHEDULED,
+        poll_count=task.poll_count or 1,
+        started_at=task.started_at or e.started_at or e.at,
+        updated_at=e.at,
+        output={**task.output, **e.output},
+        logs=task.logs + e.logs,
+        callback_after_seconds=e.callback_after_seconds,
+        queued=e.callback_after_seconds <= 0,
+        worker_id=e.worker_id or task.worker_id,
+    )
+    return _put(state, e, task)
+
+
 def _ended_task(
     state: WorkflowState, e: ev.Event, task: TaskState, joins: bool = False
 ) -> WorkflowState:

@@ -8,7 +8,9 @@ from functools import lru_cache
 from orchestrator.domain.context import Context
 from orchestrator.domain.definitions import JSON, TaskDef, TaskType, WorkflowTask, effective_type
 from orchestrator.domain.expressions import MISSING, Lookup, resolve
+from orchestrator.domain.retry import jitter_ms
 from orchestrator.domain.state import TaskState, WorkflowState
+from orchestrator.domain.statuses import TaskStatus
 
 
 @lru_cache(maxsize=1024)
@@ -75,15 +77,41 @@ def task_doc(task: TaskState) -> dict[str, JSON]:
         "taskDefName": task.name,
         "seq": task.seq,
         "pollCount": task.poll_count,
-        "iteration": task.iteration,
+        "iteration": conductor_iteration(task),
         "scheduledTime": task.scheduled_at,
         "startTime": task.started_at,
         "endTime": task.ended_at,
         "updateTime": task.updated_at,
         "reasonForIncompletion": task.reason,
         "workerId": task.worker_id,
-        "callbackAfterSeconds": task.callback_after_seconds,
+        "callbackAfterSeconds": conductor_callback(task),
     }
+
+
+def conductor_iteration(task: TaskState) -> int:
+    """Conductor's `iteration` of a task: a DO_WHILE's is the iteration it runs (its output's
+    `iteration`), any other task's the loop iteration it belongs to."""
+    if task.kind == TaskType.DO_WHILE and isinstance(task.output, dict):
+        current = task.output.get("iteration")
+        if isinstance(current, int) and not isinstance(current, bool):
+            return current
+    return task.iteration
+
+
+def conductor_callback(task: TaskState) -> int:
+    """Conductor's `callbackAfterSeconds`: a task waiting out its start or retry delay shows
+    the delay (its mappers and retry set both fields); else the worker's last callback."""
+    if task.status is TaskStatus.SCHEDULED and not task.started_at and task.start_delay_ms:
+        return start_delay_seconds(task.start_delay_ms, task.task_def, task.retried_task_id)
+    return task.callback_after_seconds
+
+
+def start_delay_seconds(delay_ms: int, task_def: TaskDef, retried_task_id: str | None) -> int:
+    """Conductor's `startDelayInSeconds`: the delay in seconds without the retry's jitter (its
+    jitter only postpones the queue message; here it is part of the delay, see retry.py)."""
+    if retried_task_id is not None:
+        delay_ms -= jitter_ms(task_def, retried_task_id)
+    return max(0, delay_ms) // 1000
 
 
 def lookup_for(state: WorkflowState) -> Lookup:

@@ -29,6 +29,7 @@ class RejectionCode(StrEnum):
     NOT_RESTARTABLE = "NOT_RESTARTABLE"
     NOTHING_TO_RETRY = "NOTHING_TO_RETRY"
     NOT_SUPPORTED = "NOT_SUPPORTED"
+    ENGINE_ERROR = "ENGINE_ERROR"  # the engine failed on it (a bug) and could not fail the workflow
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,12 +11,20 @@ from __future__ import annotations
 from orchestrator.domain import commands as cmd
 from orchestrator.domain import events as ev
 from orchestrator.domain.effects import DispatchTask, Effect, EmitCommand, ScheduleTimer
+from orchestrator.domain.inputs import start_delay_seconds
 from orchestrator.domain.state import TaskState, WorkflowState
 from orchestrator.domain.statuses import TaskStatus
 from orchestrator.domain.tasks.base import handler_for
 from orchestrator.domain.timers import task_deadlines, workflow_deadline
 
-_TASK_EVENTS = (ev.TaskScheduled, ev.TaskQueued, ev.TaskPickedUp, ev.TaskProgressed)
+_TASK_EVENTS = (
+    ev.TaskScheduled,
+    ev.TaskQueued,
+    ev.TaskPickedUp,
+    ev.TaskProgressed,
+    ev.TaskPostponed,
+)
+_HANDED_OUT = (ev.TaskScheduled, ev.TaskQueued, ev.TaskPostponed)  # maybe to its queue now
 _RUN_STARTS = (ev.WorkflowStarted, ev.WorkflowRestarted, ev.WorkflowRetried, ev.WorkflowRerun)
 _ENDS = (ev.WorkflowCompleted, ev.WorkflowFailed, ev.WorkflowTerminated)
 
@@ -36,11 +44,13 @@ def _react(state: WorkflowState, event: ev.Event) -> tuple[Effect, ...]:
     if isinstance(event, _TASK_EVENTS):
         task = state.tasks[event.task_id]
         effects: list[Effect] = []
-        if isinstance(event, ev.TaskScheduled | ev.TaskQueued) and _dispatchable(task):
+        if isinstance(event, _HANDED_OUT) and _dispatchable(task):
             effects.append(dispatch(state, task))
         return (*effects, *task_timers(state, task))
     if isinstance(event, ev.WorkflowRerun):
         return (*workflow_timers(state), *_rerun_parent(state, event.at))
+    if isinstance(event, ev.WorkflowRetried):
+        return (*workflow_timers(state), *_retry_parent(state, event.at))
     if isinstance(event, _RUN_STARTS):
         return workflow_timers(state)
     if isinstance(event, ev.TaskCanceled):
@@ -120,7 +130,9 @@ def dispatch(state: WorkflowState, task: TaskState) -> DispatchTask:
         poll_count=task.poll_count,
         seq=task.seq,
         scheduled_time=task.scheduled_at,
-        start_delay_in_seconds=task.start_delay_ms // 1000,
+        start_delay_in_seconds=start_delay_seconds(
+            task.start_delay_ms, task.task_def, task.retried_task_id
+        ),
         response_timeout_seconds=td.response_timeout_seconds,
         callback_after_seconds=task.callback_after_seconds,
         domain=domains.get(task.name) or domains.get("*"),
@@ -159,6 +171,22 @@ def _rerun_parent(state: WorkflowState, at: int) -> tuple[Effect, ...]:
         actor="engine",
         from_task_id=state.parent_task_id,
         rerun_child_id=state.workflow_id,
+    )
+    return (EmitCommand(command=command),)
+
+
+def _retry_parent(state: WorkflowState, at: int) -> tuple[Effect, ...]:
+    """A child workflow was retried: its parent runs again, its task waiting for this child
+    (Conductor's updateAndPushParents), up the tree. When the parent itself retried the child
+    (resumeSubworkflowTasks) its task is open already and it rejects this: harmless."""
+    if not (state.parent_workflow_id and state.parent_task_id):
+        return ()
+    command = cmd.RetryWorkflow(
+        workflow_id=state.parent_workflow_id,
+        root_workflow_id=state.root_workflow_id,
+        at=at,
+        actor="engine",
+        child_task_id=state.parent_task_id,
     )
     return (EmitCommand(command=command),)
 

@@ -6,8 +6,10 @@ an enclosing loop, what follows each enclosing container, and everything nested 
 task itself. Sibling fork branches are not downstream: what they completed stays. (Conductor
 cuts by seq, which also drops completed sibling branches that ran later.)
 
-Then, as Conductor's finalizeRerun: enclosing SWITCH/DO_WHILE tasks are reopened (the loop at
-the rerun task's iteration, its later iteration outputs dropped), the JOIN of each enclosing
+Then, as Conductor's finalizeRerun: enclosing DO_WHILE tasks are reopened (the loop at the
+rerun task's iteration, its later iteration outputs dropped; an enclosing SWITCH completed when
+its case was chosen and stays COMPLETED; one canceled under older rules is completed in place),
+the JOIN of each enclosing
 fork is scheduled again, every other task of the view that ended unsuccessfully (a sibling
 branch canceled by the failure) is reopened (containers) or gets a new attempt, and the rerun
 task gets a new attempt (`task_input`, if given, is its input; else it is resolved again).
@@ -31,6 +33,7 @@ from orchestrator.domain.definitions import TaskType, effective_type
 from orchestrator.domain.outcome import Rejected, RejectionCode
 from orchestrator.domain.state import TaskState, WorkflowState
 from orchestrator.domain.tasks.do_while import loop_items
+from orchestrator.domain.tasks.switch import complete_in_place
 
 # Containers that wait for their nested list: reopened in place, never re-attempted.
 REOPENED = frozenset(
@@ -43,6 +46,7 @@ REOPENED = frozenset(
     }
 )
 FORKS = frozenset({TaskType.FORK_JOIN, TaskType.FORK_JOIN_DYNAMIC})
+SWITCHES = frozenset({TaskType.SWITCH, TaskType.DECISION})
 RERAN_LOG = "Sub workflow {} reran."  # Conductor's execution log on the parent's task
 
 
@@ -165,6 +169,8 @@ def _reopen_containers(c: Cascade, anchor: TaskState, chain: list[TaskState]) ->
     for container in reversed(chain):  # outermost first
         if container.kind == TaskType.DO_WHILE:
             _reopen_loop(c, container, anchor.iteration)
+        elif container.kind in SWITCHES:  # completed when its case was chosen: stays so
+            complete_in_place(c, container)
         elif container.kind in REOPENED and container.status.is_terminal:
             c.emit(ev.TaskProgressed, task_id=container.task_id, output={})
 
@@ -223,6 +229,8 @@ def _unsuccessful_tasks(state: WorkflowState, done: set[str]) -> list[TaskState]
 def _repair(c: Cascade, broken: list[TaskState]) -> None:
     """Those tasks run again: containers reopen, other tasks get a new attempt."""
     for task in broken:
+        if task.kind in SWITCHES and complete_in_place(c, task):
+            continue
         if task.kind in REOPENED:
             c.emit(ev.TaskProgressed, task_id=task.task_id, output={})
             continue

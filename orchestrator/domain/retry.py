@@ -35,7 +35,11 @@ def base_delay_seconds(task_def: TaskDef, retry_count: int) -> int:
 
 def jitter_ms(task_def: TaskDef, task_id: str) -> int:
     """A deterministic draw, uniform over [0, backoffJitterMs], keyed by the task id."""
-    bound = task_def.backoff_jitter_ms
+    return jitter_of(task_def.backoff_jitter_ms, task_id)
+
+
+def jitter_of(bound: int, task_id: str) -> int:
+    """`jitter_ms` given the bound (backoffJitterMs) itself."""
     if bound <= 0:
         return 0
     digest = hashlib.sha256(task_id.encode("utf-8")).digest()

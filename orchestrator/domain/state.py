@@ -93,6 +93,8 @@ class WorkflowState:
     join_waiting: Map[str, int] = field(default_factory=Map)  # JOIN task id -> outstanding
     awaited_by: Map[str, str] = field(default_factory=Map)  # joinOn ref -> JOIN task id
     unsettled: PSet[str] = field(default_factory=pset)  # ended while PAUSED, handled on resume
+    # Fields added later go last, with a default: older state-table records load (statecodec).
+    retried_at: int = 0  # last retry (Conductor's lastRetriedTime): the workflow timeout restarts
 
     def task(self, task_id: str) -> TaskState | None:
         return self.tasks.get(task_id)

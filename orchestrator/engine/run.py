@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from typing import Any
 
 from orchestrator.settings import Settings
 
@@ -14,7 +15,9 @@ KAFKA_WAIT_S = 600.0  # how long a processor started before its broker waits for
 KAFKA_RETRY_S = 2.0
 
 
-def run_processor(settings: Settings) -> None:
+def run_processor(settings: Settings, scripts: Any = None) -> None:
+    """`scripts`: the script evaluator (default: the real one, DefaultScriptEvaluator); a test
+    may wrap it to inject a fault (tests/e2e/faulty_processor.py)."""
     import faulthandler
     import signal
 
@@ -46,10 +49,11 @@ def run_processor(settings: Settings) -> None:
         for line in report.errors:
             print(f"orchestrator processor: {line}", file=sys.stderr)
         sys.exit(1)
-    scripts = DefaultScriptEvaluator(
-        timeout_ms=settings.script_timeout_ms,
-        memory_limit_bytes=settings.script_memory_mb * 1024 * 1024,
-    )
+    if scripts is None:
+        scripts = DefaultScriptEvaluator(
+            timeout_ms=settings.script_timeout_ms,
+            memory_limit_bytes=settings.script_memory_mb * 1024 * 1024,
+        )
     processor = Processor(settings, scripts)
     from orchestrator.gctune import tune_for_service
 

@@ -117,9 +117,26 @@ def _head(state: WorkflowState, flags: int) -> bytes:
 
 def _make(cls: type, values: tuple[Any, ...]) -> Any:
     obj = object.__new__(cls)
-    for name, value in zip(_field_names(cls), values, strict=True):
+    names = _field_names(cls)
+    if len(values) < len(names):  # written before trailing fields were added: their defaults
+        values = (*values, *_defaults(cls, names[len(values) :]))
+    for name, value in zip(names, values, strict=True):
         object.__setattr__(obj, name, value)
     return obj
+
+
+def _defaults(cls: type, names: tuple[str, ...]) -> list[Any]:
+    found = {f.name: f for f in dataclasses.fields(cls)}
+    values = []
+    for name in names:
+        spec = found[name]
+        if spec.default is not dataclasses.MISSING:
+            values.append(spec.default)
+        elif spec.default_factory is not dataclasses.MISSING:
+            values.append(spec.default_factory())
+        else:
+            raise TypeError(f"{cls.__name__}.{name} has no default: rebuild the state table")
+    return values
 
 
 def _field_names(cls: type) -> tuple[str, ...]:

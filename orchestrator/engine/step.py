@@ -10,6 +10,11 @@ records and raises `Unpersistable` when one cannot be written (too large for a K
 refused by the codec). The command's outcome is then dropped before anything of it is kept, and
 the workflow is failed with the reason instead (`FailWorkflow`, decided here like any command),
 or a start is rejected with it. One workflow's outcome can never stop the processor.
+
+Engine errors (issue #16): when decide, evolve or react raises (a bug, not a rule), the command
+goes to the dead letters as before, AND its running workflow is failed the same way with the
+reason (`engine error on <Command>: <Exception>: <message>`), so it does not wait forever for
+what the command should have caused; with no running workflow the sender gets ENGINE_ERROR.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from orchestrator.domain.state import WorkflowState
 
 log = logging.getLogger(__name__)
 
+MAX_ERROR_CHARS = 500  # of the exception text kept in the workflow's reason
+
 
 class Unpersistable(Exception):
     """A command's outcome cannot be written; `reason` says which record and why."""
@@ -45,7 +52,8 @@ Check = Callable[[Sequence[tuple[Event, str | None]], Sequence[object]], None]
 
 @dataclass(frozen=True, slots=True)
 class Failure:
-    """A command the engine could not handle (a bug, not a rule): it goes to the dead letters."""
+    """A command the engine could not handle (a bug, not a rule): it goes to the dead letters
+    (and its workflow fails, see `_engine_error`)."""
 
     command: Command
     reason: str
@@ -100,8 +108,7 @@ def process_batch(
                     step = _contain(state, command, command_id, ctx, check, exc.reason, out)
         except Exception as exc:  # a bug in the core must not stop the partition
             log.exception("engine error on %s for workflow %s", type(command).__name__, wid)
-            out.failures.append(Failure(command, f"engine error: {type(exc).__name__}: {exc}"))
-            continue
+            step = _engine_error(state, command, command_id, ctx, check, exc, out)
         if step is None:
             continue
         out.events.extend(step.events)
@@ -109,6 +116,44 @@ def process_batch(
         if step.state is not None:
             out.states[wid] = step.state
     return out
+
+
+def _engine_error(
+    state: WorkflowState | None,
+    command: Command,
+    command_id: str | None,
+    ctx: Context,
+    check: Check | None,
+    exc: Exception,
+    out: BatchOutput,
+) -> _Step | None:
+    """A command the engine failed on is never lost silently: the raw command goes to the dead
+    letters (for diagnosis) and its running workflow fails with the reason (`FailWorkflow`);
+    with none running, a rejection (ENGINE_ERROR) tells the sender. None: nothing changes."""
+    detail = str(exc)[:MAX_ERROR_CHARS]
+    reason = f"engine error on {type(command).__name__}: {type(exc).__name__}: {detail}"
+    out.failures.append(Failure(command, reason))
+    if state is None or state.is_terminal:
+        out.rejections.append((command, Rejected(RejectionCode.ENGINE_ERROR, reason), command_id))
+        return None
+    fail = FailWorkflow(
+        workflow_id=command.workflow_id,
+        root_workflow_id=command.root_workflow_id,
+        at=command.at,
+        actor="engine",
+        reason=reason,
+    )
+    try:
+        decision = decide(state, fail, ctx)
+        if isinstance(decision, Rejected):  # pragma: no cover - state is not terminal
+            return None
+        step = _apply(state, decision, command_id)
+        if check is not None:
+            check(step.events, step.effects)
+        return step
+    except Exception:
+        log.exception("cannot fail workflow %s after an engine error", command.workflow_id)
+        return None
 
 
 @dataclass(slots=True)

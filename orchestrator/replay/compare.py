@@ -27,6 +27,7 @@ WORKFLOW_FIELDS = (
     "create_time",
     "start_time",
     "end_time",
+    "last_retried_time",
 )
 TASK_FIELDS = ("status", "output", "retry_count", "retired")
 _SHOWN_CHARS = 200

@@ -50,6 +50,7 @@ def workflow_row(state: WorkflowState, *, with_definition: bool = True) -> Row:
         "end_time": _or_none(state.ended_at),
         "last_seq": state.seq,
         "generation": state.generation,
+        "last_retried_time": state.retried_at,
         "task_count": state.task_count,
         "definition": workflow_def_to_json(state.definition) if with_definition else None,
     }

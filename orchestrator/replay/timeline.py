@@ -84,6 +84,9 @@ def _task(entry: Entry, ref: Callable[[str | None], str]) -> str | None:
         case "TaskProgressed":
             callback = d.get("callback_after_seconds")
             return f"{task} IN_PROGRESS" + (f" callback in {callback} s" if callback else "")
+        case "TaskPostponed":
+            callback = d.get("callback_after_seconds")
+            return f"{task} SCHEDULED again" + (f" in {callback} s" if callback else "")
         case "TaskCompleted":
             return f"{task} COMPLETED{_picked_up(d)} output={_short(d.get('output'))}"
         case "TaskFailed":

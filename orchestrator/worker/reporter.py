@@ -54,6 +54,7 @@ class Reporter:
             callback_after_seconds=outcome.callback_after_seconds,
             worker_id=self.worker_id,
             started_at=started_at,
+            extend_lease=outcome.extend_lease,
         )
 
     def report(
@@ -100,6 +101,7 @@ class Reporter:
             output or {},
             logs=tuple(logs),
             callback_after_seconds=callback_after_seconds,
+            extend_lease=callback_after_seconds <= 0,  # still working: keep it (extendLease)
         )
         self.report(dispatch, outcome, started_at=started_at)
 

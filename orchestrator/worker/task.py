@@ -41,8 +41,9 @@ class TerminalError(Exception):
 class InProgress:
     """Return this to say "not done yet, hand me the task again in N seconds" (IN_PROGRESS).
 
-    The engine re-dispatches the same task id after ``callback_after_seconds``; the function runs
-    again and can look at ``task.poll_count`` or the output it reported so far.
+    As in Conductor, the task goes back to SCHEDULED and the engine re-dispatches the same task
+    id after ``callback_after_seconds`` (0: at once); the function runs again and can look at
+    ``task.poll_count`` or the output it reported so far.
     """
 
     callback_after_seconds: int = 0
@@ -59,6 +60,7 @@ class Outcome:
     reason: str | None = None
     logs: tuple[str, ...] = ()
     callback_after_seconds: int = 0
+    extend_lease: bool = False  # IN_PROGRESS heartbeat: the task stays with this worker
 
 
 def outcome_of_return(value: Any) -> Outcome:
@@ -194,9 +196,10 @@ class TaskContext:
     ) -> None:
         """Report IN_PROGRESS now, while the function keeps running.
 
-        Keeps a long task alive (resets its responseTimeoutSeconds) and shares progress in
-        ``output``. Leave ``callback_after_seconds`` at 0 while still working: a value > 0 asks
-        the engine to hand the task out again after that many seconds.
+        Keeps a long task alive (resets its responseTimeoutSeconds: Conductor's extendLease)
+        and shares progress in ``output``. Leave ``callback_after_seconds`` at 0 while still
+        working: a value > 0 puts the task back to SCHEDULED and asks the engine to hand it out
+        again after that many seconds (as returning ``InProgress`` does).
         """
         if self._heartbeat is None:
             raise RuntimeError("this TaskContext is not attached to a running worker")

@@ -149,6 +149,7 @@ def test_heartbeat_reaches_the_engine_before_the_result(
     ]
     assert [c.status for c in mine] == [TaskStatus.IN_PROGRESS, TaskStatus.COMPLETED]
     assert mine[0].output == {"percent": 50} and mine[0].callback_after_seconds == 0
+    assert mine[0].extend_lease  # a heartbeat keeps the task (Conductor's extendLease)
 
 
 def test_in_progress_return_asks_for_a_callback(settings: Settings, reader: CommandsReader) -> None:
@@ -162,6 +163,7 @@ def test_in_progress_return_asks_for_a_callback(settings: Settings, reader: Comm
         command = reader.wait_for(result_for(dispatch.task_id)).command
     assert command.status is TaskStatus.IN_PROGRESS
     assert command.callback_after_seconds == 15 and command.output == {"state": "waiting"}
+    assert not command.extend_lease  # hand it out again: back to SCHEDULED in the engine
 
 
 def test_duplicate_dispatch_of_a_running_task_is_executed_once(

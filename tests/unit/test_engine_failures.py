@@ -122,7 +122,7 @@ def test_heartbeat_moves_the_response_timeout():
     e = engine(TaskDef(name="a", response_timeout_seconds=30))
     e.start("one")
     e.ack("a", at=T0)
-    e.report("a", TaskStatus.IN_PROGRESS, at=T0 + 20_000)
+    e.report("a", TaskStatus.IN_PROGRESS, at=T0 + 20_000, extend_lease=True)
     assert (
         e.rejected(e.fire(K.RESPONSE_TIMEOUT, "a", T0 + 30_000)).code is RejectionCode.TIMER_STALE
     )

@@ -188,7 +188,10 @@ def test_in_progress_report_merges_output_and_appends_logs():
     e.report("a", TaskStatus.IN_PROGRESS, output={"q": 2}, logs=("two",))
     assert e.t("a").output == {"p": 1, "q": 2}
     assert e.t("a").logs == ("one", "two")
-    assert e.t("a").status is TaskStatus.IN_PROGRESS
+    assert e.t("a").status is TaskStatus.SCHEDULED  # Conductor: handed out again
+    e.report("a", TaskStatus.IN_PROGRESS, output={"r": 3}, extend_lease=True)
+    assert e.t("a").status is TaskStatus.IN_PROGRESS  # a heartbeat (extendLease)
+    assert e.t("a").output == {"p": 1, "q": 2, "r": 3}
 
 
 def test_callback_after_seconds_requeues_task_after_delay():

@@ -143,7 +143,7 @@ def test_terminate_task_completed_cancels_parallel_tasks():
     assert e.t("a").status is TaskStatus.CANCELED
 
 
-def test_switch_value_param_selects_case():
+def test_switch_completes_with_its_case_and_the_workflow_goes_on_after_the_case():
     wf = workflow(
         "s",
         task(
@@ -158,9 +158,11 @@ def test_switch_value_param_selects_case():
     )
     e = run(wf, input={"v": "y"})
     assert e.t("b").status is TaskStatus.SCHEDULED
-    assert e.t("s").status is TaskStatus.IN_PROGRESS
-    e.report("b")
+    assert e.t("s").status is TaskStatus.COMPLETED  # Conductor: completed as the case is chosen
     assert e.t("s").output == {"evaluationResult": ["y"], "selectedCase": "y"}
+    assert e.t("s").input == {"v": "y", "case": "y", "hasChildren": "true"}
+    assert e.state.lookup_ref("c") is None  # what follows waits for the case to end
+    e.report("b")
     assert e.t("c").status is TaskStatus.SCHEDULED
 
 
@@ -212,6 +214,20 @@ def test_decision_case_value_param():
     )
     e = run(wf)
     assert e.t("a").status is TaskStatus.SCHEDULED
+    assert e.t("d").status is TaskStatus.COMPLETED
+    assert e.t("d").input == {"case": "1", "hasChildren": "true"}  # DecisionTaskMapper's input
+    assert e.t("d").output == {"caseOutput": ["1"]}
+
+
+def test_decision_falls_back_to_the_default_case_for_an_empty_case_but_switch_does_not():
+    cases = {"x": ()}
+    kw = {"input_parameters": {"v": "x"}, "decision_cases": cases, "default_case": (task("b"),)}
+    decision = workflow("d", task("d", "DECISION", case_value_param="v", **kw))
+    switch = workflow("s", task("s", "SWITCH", evaluator_type="value-param", expression="v", **kw))
+    assert run(decision).t("b").status is TaskStatus.SCHEDULED
+    e = run(switch)
+    assert e.state.lookup_ref("b") is None
+    assert e.state.status is WorkflowStatus.COMPLETED
 
 
 def test_fork_schedules_all_branches_and_join_waits():

@@ -33,7 +33,8 @@ def test_every_operation_names_a_known_statement_with_all_its_parameters() -> No
         ev.TaskCompletedWithErrors(**head("wf", 18), task_id="s1"),
         ev.TaskProgressed(**head("wf", 19), task_id="wf-t1", logs=("x",)),
         ev.TaskQueued(**head("wf", 20), task_id="wf-t1"),
-        ev.WorkflowTerminated(**head("wf", 21), reason="enough"),
+        ev.TaskPostponed(**head("wf", 21), task_id="wf-t1", callback_after_seconds=5),
+        ev.WorkflowTerminated(**head("wf", 22), reason="enough"),
     ]
     import re
 
@@ -63,6 +64,15 @@ def test_a_scheduled_retry_inserts_the_attempt_and_marks_the_previous_one_retrie
     assert ops[1].params["retry_count"] == 1
     assert ops[1].params["task_def"].value["name"] == "charge"
     assert ops[2].params["retried_task_id"] == "t2"
+
+
+def test_a_postponed_task_goes_back_to_scheduled_with_its_callback() -> None:
+    [op] = ops_for(
+        ev.TaskPostponed(**head("wf", 6), task_id="t2", output={"p": 1}, callback_after_seconds=30)
+    )
+    assert op.statement == "task_postponed"
+    assert "status = 'SCHEDULED'" in SQL[op.statement]
+    assert (op.params["callback_after_seconds"], op.params["output"]) == (30, J({"p": 1}))
 
 
 def test_task_failure_carries_status_reason_and_worker() -> None:

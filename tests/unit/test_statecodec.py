@@ -110,3 +110,17 @@ def test_definitions_are_embedded_once_per_object_and_shared_again_when_loaded()
     # the record holds the definition's bytes as pickled on their own (not ~40 objects)
     alone = statecodec._dumps_with(statecodec._plain_table(), shared)
     assert all(alone in encode_state(s) for s in same)
+
+
+def test_a_record_written_before_trailing_state_fields_existed_loads_with_their_defaults() -> None:
+    """A processor upgraded in place reads states pickled before `retried_at` (issue #16) was
+    appended to WorkflowState: the missing trailing fields take their defaults."""
+    from orchestrator.engine import statecodec
+
+    state = dataclasses.replace(load_case_states()[-1], retried_at=0)
+    assert statecodec._field_names(WorkflowState)[-1] == "retried_at"
+    table = dict(statecodec._dispatch_table())
+    newer = statecodec._reducer(WorkflowState)
+    table[WorkflowState] = lambda obj: (newer(obj)[0], (WorkflowState, newer(obj)[1][1][:-1]))
+    record = statecodec._head(state, 0) + statecodec._dumps_with(table, state)
+    assert decode_state(record) == state

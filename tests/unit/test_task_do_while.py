@@ -243,9 +243,11 @@ def test_a_workflow_retry_resumes_the_loop_at_the_failed_iteration():
     finish(f, "fetch__1", {"n": 1})
     f.report("fetch__2", TaskStatus.FAILED, reason="down")
     assert f.st.status is WorkflowStatus.FAILED
+    canceled = f.task("loop")
     f.accept(cmd.RetryWorkflow(workflow_id=f.workflow_id, at=T0 + 1, actor="api:test"))
-    loop_task = f.task("loop")
-    assert loop_task.status is TaskStatus.IN_PROGRESS and loop_task.retry_count == 1
+    loop_task = f.task("loop")  # reopened in place, as Conductor's retry of a CANCELED loop
+    assert loop_task.status is TaskStatus.IN_PROGRESS and loop_task.retry_count == 0
+    assert loop_task.task_id == canceled.task_id
     assert loop_task.output["iteration"] == 2 and f.task("fetch__2").retry_count == 1
     finish(f, "fetch__2", {"n": 2})
     finish(f, "fetch__3", {"n": 3})

@@ -29,6 +29,8 @@ class TaskHandler(Protocol):
     accepts_reports: bool  # workers / the API may report a result for it
     initial_status: TaskStatus  # SCHEDULED, or IN_PROGRESS for tasks that wait in the engine
     starts_child: bool  # the task gets `child_workflow_id` = ids.child_workflow_id(task id)
+    # an IN_PROGRESS report puts it back to SCHEDULED, handed out again after its callback
+    requeued_on_progress: bool
 
     def task_type(self, wt: WorkflowTask) -> str:
         """Conductor's `taskType` (the queue name for dispatched tasks)."""

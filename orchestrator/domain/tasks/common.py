@@ -22,6 +22,7 @@ class BaseHandler:
     accepts_reports: bool = False
     initial_status: TaskStatus = TaskStatus.SCHEDULED
     starts_child: bool = False
+    requeued_on_progress: bool = False
 
     def task_type(self, wt: WorkflowTask) -> str:
         return str(effective_type(wt))

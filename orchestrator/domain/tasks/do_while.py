@@ -1,5 +1,7 @@
 """DO_WHILE: run `loopOver` once, then again while `loopCondition` holds (Conductor's DoWhile).
 
+- Iteration 1 begins after the tasks scheduled with the loop (`Cascade.later`: in a fork, the
+  other branches and the JOIN come first), as Conductor's DoWhile system task runs then.
 - Tasks of iteration N (1-based) are scheduled with `iteration=N`, so their refs are `ref__N`
   and everything nested (switch cases, forks and their JOIN counters) is per iteration.
 - The DO_WHILE task stays IN_PROGRESS; its output holds `iteration` (the current one) and, per
@@ -36,7 +38,7 @@ from orchestrator.domain.events import LoopIterationsRemoved, TaskProgressed
 from orchestrator.domain.expressions import resolve
 from orchestrator.domain.inputs import lookup_for
 from orchestrator.domain.ports import ScriptError
-from orchestrator.domain.statuses import TaskStatus
+from orchestrator.domain.statuses import TaskStatus, WorkflowStatus
 from orchestrator.domain.tasks.common import BaseHandler, TaskError
 
 if TYPE_CHECKING:
@@ -51,9 +53,6 @@ class DoWhileHandler(BaseHandler):
     initial_status = TaskStatus.IN_PROGRESS
 
     def start(self, c: Cascade, task: TaskState, wt: WorkflowTask) -> None:
-        if task.retried_task_id is not None:
-            _resume(c, task, wt)
-            return
         if not wt.loop_over:
             c.fail(task.task_id, "DO_WHILE has no loopOver tasks")
             return
@@ -61,7 +60,9 @@ class DoWhileHandler(BaseHandler):
         if items is not None and not items:
             c.complete(task.task_id, {"iteration": 0})
             return
-        _begin(c, task, wt, 1, items, {})
+        # Its first iteration begins after the tasks being scheduled with it (e.g. the other
+        # branches of a fork and their JOIN), as Conductor's DoWhile system task runs then.
+        c.later(lambda: _begin_first(c, task.task_id, wt, items))
 
     def on_container_end(self, c: Cascade, container: TaskState, finished: TaskState) -> None:
         n = finished.iteration
@@ -97,20 +98,26 @@ class DoWhileHandler(BaseHandler):
         else:
             c.complete(container.task_id, done)
 
+    def on_retry(self, c: Cascade, task: TaskState, resume_subworkflow_tasks: bool) -> bool:
+        """Conductor's workflow retry reopens the loop in place at its iteration (same task id).
+        A task inside that failed gets a new attempt from the same retry (it has a higher seq)
+        and the loop waits for it; if the condition itself failed, it is evaluated again now."""
+        condition_failed = task.status is TaskStatus.FAILED_WITH_TERMINAL_ERROR
+        c.emit(TaskProgressed, task_id=task.task_id, output={})
+        n = _current_iteration(task)
+        if not condition_failed or not n:
+            return True
+        last = c.state.current(ids.loop_ref(c.spec(task).loop_over[-1].task_reference_name, n))
+        if last is not None and last.status.is_successful:
+            self.on_container_end(c, c.state.tasks[task.task_id], last)
+        return True
 
-def _resume(c: Cascade, task: TaskState, wt: WorkflowTask) -> None:
-    """A workflow retry made a new attempt of this loop: carry on at the same iteration. If a
-    task inside failed, the retry also makes a new attempt of it (it has a higher seq) and the
-    loop waits for it; if the condition itself failed, it is evaluated again now."""
-    previous = c.state.tasks.get(str(task.retried_task_id))
-    if previous is None or _current_iteration(previous) is None:
-        c.fail(task.task_id, "nothing to resume: the loop never started an iteration")
-        return
-    c.emit(TaskProgressed, task_id=task.task_id, output=previous.output)
-    n = _current_iteration(previous) or 0
-    last = c.state.current(ids.loop_ref(wt.loop_over[-1].task_reference_name, n))
-    if previous.status is TaskStatus.FAILED_WITH_TERMINAL_ERROR and last is not None:
-        DoWhileHandler().on_container_end(c, c.state.tasks[task.task_id], last)
+
+def _begin_first(c: Cascade, task_id: str, wt: WorkflowTask, items: list[JSON] | None) -> None:
+    """The deferred first iteration, unless the loop or its workflow has ended meanwhile."""
+    task = c.state.tasks[task_id]
+    if task.status is TaskStatus.IN_PROGRESS and c.state.status is WorkflowStatus.RUNNING:
+        _begin(c, task, wt, 1, items, {})
 
 
 def _current_iteration(task: TaskState) -> int | None:

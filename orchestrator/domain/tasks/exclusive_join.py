@@ -18,6 +18,7 @@ from orchestrator.domain import ids
 from orchestrator.domain.definitions import JSON, TaskType, WorkflowTask
 from orchestrator.domain.statuses import TaskStatus
 from orchestrator.domain.tasks.common import BaseHandler
+from orchestrator.domain.tasks.fork import reopen_in_place
 
 if TYPE_CHECKING:
     from orchestrator.domain.cascade import Cascade
@@ -72,3 +73,6 @@ class ExclusiveJoinHandler(BaseHandler):
             c.complete(task.task_id, found.output)
         else:
             c.fail(task.task_id, found.reason or f"task {found.ref} ended {found.status}")
+
+    def on_retry(self, c: Cascade, task: TaskState, resume_subworkflow_tasks: bool) -> bool:
+        return reopen_in_place(c, task)

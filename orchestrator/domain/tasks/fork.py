@@ -8,6 +8,7 @@ already ended (a branch task may have completed inline before it); their consequ
 queued, so none can reach the JOIN before it exists. The state counts down per JOIN as awaited
 tasks end successfully (evolve), so completing one branch of a 1,000-wide fork is O(1); the
 JOIN completes when its counter reaches zero, with the map ref -> output of its joinOn tasks.
+A workflow retry reopens a canceled or failed JOIN in place (`reopen_in_place`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from typing import TYPE_CHECKING
 from orchestrator.domain import ids
 from orchestrator.domain.defindex import index_of
 from orchestrator.domain.definitions import JSON, TaskType, WorkflowTask
+from orchestrator.domain.events import TaskProgressed
 from orchestrator.domain.statuses import TaskStatus
+from orchestrator.domain.tasks.base import handler_for
 from orchestrator.domain.tasks.common import BaseHandler
 
 if TYPE_CHECKING:
@@ -62,3 +65,16 @@ class JoinHandler(BaseHandler):
             done = c.state.current(key)
             output[key] = done.output if done is not None else {}
         c.complete(task.task_id, output)
+
+    def on_retry(self, c: Cascade, task: TaskState, resume_subworkflow_tasks: bool) -> bool:
+        return reopen_in_place(c, task)
+
+
+def reopen_in_place(c: Cascade, task: TaskState) -> bool:
+    """Conductor's workflow retry reopens a JOIN (EXCLUSIVE_JOIN, DO_WHILE) IN_PROGRESS in place
+    (same task id) rather than scheduling a new one; it then waits for the new attempts of the
+    tasks it waits on (its counter never counted the failed ones)."""
+    c.emit(TaskProgressed, task_id=task.task_id, output={})
+    reopened = c.state.tasks[task.task_id]
+    handler_for(reopened.kind).on_awaited_done(c, reopened)
+    return True

@@ -96,8 +96,10 @@ class TerminateHandler(BaseHandler):
         if status is None:
             c.fail(task.task_id, f"invalid terminationStatus {params.get('terminationStatus')!r}")
             return
-        output = params.get("workflowOutput") or {}
-        reason = str(params.get("terminationReason") or f"Terminated by task {task.ref}")
+        output = termination_output(params.get("workflowOutput"))
+        reason = str(params.get("terminationReason") or "").strip() or (
+            f"Workflow is {status} by TERMINATE task: {task.task_id}"
+        )
         c.complete(task.task_id, output, settle=False)
         c.end_workflow(
             status,
@@ -106,3 +108,11 @@ class TerminateHandler(BaseHandler):
             failed_task=c.state.tasks[task.task_id],
             trigger_failure_workflow=status is WorkflowStatus.FAILED,
         )
+
+
+def termination_output(value: JSON) -> dict[str, JSON]:
+    """Conductor's Terminate.getInputFromParam: a map is the output, any other value is
+    wrapped as `{"output": value}`, a missing one gives `{}`."""
+    if value is None:
+        return {}
+    return dict(value) if isinstance(value, dict) else {"output": value}

@@ -16,6 +16,7 @@ class SimpleHandler(BaseHandler):
     kinds: tuple[TaskType, ...] = (TaskType.SIMPLE,)
     dispatched = True
     accepts_reports = True
+    requeued_on_progress = True  # Conductor: a worker's IN_PROGRESS means "hand it to me later"
 
     def task_type(self, wt: WorkflowTask) -> str:
         return wt.name  # Conductor: a SIMPLE task's taskType is its name (the queue)

@@ -23,6 +23,9 @@ Lifecycle (one task attempt = one child, id `ids.child_workflow_id(task id)`):
 6. Workflow retry with resumeSubworkflowTasks: a FAILED/TIMED_OUT task whose child ran is
    reopened (TaskProgressed with an empty output) and the child retried in place (RetryWorkflow,
    recursively), as Conductor does; the child reports to the same task again.
+7. A retry of the child itself (by the API): its WorkflowRetried makes react send the parent a
+   RetryWorkflow with `child_task_id`; the parent runs again (even after it TIMED_OUT), this
+   task reopened in place (logged "Sub workflow <id> retried."), and so on up the tree.
 """
 
 from __future__ import annotations
@@ -191,7 +194,7 @@ class SubWorkflowHandler(BaseHandler):
             if task.status.is_terminal or SUB_WORKFLOW_ID not in _output(task):
                 return ()
             return (EmitCommand(command=child_start(state, task, task.updated_at)),)
-        if not isinstance(event, ev.TaskProgressed) or _reopened_by_child_rerun(event):
+        if not isinstance(event, ev.TaskProgressed) or _reopened_by_child(event):
             return ()
         if SUB_WORKFLOW_ID in event.output:  # started
             return (EmitCommand(command=child_start(state, task, event.at)),)
@@ -224,9 +227,13 @@ class SubWorkflowHandler(BaseHandler):
         return True
 
 
-def _reopened_by_child_rerun(event: ev.TaskProgressed) -> bool:
-    """The child was rerun and already runs again (rerun.py logs it on the reopened task)."""
-    return any(log.startswith("Sub workflow ") and log.endswith(" reran.") for log in event.logs)
+def _reopened_by_child(event: ev.TaskProgressed) -> bool:
+    """The child was rerun or retried and already runs again (rerun.py and decide_workflow log
+    it on the reopened task, as Conductor's updateAndPushParents does)."""
+    return any(
+        log.startswith("Sub workflow ") and log.endswith((" reran.", " retried."))
+        for log in event.logs
+    )
 
 
 def _output(task: TaskState) -> dict[str, JSON]:

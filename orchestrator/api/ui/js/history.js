@@ -51,6 +51,8 @@ export function describe(event, refs) {
       return `${ref} IN_PROGRESS${d.worker_id ? ` by ${d.worker_id}` : ""}`;
     case "TaskProgressed":
       return `${ref} progress ${brief(d.output, 60)}`;
+    case "TaskPostponed":
+      return `${ref} SCHEDULED again${d.callback_after_seconds ? ` in ${d.callback_after_seconds} s` : ""} ${brief(d.output, 50)}`;
     case "TaskCompleted":
       return `${ref} COMPLETED${pickedUp(d)} ${brief(d.output, 70)}`;
     case "TaskFailed":
