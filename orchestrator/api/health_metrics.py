@@ -8,6 +8,8 @@
 | orchestrator_service_partitions | component, instance | partitions it serves now |
 | orchestrator_service_lag_records | component, instance | records of its partitions not read yet |
 | orchestrator_partitions_unserved | component, topic | partitions no live instance serves |
+| orchestrator_processor_executions | state | executions held in the live processors' memory: active (running, paused) or finished (within ORCHESTRATOR_FINISHED_RETENTION_S) |
+| orchestrator_processor_executions_evicted | instance | finished executions a processor moved to the state store since it started |
 
 ``instance`` is the instance id (``ORCHESTRATOR_INSTANCE_ID``) or else the process's member id;
 a dead instance stays listed (up 0) until the status topic forgets it (a day) or its slot's
@@ -49,6 +51,17 @@ def health_families(components: Mapping[str, ComponentHealth]) -> Iterator[Gauge
         "Partitions no live instance serves",
         labels=["component", "topic"],
     )
+    executions = GaugeMetricFamily(
+        "orchestrator_processor_executions",
+        "Executions in the live processors' memory",
+        labels=["state"],
+    )
+    evicted = GaugeMetricFamily(
+        "orchestrator_processor_executions_evicted",
+        "Finished executions moved to the state store since the processor started",
+        labels=["instance"],
+    )
+    held = {"active": 0, "finished": 0}
     for name, kind in SERVICES.items():
         details: dict[str, Any] = components[name].details if name in components else {}
         for instance in details.get("instances", []):
@@ -57,6 +70,13 @@ def health_families(components: Mapping[str, ComponentHealth]) -> Iterator[Gauge
             age.add_metric(key, instance["lastHeartbeatSecondsAgo"])
             parts.add_metric(key, sum(len(ps) for ps in instance["partitions"].values()))
             lag.add_metric(key, instance["lagRecords"])
+            stats = instance.get("stats") or {}
+            if kind == "processor" and instance["alive"] and stats:
+                held["active"] += stats.get("executionsActive", 0)
+                held["finished"] += stats.get("executionsFinished", 0)
+                evicted.add_metric([key[1]], stats.get("executionsEvicted", 0))
         for topic, gaps in sorted(details.get("unservedPartitions", {}).items()):
             unserved.add_metric([kind, topic], len(gaps))
-    yield from (up, age, parts, lag, unserved)
+    for state, count in held.items():
+        executions.add_metric([state], count)
+    yield from (up, age, parts, lag, unserved, executions, evicted)

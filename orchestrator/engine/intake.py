@@ -123,6 +123,8 @@ class CommandIntake:
         self._thread = threading.Thread(target=self._run, name="command-intake", daemon=True)
         self.assigned: set[int] = set()
         self.heartbeat = heartbeat
+        # The processor's own counters for its heartbeats (read on this thread: plain ints).
+        self.stats: Callable[[], dict[str, int]] | None = None
         self.last_batch_ms: int | None = None
 
     # -- called on the event loop ---------------------------------------------------------------
@@ -282,6 +284,7 @@ class CommandIntake:
             lag={self.topic: self._lag()},
             last_batch_ms=self.last_batch_ms,
             state="recovering" if recovering else "serving",
+            stats=self.stats() if self.stats is not None else None,
             force=force,
         )
 

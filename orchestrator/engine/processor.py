@@ -161,6 +161,7 @@ class Processor:
             membership=service_membership(self.settings.instance_id),
             heartbeat=processor_beacon(self.settings, loop),
         )
+        self.intake.stats = self._heartbeat_stats
         self.intake.start()
 
     def _learn_task_topics(self) -> None:
@@ -477,6 +478,15 @@ class Processor:
             # Deciding on a partial state could contradict the log; a restart retries cleanly.
             _exit("cannot read the state changelog; exiting")
             raise
+
+    def _heartbeat_stats(self) -> dict[str, int]:
+        """Executions held, for the heartbeat (/metrics: orchestrator_processor_executions)."""
+        active, finished = self.cache.counts()
+        return {
+            "executionsActive": active,
+            "executionsFinished": finished,
+            "executionsEvicted": self.retention.evicted,
+        }
 
     async def _log_stats(self) -> None:
         s = self.stats

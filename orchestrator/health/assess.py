@@ -94,6 +94,7 @@ def _instance(beat: Heartbeat, now_ms: int, stale_ms: int) -> dict[str, Any]:
         "partitions": {t: list(ps) for t, ps in beat.partitions.items()},
         "recovering": {t: list(ps) for t, ps in beat.recovering.items() if ps},
         "lagRecords": beat.total_lag(),
+        "stats": dict(beat.stats),
         "lastHeartbeatSecondsAgo": _seconds(now_ms - beat.at_ms),
         "lastBatchSecondsAgo": (
             None if beat.last_batch_ms is None else _seconds(now_ms - beat.last_batch_ms)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import socket
@@ -107,6 +108,7 @@ class Beacon:
         lag: Lag | None = None,
         last_batch_ms: int | None = None,
         state: str = "serving",
+        stats: Mapping[str, int] | None = None,
         force: bool = False,
     ) -> bool:
         """Publish a heartbeat if one is due (or ``force``); True if one went out."""
@@ -117,6 +119,8 @@ class Beacon:
         if self._loop_stalled(now):
             return False
         beat = self._heartbeat(partitions, recovering or {}, lag or {}, last_batch_ms, state)
+        if stats:
+            beat = dataclasses.replace(beat, stats=dict(stats))
         self._produce(beat.key.encode(), encode(beat))
         return True
 

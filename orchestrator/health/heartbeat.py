@@ -11,7 +11,8 @@ their member id; a process that stops cleanly publishes a tombstone. The value i
      "recovering": {"orchestrator.commands": [2]},     # gained, being loaded
      "lag": {"orchestrator.commands": {"0": 3, "1": 0}}, # records not read yet
      "lastBatchAt": 1760000000000, "at": 1760000001000, "startedAt": 1759999990000,
-     "intervalMs": 2000}
+     "intervalMs": 2000,
+     "stats": {"executionsActive": 12, "executionsFinished": 340}}  # component's own counters
 
 Times are the publisher's wall clock in ms; readers compare them with theirs (keep clocks in
 sync, as for the presence topic).
@@ -46,6 +47,7 @@ class Heartbeat:
     last_batch_ms: int | None = None
     started_ms: int | None = None
     interval_ms: int = INTERVAL_MS
+    stats: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def key(self) -> str:
@@ -74,6 +76,7 @@ def encode(beat: Heartbeat) -> bytes:
             "at": beat.at_ms,
             "startedAt": beat.started_ms,
             "intervalMs": beat.interval_ms,
+            "stats": dict(beat.stats),
         },
         separators=(",", ":"),
     ).encode()
@@ -105,6 +108,7 @@ def decode(value: bytes) -> Heartbeat:
             last_batch_ms=_optional_int(data.get("lastBatchAt")),
             started_ms=_optional_int(data.get("startedAt")),
             interval_ms=int(data.get("intervalMs") or INTERVAL_MS),
+            stats={str(k): int(v) for k, v in (data.get("stats") or {}).items()},
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ValueError(f"not a heartbeat: {type(exc).__name__} {exc}") from None

@@ -148,7 +148,7 @@ def test_invalid_workflow_def_gets_400_listing_each_problem(client: TestClient) 
             "tasks": [
                 {"name": "reserve", "taskReferenceName": "same"},
                 {"name": "reserve", "taskReferenceName": "same"},
-                {"name": "no_such_task_def", "taskReferenceName": "x"},
+                {"name": "no_such_task_def", "taskReferenceName": "x", "startDelay": -1},
                 {"taskReferenceName": "nameless"},
             ],
         },

@@ -13,6 +13,7 @@ executions leave the processor while every operation on them keeps working.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -311,6 +312,9 @@ def test_finished_executions_leave_the_processor_and_every_operation_still_works
     wait_evicted(d, d.rt.state_store_schema, finished)
     found = read_changelog(d.settings.kafka_bootstrap, d.rt.topics.state_changelog, range(4))
     assert found.executions[human].head is not None  # the running one stays
+    # /metrics says so too (from the processor's heartbeats)
+    held = wait_metric(client, lambda m: m.get("finished") == 0 and m.get("active") == 1)
+    assert held == {"active": 1, "finished": 0}
 
     # A late report of an evicted workflow's task meets its state: rejected, nothing changes.
     sender = CommandSender(d.rt)
@@ -389,3 +393,18 @@ def test_a_processor_started_before_its_broker_waits_for_it(tmp_path: Path) -> N
         assert b"Traceback" not in log_file.read_bytes()
     finally:
         kill9(proc)
+
+
+def wait_metric(client: TestClient, ok: Any, timeout: float = 30) -> dict[str, float]:
+    """orchestrator_processor_executions by state, once `ok` holds (or at the deadline)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = client.get("/metrics").text
+        found = {
+            m.group(1): float(m.group(2))
+            for m in re.finditer(r'^orchestrator_processor_executions\{state="(\w+)"\} (\S+)$',
+                                 text, re.M)
+        }  # fmt: skip
+        if ok(found) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.5)
