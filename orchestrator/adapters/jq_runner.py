@@ -29,6 +29,7 @@ from orchestrator.domain.ports import ScriptError
 JSON = Any
 _WORKER = Path(__file__).with_name("jq_worker.py")
 _MB = 1024 * 1024
+START_TIMEOUT_S = 30.0
 
 
 # libjq says `Cannot index string with string ("b")`; Conductor's jackson-jq says
@@ -84,12 +85,14 @@ class JqRunner:
         line = self._read_line(child.stdout.fileno(), time.monotonic() + self._timeout_ms / 1000)
         return json.loads(line)
 
-    def _read_line(self, fd: int, deadline: float) -> bytes:
+    def _read_line(self, fd: int, deadline: float, what: str = "query") -> bytes:
         while b"\n" not in self._pending:
             left = deadline - time.monotonic()
             ready = select.select([fd], [], [], max(0.0, left))[0] if left > 0 else []
             if not ready:
                 self._kill()
+                if what == "start":
+                    raise ScriptError(f"the jq process did not start within {START_TIMEOUT_S} s")
                 raise ScriptError(f"jq timed out after {self._timeout_ms} ms")
             chunk = os.read(fd, 1 << 16)
             if not chunk:  # the child died: out of memory (jq aborts) or killed
@@ -110,6 +113,14 @@ class JqRunner:
                 env={},  # `$ENV` and `env` in a query see nothing of the processor's
                 close_fds=True,
             )
+            # Its start (an interpreter and the jq module: ~0.1 s, seconds on a loaded machine)
+            # is not the query's time: wait for its ready line on a deadline of its own.
+            assert self._child.stdout is not None
+            fd = self._child.stdout.fileno()
+            ready = self._read_line(fd, time.monotonic() + START_TIMEOUT_S, what="start")
+            if json.loads(ready) != {"ready": True}:
+                self._kill()
+                raise ScriptError("the jq process did not start")
         return self._child
 
     def _kill(self) -> None:

@@ -1,6 +1,6 @@
 """The jq child process (run as a script by jq_runner.py; imports nothing of the project).
 
-Reads one JSON request per line on stdin: {"q": query, "v": input as JSON text}; answers one
+Says `{"ready": true}` once its imports are done, then reads one JSON request per line on stdin: {"q": query, "v": input as JSON text}; answers one
 JSON line on stdout: {"ok": [results]} or {"err": message}. Its address space is capped
 (argv[1] = bytes allowed above what the interpreter uses at start), so a runaway program dies
 here (jq aborts when an allocation fails) instead of in the processor. The environment is
@@ -38,6 +38,8 @@ def main() -> None:
     _cap_memory(int(sys.argv[1]) if len(sys.argv) > 1 else 0)
     programs: dict[str, object] = {}
     read, write = sys.stdin.buffer.readline, sys.stdout.buffer
+    write.write(b'{"ready": true}\n')  # imports done: the parent's query clock starts now
+    write.flush()
     while line := read():
         try:
             request = json.loads(line)
