@@ -34,7 +34,7 @@ class Fleet:
     log_dir: Path
     children: list[Child] = field(default_factory=list)
 
-    def start(self, component: str, args: list[str]) -> Child:
+    def start(self, component: str, args: list[str], env: dict[str, str] | None = None) -> Child:
         name = f"{component}-{len(self.children)}"
         log = self.log_dir / f"{name}.log"
         command = [sys.executable, "-m", "orchestrator", *args]
@@ -46,7 +46,7 @@ class Fleet:
         with open(log, "wb") as out:
             proc = subprocess.Popen(
                 command,
-                env=self.env,
+                env={**self.env, **(env or {})},
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

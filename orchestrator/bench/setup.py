@@ -60,7 +60,7 @@ def start_processes(
     projector: bool, api: bool,
 ) -> None:  # fmt: skip
     """Start everything, then wait for each to say it is ready (in its log)."""
-    started = [fleet.start("processor", ["processor"]) for _ in range(processors)]
+    started = [fleet.start("processor", ["processor"], processor_env(n)) for n in range(processors)]
     waits = [(c, b"recovered") for c in started]
     for _ in range(worker_processes):
         args = ["worker", "orchestrator.bench.workers", "--concurrency", str(worker_concurrency)]
@@ -71,6 +71,12 @@ def start_processes(
         waits.append((fleet.start("api", ["api"]), b"startup complete"))
     for child, marker in waits:
         fleet.wait_for(child, marker, READY_TIMEOUT_S)
+
+
+def processor_env(slot: int) -> dict[str, str]:
+    """A fixed instance id per processor slot (static membership, ADR 0010): a processor
+    started in the slot of a dead one takes its partitions over at once."""
+    return {"ORCHESTRATOR_INSTANCE_ID": f"bench-processor-{slot}"}
 
 
 def wait_for_api_definitions(api_url: str, name: str, timeout_s: float = 60.0) -> None:

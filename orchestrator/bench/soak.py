@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.bench.procs import Child, Fleet
+from orchestrator.bench.setup import processor_env
 
 SAMPLE_EVERY_S = 10.0
 _STATS = re.compile(rb"(\d+) active and (\d+) finished executions in memory, (\d+) evicted")
@@ -131,7 +132,9 @@ def recover(fleet: Fleet, timeout_s: float = 180.0) -> tuple[Child, dict[str, An
             child.proc.wait(10)
     fleet.children = [c for c in fleet.children if c.component != "processor"]
     spawned = time.monotonic()
-    fresh = fleet.start("processor", ["processor"])
+    # In the first one's slot (its instance id): it takes every partition over at once, as
+    # `orchestrator serve`'s supervisor restarts a processor.
+    fresh = fleet.start("processor", ["processor"], processor_env(0))
     deadline = spawned + timeout_s
     while time.monotonic() < deadline:
         found = _RECOVERED.findall(fresh.log.read_bytes())
