@@ -4,10 +4,11 @@ except deterministic lookups (definitions) and bounded, deterministic script eva
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from orchestrator.domain.definitions import TaskDef, WorkflowDef
+from orchestrator.domain.payload_limits import PayloadLimits
 
 if TYPE_CHECKING:
     from orchestrator.domain.ports import ScriptEvaluator
@@ -15,7 +16,8 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True, slots=True)
 class Context:
-    """`workflow_def(name, None)` means the latest version; `task_def(name)` may return None."""
+    """`workflow_def(name, None)` means the latest version; `task_def(name)` may return None.
+    `payload_limits`: the hard maximums of payloads the core computes itself (none by default)."""
 
     workflow_def: Callable[[str, int | None], WorkflowDef | None]
     task_def: Callable[[str], TaskDef | None]
@@ -25,3 +27,4 @@ class Context:
     # fails with the reason (decide.py). A limit, so live and replay agree only if it does not
     # change between them; it is recorded in the failure's reason.
     max_decision_events: int = 20_000
+    payload_limits: PayloadLimits = field(default_factory=PayloadLimits)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,7 +49,11 @@ class Engine:
         task_defs: list[TaskDef] = (),
         **kw: Any,  # type: ignore[assignment]
     ) -> Engine:
-        return cls(ctx=dict_context(defs, task_defs, kw.pop("scripts", None)), **kw)
+        ctx = dict_context(defs, task_defs, kw.pop("scripts", None))
+        limits = kw.pop("payload_limits", None)
+        if limits is not None:
+            ctx = dataclasses.replace(ctx, payload_limits=limits)
+        return cls(ctx=ctx, **kw)
 
     def send(self, command: cmd.Command) -> Decision:
         decision = decide(self.state, command, self.ctx)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from orchestrator.domain.definitions import JSON, TaskType, WorkflowTask, effective_type
+from orchestrator.domain.payload_limits import task_output_problem
 from orchestrator.domain.statuses import TaskStatus
 
 if TYPE_CHECKING:
@@ -66,13 +67,19 @@ class BaseHandler:
 
 class InlineHandler(BaseHandler):
     """A system task the engine evaluates at once: `evaluate` returns the output or raises
-    TaskError; the task completes (or fails) within the same decision."""
+    TaskError; the task completes (or fails) within the same decision. An output over the
+    task output limit (Context.payload_limits) fails the task for good, with an empty output
+    (Conductor's ExternalPayloadStorageUtils.failTask)."""
 
     def start(self, c: Cascade, task: TaskState, wt: WorkflowTask) -> None:
         try:
             output = self.evaluate(c, task, wt)
         except TaskError as error:
             c.fail(task.task_id, str(error), output=error.output)
+            return
+        too_large = task_output_problem(c.ctx.payload_limits, task.ref, output)
+        if too_large is not None:
+            c.fail(task.task_id, too_large, status=TaskStatus.FAILED_WITH_TERMINAL_ERROR)
             return
         c.complete(task.task_id, output)
 
