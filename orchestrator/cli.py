@@ -76,6 +76,15 @@ def _configure_logging(settings: Settings) -> None:
     )
 
 
+def _configure_process(settings: Settings) -> None:
+    """Once the settings are loaded: logging, and the payload store of every codec call in this
+    process (it connects on first use only; docs/adr/0008)."""
+    _configure_logging(settings)
+    from orchestrator.payloads.setup import configure_process
+
+    configure_process(settings)
+
+
 @app.callback()
 def _global_options(
     ctx: typer.Context,
@@ -117,7 +126,7 @@ def _global_options(
         log_level=log_level,
     )
     ctx.obj = LazySettings(
-        {k: v for k, v in overrides.items() if v is not None}, on_load=_configure_logging
+        {k: v for k, v in overrides.items() if v is not None}, on_load=_configure_process
     )
 
 

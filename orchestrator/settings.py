@@ -130,6 +130,13 @@ def _instance_id(raw: str) -> str | None:
     return value or None
 
 
+def _identifier(raw: str) -> str:
+    value = raw.strip()
+    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", value):
+        raise ValueError("expected a lower-case SQL identifier (letters, digits, '_')")
+    return value
+
+
 def _log_level(raw: str) -> str:
     value = raw.strip().upper()
     if value not in LOG_LEVELS:
@@ -303,6 +310,51 @@ class Settings:
         "activated the moment the active one dies (no start-up in a restart)",
         _boolean,
     )
+    payload_store_url: str | None = _setting(
+        None,
+        "PostgreSQL URL of the external payload store, where payloads above their threshold "
+        "live (default: DATABASE_URL)",
+        _optional_url(("postgresql", "postgres")),
+        mask=mask_url,
+    )
+    payload_store_schema: str = _setting(
+        "orchestrator_payloads",
+        "Postgres schema of the payload store's table (created if missing; not part of the "
+        "read model)",
+        _identifier,
+    )
+    workflow_input_payload_threshold_kb: int = _setting(
+        64, "Soft threshold, KiB: a larger workflow input is stored externally", _integer(1)
+    )
+    max_workflow_input_payload_kb: int = _setting(
+        4096, "Hard maximum, KiB: a start with a larger workflow input gets 413", _integer(1)
+    )
+    workflow_output_payload_threshold_kb: int = _setting(
+        64, "Soft threshold, KiB: a larger workflow output is stored externally", _integer(1)
+    )
+    max_workflow_output_payload_kb: int = _setting(
+        4096, "Hard maximum, KiB, of a workflow output", _integer(1)
+    )
+    task_input_payload_threshold_kb: int = _setting(
+        64, "Soft threshold, KiB: a larger task input is stored externally", _integer(1)
+    )
+    max_task_input_payload_kb: int = _setting(
+        4096, "Hard maximum, KiB, of a task input", _integer(1)
+    )
+    task_output_payload_threshold_kb: int = _setting(
+        64, "Soft threshold, KiB: a larger task output is stored externally", _integer(1)
+    )
+    max_task_output_payload_kb: int = _setting(
+        4096,
+        "Hard maximum, KiB: a larger task output fails its task (FAILED_WITH_TERMINAL_ERROR)",
+        _integer(1),
+    )
+    kafka_max_record_kb: int = _setting(
+        900,
+        "Largest Kafka record written, KiB: payloads move to the store until a record fits; "
+        "keep it under the broker's message.max.bytes (default 1 MiB)",
+        _integer(16, 1_000_000),
+    )
     processor_id: str = _setting(
         help="Id of this processor process (default: processor-<hostname>-<pid>)",
         factory=_process_id("processor"),
@@ -326,6 +378,14 @@ class Settings:
             host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::", "") else self.api_host
             host = f"[{host}]" if ":" in host else host
             object.__setattr__(self, "api_url", f"http://{host}:{self.api_port}")
+        for kind in ("workflow_input", "workflow_output", "task_input", "task_output"):
+            soft = getattr(self, f"{kind}_payload_threshold_kb")
+            hard = getattr(self, f"max_{kind}_payload_kb")
+            if soft > hard:
+                raise SettingsError(
+                    f"{env_name(f'{kind}_payload_threshold_kb')} ({soft}) is more than "
+                    f"{env_name(f'max_{kind}_payload_kb')} ({hard})"
+                )
         if self.min_insync_replicas is not None and (
             self.min_insync_replicas > self.replication_factor
         ):

@@ -11,17 +11,24 @@ with a precise reason, which the processor puts on the dead-letter topic. Field 
 built once at import (wire_convert.py), the schemas are parsed once by the Codec: the hot path
 is one fastavro call plus one loop over precomputed (field, converter) pairs.
 
-The module functions use the project's schemas/; build a `Wire(get_codec(settings.schemas_dir))`
-for another folder.
+Large payloads (docs/adr/0008): a Wire built with ``payloads`` stores JSON payloads above their
+soft threshold in the payload store and writes a reference instead, keeps every record under
+the record limit (``RecordTooLarge`` otherwise), and reads references back when decoding
+(``PayloadUnavailable`` when the store cannot be reached: transient, never a dead letter).
+
+The module functions use the project's schemas/ and the process's payload store, once
+``set_default_payloads`` was called (orchestrator.payloads.setup does it for every command);
+build a `Wire(get_codec(settings.schemas_dir), payloads)` for another folder.
 """
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from orchestrator.codec import wire_infra
+from orchestrator.codec import wire_payloads as wp
 from orchestrator.codec.codec import Codec, get_codec
 from orchestrator.codec.schemas import CodecError
 from orchestrator.codec.wire_convert import Fields, from_timestamp, to_timestamp, type_converters
@@ -30,6 +37,9 @@ from orchestrator.domain.commands import Command
 from orchestrator.domain.effects import DispatchTask
 from orchestrator.domain.events import Event
 
+if TYPE_CHECKING:
+    from orchestrator.payloads.externalizer import Payloads
+
 
 @dataclass(frozen=True, slots=True)
 class _Spec:
@@ -37,11 +47,12 @@ class _Spec:
     full_name: str
     encoders: Fields
     decoders: Fields
+    json_fields: wp.JsonFields  # (name, payload kind) of the JSON fields
 
 
 def _spec(t: WireType) -> _Spec:
     encoders, decoders = type_converters(t)
-    return _Spec(t.cls, t.full_name, encoders, decoders)
+    return _Spec(t.cls, t.full_name, encoders, decoders, wp.json_fields(t))
 
 
 _COMMANDS = {t.cls: _spec(t) for t in COMMANDS}
@@ -69,10 +80,20 @@ def _encode_fields(spec: _Spec, obj: Any, record: dict[str, Any]) -> dict[str, A
     return record
 
 
-def _decode_fields(spec: _Spec, record: dict[str, Any], kwargs: dict[str, Any]) -> Any:
+Resolve = Callable[[str, wp.ExternalJson], Any] | None  # None: references stay ExternalJson
+
+
+def _decode_fields(
+    spec: _Spec, record: dict[str, Any], kwargs: dict[str, Any], resolve: Resolve
+) -> Any:
     for name, convert in spec.decoders:
         value = record[name]
         kwargs[name] = value if convert is None else convert(value)
+    if resolve is not None:
+        for name, _ in spec.json_fields:
+            value = kwargs[name]
+            if type(value) is wp.ExternalJson:
+                kwargs[name] = resolve(f"{spec.full_name}.{name}", value)
     return spec.cls(**kwargs)
 
 
@@ -86,10 +107,21 @@ def _timestamp(where: str, ms: int) -> int:
 
 
 class Wire:
-    """Domain values <-> bytes with one Codec. Immutable; build once and share."""
+    """Domain values <-> bytes with one Codec (and a payload store). Build once and share."""
 
-    def __init__(self, codec: Codec) -> None:
+    def __init__(
+        self,
+        codec: Codec,
+        payloads: Payloads | None = None,
+        *,
+        record_max: int | None = None,
+    ) -> None:
         self.codec = codec
+        self.payloads = payloads
+        if record_max is None:
+            record_max = payloads.record_max if payloads is not None else wp.DEFAULT_RECORD_MAX
+        self.record_max = record_max
+        self._resolve = wp.resolver(payloads)
         # Fails here, at start, if a domain type has no schema (CodecError names it).
         self._versions = {
             t.full_name: int(codec.schema(t.full_name).get("schema_version", 1))
@@ -109,14 +141,14 @@ class Wire:
             "at": _timestamp(f"{spec.full_name}.header.at", cmd.at),
             "actor": cmd.actor,
         }
-        return self.codec.encode(spec.full_name, _encode_fields(spec, cmd, {"header": header}))
+        return self._encode(spec, _encode_fields(spec, cmd, {"header": header}))
 
     def decode_command(self, data: bytes) -> Command:
         return self.decode_command_envelope(data).command
 
     def decode_command_envelope(self, data: bytes) -> CommandEnvelope:
         name, record = self.codec.decode(data)
-        return _command_from(name, record)
+        return _command_from(name, record, self._resolve)
 
     # -- events ----------------------------------------------------------------------------
 
@@ -134,27 +166,50 @@ class Wire:
             "correlation_id": correlation_id,
             "schema_version": self._versions[spec.full_name],
         }
-        return self.codec.encode(spec.full_name, _encode_fields(spec, ev, {"header": header}))
+        return self._encode(spec, _encode_fields(spec, ev, {"header": header}))
 
     def decode_event(self, data: bytes) -> Event:
         return self.decode_event_envelope(data).event
 
     def decode_event_envelope(self, data: bytes) -> EventEnvelope:
         name, record = self.codec.decode(data)
-        return _event_from(name, record)
+        return _event_from(name, record, self._resolve)
 
     # -- task dispatches -------------------------------------------------------------------
 
     def encode_dispatch(self, d: DispatchTask) -> bytes:
         if type(d) is not DispatchTask:
             raise CodecError(f"not a DispatchTask: {type(d).__name__}")
-        return self.codec.encode(_DISPATCH.full_name, _encode_fields(_DISPATCH, d, {}))
+        return self._encode(_DISPATCH, _encode_fields(_DISPATCH, d, {}))
 
-    def decode_dispatch(self, data: bytes) -> DispatchTask:
+    def decode_dispatch(self, data: bytes, *, resolve: bool = True) -> DispatchTask:
+        """``resolve=False``: a payload in the store stays an ExternalJson (for a reader that
+        passes the dispatch on without reading its input: the gate)."""
         name, record = self.codec.decode(data)
         _expect(name, _DISPATCH.full_name, "a task dispatch")
-        result: DispatchTask = _decode_fields(_DISPATCH, record, {})
+        result: DispatchTask = _decode_fields(
+            _DISPATCH, record, {}, self._resolve if resolve else None
+        )
         return result
+
+    def _encode(self, spec: _Spec, record: dict[str, Any]) -> bytes:
+        """The record's bytes: payloads above their threshold in the store, and at most
+        ``record_max`` bytes (RecordTooLarge)."""
+        payloads = self.payloads
+        if payloads is not None and spec.json_fields:
+            wp.externalize(payloads, spec.json_fields, record)
+        data = self.codec.encode(spec.full_name, record)
+        if len(data) <= self.record_max:
+            return data
+        return wp.fit(
+            spec.full_name,
+            record,
+            data,
+            lambda r: self.codec.encode(spec.full_name, r),
+            payloads,
+            spec.json_fields,
+            self.record_max,
+        )
 
     # -- infrastructure records ------------------------------------------------------------
 
@@ -192,11 +247,11 @@ class Wire:
         """Whatever record ``data`` holds, as its Python value (for tools and replay)."""
         name, record = self.codec.decode(data)
         if name in _EVENTS_BY_NAME:
-            return _event_from(name, record).event
+            return _event_from(name, record, self._resolve).event
         if name in _COMMANDS_BY_NAME:
-            return _command_from(name, record).command
+            return _command_from(name, record, self._resolve).command
         if name == _DISPATCH.full_name:
-            return _decode_fields(_DISPATCH, record, {})
+            return _decode_fields(_DISPATCH, record, {}, self._resolve)
         return wire_infra.decode_infra(name, record)
 
 
@@ -205,7 +260,7 @@ def _expect(name: str, expected: str, what: str) -> None:
         raise CodecError(f"expected {what} ({expected}), got a record of type {name}")
 
 
-def _command_from(name: str, record: dict[str, Any]) -> CommandEnvelope:
+def _command_from(name: str, record: dict[str, Any], resolve: Resolve) -> CommandEnvelope:
     spec = _COMMANDS_BY_NAME.get(name)
     if spec is None:
         raise CodecError(f"expected a command, got a record of type {name}")
@@ -216,10 +271,10 @@ def _command_from(name: str, record: dict[str, Any]) -> CommandEnvelope:
         "at": from_timestamp(h["at"]),
         "actor": h["actor"],
     }
-    return CommandEnvelope(_decode_fields(spec, record, kwargs), h["command_id"])
+    return CommandEnvelope(_decode_fields(spec, record, kwargs, resolve), h["command_id"])
 
 
-def _event_from(name: str, record: dict[str, Any]) -> EventEnvelope:
+def _event_from(name: str, record: dict[str, Any], resolve: Resolve) -> EventEnvelope:
     spec = _EVENTS_BY_NAME.get(name)
     if spec is None:
         raise CodecError(f"expected an event, got a record of type {name}")
@@ -231,14 +286,26 @@ def _event_from(name: str, record: dict[str, Any]) -> EventEnvelope:
         "at": from_timestamp(h["occurred_at"]),
         "actor": h["actor"],
     }
-    event = _decode_fields(spec, record, kwargs)
+    event = _decode_fields(spec, record, kwargs, resolve)
     return EventEnvelope(event, h["correlation_id"], h["schema_version"])
 
 
-@functools.cache
+_DEFAULT: list[Wire] = []  # the process's default Wire, built on first use
+_DEFAULT_PAYLOADS: list[Payloads | None] = [None]
+
+
 def default_wire() -> Wire:
-    """The Wire of the project's schemas/ folder, built on first use."""
-    return Wire(get_codec())
+    """The Wire of the project's schemas/ folder and the process's payload store."""
+    if not _DEFAULT:
+        _DEFAULT.append(Wire(get_codec(), _DEFAULT_PAYLOADS[0]))
+    return _DEFAULT[0]
+
+
+def set_default_payloads(payloads: Payloads | None) -> None:
+    """The payload store of ``default_wire()`` (and so of the module functions below); called
+    once per process by orchestrator.payloads.setup.configure_process."""
+    _DEFAULT_PAYLOADS[0] = payloads
+    _DEFAULT.clear()
 
 
 def encode_command(cmd: Command, command_id: str | None = None) -> bytes:
@@ -269,8 +336,8 @@ def encode_dispatch(d: DispatchTask) -> bytes:
     return default_wire().encode_dispatch(d)
 
 
-def decode_dispatch(data: bytes) -> DispatchTask:
-    return default_wire().decode_dispatch(data)
+def decode_dispatch(data: bytes, *, resolve: bool = True) -> DispatchTask:
+    return default_wire().decode_dispatch(data, resolve=resolve)
 
 
 def encode_definition(

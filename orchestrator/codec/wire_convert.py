@@ -18,6 +18,7 @@ import orjson
 
 from orchestrator.codec.identity_cache import IdentityCache
 from orchestrator.codec.schemas import CodecError
+from orchestrator.codec.wire_payloads import ExternalJson, external_json
 from orchestrator.codec.wire_types import (
     MAX_TIMESTAMP_MS,
     MIN_TIMESTAMP_MS,
@@ -84,7 +85,9 @@ def from_timestamp(value: datetime) -> int:
 
 
 def _json_encoder(where: str) -> Convert:
-    def encode(value: Any) -> str:
+    def encode(value: Any) -> str | dict[str, Any]:
+        if type(value) is ExternalJson:  # passed through unread (wire_payloads.py)
+            return value.as_record()
         try:
             return dumps(value)
         except (TypeError, ValueError) as exc:
@@ -94,9 +97,11 @@ def _json_encoder(where: str) -> Convert:
 
 
 def _json_decoder(where: str) -> Convert:
-    def decode(text: str) -> Any:
+    def decode(text: str | dict[str, Any]) -> Any:
+        if type(text) is dict:  # the ExternalPayload branch: resolved by the Wire
+            return external_json(where, text)
         try:
-            return loads(text)
+            return loads(text)  # type: ignore[arg-type]  # the string branch
         except ValueError as exc:  # orjson.JSONDecodeError is a ValueError
             raise CodecError(f"invalid JSON text in field {where}: {exc}") from None
 

@@ -107,6 +107,31 @@ def header_schemas(versions: dict[str, int]) -> list[dict[str, Any]]:
     ]
 
 
+def payload_schemas(versions: dict[str, int]) -> list[dict[str, Any]]:
+    fields = [
+        _f(
+            "ref",
+            "string",
+            "Reference of the payload in the payload store: sha256: and the lower-case hex "
+            "SHA-256 digest of its UTF-8 JSON text (content-addressed, so a re-emitted record "
+            "references the same payload).",
+        ),
+        _f("size", "long", "Size of the payload's JSON text, bytes."),
+    ]
+    return [
+        record(
+            "ExternalPayload",
+            wt.COMMON_NS,
+            "A JSON value too large to travel in the record, stored in the payload store "
+            "(ORCHESTRATOR_PAYLOAD_STORE_URL) and referenced here; the second branch of "
+            "every JSON field (docs/adr/0008). Readers fetch the text by ref; an "
+            "ExternalPayload is never user data.",
+            versions.get(wt.EXTERNAL_PAYLOAD, 1),
+            fields,
+        )
+    ]
+
+
 def infra_schemas(versions: dict[str, int]) -> list[dict[str, Any]]:
     codes = ", ".join(c.value for c in RejectionCode)
     definition = [

@@ -16,7 +16,13 @@ import orjson
 
 from orchestrator.codec import wire_types as wt
 from orchestrator.codec.wire_docs import field_comments, field_doc, record_doc
-from orchestrator.codec.wire_fixed import TIMESTAMP, header_schemas, infra_schemas, record
+from orchestrator.codec.wire_fixed import (
+    TIMESTAMP,
+    header_schemas,
+    infra_schemas,
+    payload_schemas,
+    record,
+)
 from orchestrator.codec.wire_types import Kind, WireField, WireType
 
 _FOLDERS = {
@@ -34,7 +40,8 @@ _PLAIN: dict[Kind, Any] = {
     Kind.TIMESTAMP: TIMESTAMP,
     Kind.BOOLEAN: "boolean",
     Kind.DOUBLE: "double",
-    Kind.JSON: "string",
+    # JSON text, or a reference to the payload in the payload store (docs/adr/0008)
+    Kind.JSON: ["string", wt.EXTERNAL_PAYLOAD],
     Kind.ENUM: "string",
     Kind.STRING_ARRAY: {"type": "array", "items": "string"},
     Kind.STRING_MAP: {"type": "map", "values": "string"},
@@ -43,7 +50,7 @@ _PLAIN: dict[Kind, Any] = {
     Kind.WORKFLOW_TASK: "string",
 }
 _KIND_NOTES = {
-    Kind.JSON: "JSON text.",
+    Kind.JSON: "JSON text, or an ExternalPayload when the value is in the payload store.",
     Kind.TIMESTAMP: "Epoch milliseconds.",
     Kind.WORKFLOW_DEF: "JSON text (Conductor WorkflowDef).",
     Kind.TASK_DEF: "JSON text (Conductor TaskDef).",
@@ -126,6 +133,7 @@ def generate(root: Path) -> dict[Path, dict[str, Any]]:
             *(d.full_name for d in wt.DOMAIN_TYPES),
             wt.EVENT_HEADER,
             wt.COMMAND_HEADER,
+            wt.EXTERNAL_PAYLOAD,
             wt.DEFINITION_RECORD,
             wt.DEAD_LETTER,
             wt.REJECTION,
@@ -133,6 +141,7 @@ def generate(root: Path) -> dict[Path, dict[str, Any]]:
     }
     schemas = [
         *header_schemas(versions),
+        *payload_schemas(versions),
         *(record_schema(t, versions.get(t.full_name, 1)) for t in wt.DOMAIN_TYPES),
         *infra_schemas(versions),
     ]

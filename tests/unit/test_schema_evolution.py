@@ -51,15 +51,17 @@ def sample(t: WireType) -> Any:
     base = {"workflow_id": "wf-1", "root_workflow_id": "wf-1", "seq": 3, "at": 1_000, "actor": "a"}
     names = {f.name for f in dataclasses.fields(t.cls)}
     own = {f.name: next(iter(f.enum)) if f.enum else _SAMPLE[f.kind] for f in t.fields}
-    return t.cls(**{k: v for k, v in base.items() if k in names}, **own)
+    return t.cls(**{k: v for k, v in base.items() if k in names and k not in own}, **own)
 
 
 def test_history_keeps_a_believable_previous_task_completed() -> None:
     old = [h for h in HISTORY if h.full_name.endswith(".TaskCompleted")]
-    assert [h.version for h in old] == [1, 2]
+    assert [h.version for h in old] == [1, 2, 3]
     assert "logs" not in [f["name"] for f in old[0].schema["fields"]]
     assert "started_at" not in [f["name"] for f in old[1].schema["fields"]]
-    assert get_codec(ROOT).schema("io.orchestrator.v1.events.TaskCompleted")["schema_version"] == 3
+    output = {f["name"]: f for f in old[2].schema["fields"]}["output"]
+    assert output["type"] == "string"  # before payloads could be in the payload store (ADR 0008)
+    assert get_codec(ROOT).schema("io.orchestrator.v1.events.TaskCompleted")["schema_version"] == 4
 
 
 def test_task_completed_written_as_v1_reads_with_logs_defaulted() -> None:
@@ -131,7 +133,9 @@ def _plain_encode(schema: dict[str, Any], record: dict[str, Any]) -> bytes:
 
 
 def test_a_worker_in_another_language_reports_a_result_the_engine_reads() -> None:
-    schema = _plain_schema("common/CommandHeader.avsc", "commands/ReportTaskResult.avsc")
+    schema = _plain_schema(
+        "common/CommandHeader.avsc", "common/ExternalPayload.avsc", "commands/ReportTaskResult.avsc"
+    )
     record = {
         "header": {"command_id": None, "workflow_id": "wf-9", "root_workflow_id": "",
                    "at": 1_763_700_000_000, "actor": "worker:go-1"},

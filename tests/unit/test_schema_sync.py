@@ -71,11 +71,13 @@ def expected_avro(annotation: Any, name: str) -> Any:
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
         (inner,) = [a for a in typing.get_args(annotation) if a is not type(None)]
         if inner is Any:
-            return "string"
+            return JSON_FIELD
         return ["null", expected_avro(inner, name)]
     if annotation is int:
         return TIMESTAMP if name in ("at", "due_at", "scheduled_time") else "long"
-    plain = {str: "string", bool: "boolean", float: "double", Any: "string"}
+    if annotation is Any:
+        return JSON_FIELD
+    plain = {str: "string", bool: "boolean", float: "double"}
     if annotation in plain:
         return plain[annotation]
     if annotation in (WorkflowDef, TaskDef, WorkflowTask):
@@ -87,6 +89,21 @@ def expected_avro(annotation: Any, name: str) -> Any:
     if annotation == dict[str, str]:
         return {"type": "map", "values": "string"}
     raise AssertionError(f"{name}: {annotation!r} has no mapping in the wire contract")
+
+
+# A JSON value: its text, or a reference to it in the payload store (ADR 0008). The expanded
+# schema defines ExternalPayload at its first use and names it afterwards.
+EXTERNAL_PAYLOAD = "io.orchestrator.v1.common.ExternalPayload"
+JSON_FIELD = ["string", EXTERNAL_PAYLOAD]
+
+
+def _named(avro_type: Any) -> Any:
+    """``avro_type`` with an inlined ExternalPayload replaced by its name."""
+    if isinstance(avro_type, list):
+        return [_named(t) for t in avro_type]
+    if isinstance(avro_type, dict) and avro_type.get("name") == EXTERNAL_PAYLOAD:
+        return EXTERNAL_PAYLOAD
+    return avro_type
 
 
 def _schema(full_name: str) -> dict[str, Any]:
@@ -107,9 +124,17 @@ def test_schema_fields_match_dataclass_fields(cls: type, full_name: str, base: t
         f"{full_name}: schema fields {list(avro)} != Python fields {expected_names}; {FIX}"
     )
     for f in own:
-        got = json.loads(json.dumps(avro[f.name]["type"]))
+        got = _named(json.loads(json.dumps(avro[f.name]["type"])))
         want = expected_avro(hints[f.name], f.name)
-        if isinstance(want, list) and f.default not in (None, dataclasses.MISSING):
+        if (
+            want is not JSON_FIELD
+            and isinstance(want, list)
+            and f.default
+            not in (
+                None,
+                dataclasses.MISSING,
+            )
+        ):
             want = want[::-1]  # a non-null default puts its branch first
         assert got == want, f"{full_name}.{f.name}: schema type {got} != {want}; {FIX}"
 

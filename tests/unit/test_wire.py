@@ -265,7 +265,7 @@ def test_event_header_carries_event_id_correlation_and_schema_version() -> None:
     _, record = wire.default_wire().codec.decode(data)
     assert record["header"]["event_id"] == "wf-1:12"
     envelope = wire.decode_event_envelope(data)
-    assert (envelope.correlation_id, envelope.schema_version) == ("cmd-1", 3)  # history: v1, v2
+    assert (envelope.correlation_id, envelope.schema_version) == ("cmd-1", 4)  # history: v1-v3
 
 
 def test_json_fields_are_json_text_on_the_wire() -> None:
