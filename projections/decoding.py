@@ -1,24 +1,29 @@
 """Kafka records -> what apply.py applies (events, definition changes), via the wire codec.
 
 A record that cannot be decoded raises ``Undecodable`` with the reason; the projector puts it on
-the dead-letter topic and skips it.
+the dead-letter topic (orchestrator/kafka/dead_letters.py) and skips it. A payload store that
+cannot be reached raises ``PayloadUnavailable`` (transient): the projector reads the batch
+again later, nothing is skipped.
 """
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from confluent_kafka import Message
 
 from orchestrator.codec import CodecError
 from orchestrator.codec.wire import Wire
-from orchestrator.codec.wire_infra import DeadLetter, DefinitionRecord
+from orchestrator.codec.wire_infra import DefinitionRecord
 from orchestrator.domain.definitions import WorkflowDef
 from orchestrator.domain.definitions_json import task_def_to_json, workflow_def_to_json
 from orchestrator.domain.event_handlers import EventHandler, event_handler_to_json
 from orchestrator.domain.events import EventBase
+from orchestrator.kafka.dead_letters import dead_letter as build_dead_letter
 from orchestrator.kafka.topics import TopicNames
-from projections.apply import DefinitionChange, LoggedEvent
+from orchestrator.payloads.store import PayloadUnavailable
+from projections.apply import Batch, DefinitionChange, LoggedEvent, Position
 
 COMPONENT = "projector"
 
@@ -81,28 +86,58 @@ def decode_message(
             return definition_change(wire.decode_definition(value))
         except CodecError as exc:
             raise Undecodable(str(exc)) from None
+        except Exception as exc:  # whatever else one record can cause
+            raise Undecodable(f"{type(exc).__name__}: {exc}") from None
     if value is None:
         raise Undecodable("a null value on the events topic")
     try:
         event = wire.decode_event(value)
     except CodecError as exc:
         raise Undecodable(str(exc)) from None
+    except PayloadUnavailable:
+        raise  # transient: the batch is read again
+    except Exception as exc:  # whatever else one record can cause: set aside, never a crash
+        raise Undecodable(f"{type(exc).__name__}: {exc}") from None
     if not isinstance(event, EventBase):
         raise Undecodable(f"not an event: {type(event).__name__}")
     return LoggedEvent(event, topic, partition, offset)
 
 
-def dead_letter(wire: Wire, message: Message, reason: str) -> bytes:
-    topic, partition, offset = position(message)
-    return wire.encode_dead_letter(
-        DeadLetter(
-            topic=topic,
-            partition=partition,
-            offset=offset,
-            key=message.key(),
-            value=message.value(),
-            reason=reason,
-            failed_at=int(time.time() * 1000),
-            component=COMPONENT,
-        )
-    )
+def dead_letter(wire: Wire, message: Message, reason: str) -> tuple[bytes | None, bytes]:
+    """(key, value) of the dead letter of ``message`` (the one builder every consumer uses)."""
+    return build_dead_letter(message, reason, COMPONENT, wire=wire)
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A record read: what it decoded to, or why it cannot be applied (``reason``)."""
+
+    message: Message
+    decoded: LoggedEvent | DefinitionChange | None
+    reason: str | None = None
+
+
+HighWatermark = Callable[[str, int, int], int | None]  # (topic, partition, next offset)
+
+
+def batch_of(items: list[Item], high: HighWatermark) -> Batch:
+    """The batch of ``items``: their events and definitions, and each partition's position past
+    the last of them (records set aside included: they are skipped)."""
+    batch = Batch()
+    ends: dict[tuple[str, int], int] = {}
+    latest: dict[tuple[str, int], int] = {}
+    for item in items:
+        topic, partition, offset = position(item.message)
+        where = (topic, partition)
+        ends[where] = offset + 1
+        decoded = item.decoded
+        if isinstance(decoded, LoggedEvent):
+            batch.events.append(decoded)
+            latest[where] = max(latest.get(where, 0), decoded.event.at)
+        elif decoded is not None:
+            batch.definitions.append(decoded)
+    batch.positions = [
+        Position(topic, partition, end, high(topic, partition, end), latest.get((topic, partition)))
+        for (topic, partition), end in ends.items()
+    ]
+    return batch

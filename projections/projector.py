@@ -34,16 +34,16 @@ from orchestrator.codec.wire import Wire, default_wire
 from orchestrator.health.beacon import Beacon, service_beacon
 from orchestrator.kafka.clients import consumer_config, exit_if_fatal, service_membership, take
 from orchestrator.kafka.topics import TopicNames
+from orchestrator.kafka.transient import Backoff, QuietLog
+from orchestrator.payloads.store import PayloadUnavailable
 from orchestrator.settings import Settings
 from projections.apply import (
     Batch,
     BatchResult,
-    LoggedEvent,
-    Position,
     apply_batch,
     stored_positions,
 )
-from projections.decoding import Undecodable, dead_letter, decode_message, position
+from projections.decoding import Item, Undecodable, batch_of, dead_letter, decode_message
 from projections.migrate import migrate
 
 log = logging.getLogger(__name__)
@@ -88,6 +88,8 @@ class Projector:
         self._beacon: Beacon | None = None
         self._progress = _Progress(time.monotonic())
         self._last_report = time.monotonic()
+        self._quiet = QuietLog(log)
+        self._backoff = Backoff(cap=5.0)
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -193,63 +195,95 @@ class Projector:
     # --- one batch ---------------------------------------------------------------------------
 
     def _handle(self, messages: list[Message], dlq: Producer) -> None:
-        batch, dead = self._decode(messages)
+        try:
+            items = self._decode(messages)
+        except PayloadUnavailable as exc:  # transient: read the batch again, after a pause
+            self._quiet.warning("payload-store", "projector: %s", exc)
+            self._rewind()
+            self._backoff.sleep(lambda: self._stop)
+            return
+        if self._quiet.active("payload-store"):
+            self._quiet.clear("payload-store", "projector: payload store back")
+            self._backoff.reset()
+        dead = [(item.message, item.reason) for item in items if item.reason is not None]
+        self._set_aside(dlq, dead)
+        try:
+            result = self._apply(batch_of(items, self._high))
+        except psycopg.OperationalError as exc:
+            self._reconnect(exc)
+            return
+        except Exception as exc:  # one record's rows cannot be written: find it, set it aside
+            log.warning(
+                "projector: a batch of %d records failed (%s: %s); applying them one by one",
+                len(items),
+                type(exc).__name__,
+                exc,
+            )
+            try:
+                result = self._one_by_one(items, dlq)
+            except psycopg.OperationalError as again:
+                self._reconnect(again)
+                return
+        self._count(result, len(dead))
+
+    def _apply(self, batch: Batch) -> BatchResult:
+        hook = self.before_commit
+        assert self._conn is not None
+        return apply_batch(
+            self._conn, batch, self.name, None if hook is None else lambda: hook(batch)
+        )
+
+    def _reconnect(self, exc: Exception) -> None:
+        log.warning("projector: batch failed (%s); reconnecting, then reading it again", exc)
+        assert self._conn is not None
+        self._conn.close()
+        time.sleep(RETRY_DELAY_S)
+        self._conn = self._connect()
+        self._rewind()
+
+    def _one_by_one(self, items: list[Item], dlq: Producer) -> BatchResult:
+        """Each record in its own transaction (rows and its offset); one whose rows fail goes
+        to the dead-letter topic and only its offset is stored. A database outage
+        (OperationalError) is not a record's fault: raised, the batch is read again."""
+        applied = duplicates = received = 0
+        for item in items:
+            try:
+                result = self._apply(batch_of([item], self._high))
+            except psycopg.OperationalError:
+                raise
+            except Exception as exc:
+                self._set_aside(
+                    dlq, [(item.message, f"cannot project: {type(exc).__name__}: {exc}")]
+                )
+                result = self._apply(batch_of([Item(item.message, None, "set aside")], self._high))
+            applied += result.applied
+            duplicates += result.duplicates
+            received += result.received
+        return BatchResult(received, applied, duplicates, frozenset())
+
+    def _set_aside(self, dlq: Producer, dead: list[tuple[Message, str]]) -> None:
         for message, reason in dead:
             self._dead_letter(dlq, message, reason)
         # The DLQ records are durable before the offsets that skip them are committed.
         if dead and dlq.flush(30) > 0:
             raise RuntimeError("dead-letter records not delivered within 30 s")
-        hook = self.before_commit
-        assert self._conn is not None
-        try:
-            result = apply_batch(
-                self._conn, batch, self.name, None if hook is None else lambda: hook(batch)
-            )
-        except psycopg.OperationalError as exc:
-            log.warning("projector: batch failed (%s); reconnecting, then reading it again", exc)
-            self._conn.close()
-            time.sleep(RETRY_DELAY_S)
-            self._conn = self._connect()
-            self._rewind()
-            return
-        self._count(result, len(dead))
 
-    def _decode(self, messages: list[Message]) -> tuple[Batch, list[tuple[Message, str]]]:
-        batch = Batch()
-        dead: list[tuple[Message, str]] = []
-        ends: dict[tuple[str, int], int] = {}
-        latest: dict[tuple[str, int], int] = {}
+    def _decode(self, messages: list[Message]) -> list[Item]:
+        """One item per record read (consumer errors are logged and left out)."""
+        items: list[Item] = []
         for message in messages:
             error = message.error()
             if error is not None:
                 exit_if_fatal(error, "projector")
                 if error.code() != KafkaError._PARTITION_EOF:
-                    log.warning("projector: consumer error: %s", error)
+                    self._quiet.warning(f"consume:{error.code()}", "projector: %s", error)
                 continue
-            topic, partition, offset = position(message)
-            where = (topic, partition)
-            ends[where] = offset + 1
+            self._quiet.clear_all("consume:", "projector: consuming again")
             try:
-                decoded = decode_message(self.wire, self.topics, message)
+                items.append(Item(message, decode_message(self.wire, self.topics, message)))
             except Undecodable as exc:
-                dead.append((message, str(exc)))
-                continue
-            if isinstance(decoded, LoggedEvent):
-                batch.events.append(decoded)
-                latest[where] = max(latest.get(where, 0), decoded.event.at)
-            elif decoded is not None:
-                batch.definitions.append(decoded)
-        batch.positions = [
-            Position(
-                topic,
-                partition,
-                end,
-                self._high(topic, partition, end),
-                latest.get((topic, partition)),
-            )
-            for (topic, partition), end in ends.items()
-        ]
-        return batch, dead
+                items.append(Item(message, None, str(exc)))
+        return items
 
     def _high(self, topic: str, partition: int, next_offset: int) -> int | None:
         """The partition's log end offset as of the last fetch (to report lag)."""
@@ -263,14 +297,19 @@ class Projector:
 
     def _dead_letter(self, dlq: Producer, message: Message, reason: str) -> None:
         log.warning(
-            "projector: undecodable record %s[%s]@%s: %s",
+            "projector: record %s[%s]@%s set aside: %s",
             message.topic(),
             message.partition(),
             message.offset(),
             reason,
         )
-        value = dead_letter(self.wire, message, reason)
-        dlq.produce(self.topics.dlq, key=message.key(), value=value)
+        key, value = dead_letter(self.wire, message, reason)
+        while True:
+            try:
+                dlq.produce(self.topics.dlq, key=key, value=value)
+                break
+            except BufferError:
+                dlq.poll(0.1)
         dlq.poll(0)
 
     # --- progress ----------------------------------------------------------------------------

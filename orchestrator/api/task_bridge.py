@@ -40,13 +40,13 @@ from orchestrator.api.kafka_out import AsyncProducer, DeliveryFailed
 from orchestrator.api.task_json import task_json
 from orchestrator.api.task_subscription import Held, QueueKey, Subscription
 from orchestrator.codec.wire import Wire
-from orchestrator.codec.wire_infra import DeadLetter
 from orchestrator.domain.commands import Command, ReportTaskResult, TaskStarted
 from orchestrator.domain.effects import DispatchTask
 from orchestrator.domain.statuses import TaskStatus
 from orchestrator.flow.presence import PRESENCE_INTERVAL_S, PresenceAnnouncer
 from orchestrator.kafka.admin import ensure_topics
 from orchestrator.kafka.clients import new_producer
+from orchestrator.kafka.dead_letters import dead_letter, describe
 from orchestrator.kafka.topics import TopicNames, presence_topic_spec, task_topic_spec
 from orchestrator.secrets import MissingSecrets, SecretProvider, resolve_task_secrets
 from orchestrator.settings import Settings
@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 SINGLE_POLL_WAIT_MS = 100  # GET /tasks/poll/{type}: a short wait, as Conductor's single poll
 _REMEMBERED = 50_000  # handed-out tasks whose root id / queue we keep for their reports
 _DEAD_LETTER_WAIT_S = 10.0
+COMPONENT = "api:task-bridge"
 
 EndedLookup = Callable[[list[str]], Awaitable[set[str]]]  # task ids -> those that have ended
 
@@ -293,20 +294,12 @@ class TaskBridge:
     # -- dead letters and shutdown ---------------------------------------------------------
 
     def _dead_letter(self, message: Any, reason: str) -> None:
-        """Called on a consumer thread: an undecodable task record goes to the DLQ."""
-        log.error("task bridge: undecodable task record set aside: %s", reason)
-        letter = DeadLetter(
-            topic=message.topic(),
-            partition=message.partition(),
-            offset=message.offset(),
-            key=message.key(),
-            value=message.value(),
-            reason=reason,
-            failed_at=_now_ms(),
-            component="api:task-bridge",
-        )
-        key = (message.key() or b"").decode("utf-8", errors="replace")
-        send = self._producer.send(self.topics.dlq, key, self._wire.encode_dead_letter(letter))
+        """Called on a consumer thread: a task record that cannot be handed out goes to the
+        DLQ; waits (bounded) for its delivery before the offset moves on."""
+        log.error("task bridge: task record %s set aside: %s", describe(message), reason)
+        raw_key, value = dead_letter(message, reason, COMPONENT, wire=self._wire)
+        key = (raw_key or b"").decode("utf-8", errors="replace")
+        send = self._producer.send(self.topics.dlq, key, value)
         assert self._loop is not None  # set before any subscription starts
         future = asyncio.run_coroutine_threadsafe(send, self._loop)
         future.result(_DEAD_LETTER_WAIT_S)

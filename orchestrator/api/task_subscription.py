@@ -27,9 +27,11 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-from orchestrator.codec import CodecError, wire
+from orchestrator.codec import wire
 from orchestrator.domain.effects import DispatchTask
 from orchestrator.kafka.clients import new_consumer, take
+from orchestrator.kafka.transient import Backoff, QuietLog
+from orchestrator.payloads.store import PayloadUnavailable
 from orchestrator.settings import Settings
 from orchestrator.worker.offsets import OffsetTracker, Partition
 
@@ -90,6 +92,9 @@ class Subscription:
         self._last_poll = time.monotonic()
         self._pollers = 0
         self._stop = threading.Event()
+        self._quiet = QuietLog(log)
+        self._backoff = Backoff(cap=2.0)
+        self._rewound: set[Partition] = set()  # read again from a record (this fetch)
         self.closed = False  # set under the lock: no new takes once set
         self.assigned: set[Partition] = set()
         self.arrived = asyncio.Event()  # set on the loop when records enter the buffer
@@ -178,29 +183,56 @@ class Subscription:
             if assignment:
                 consumer.resume(assignment)
             self._paused = False
+        self._rewound.clear()
         for message in take(consumer, max(room, 1), _CONSUME_TIMEOUT_S):
-            self._accept(message)
+            self._accept(consumer, message)
 
-    def _accept(self, message: Any) -> None:
+    def _accept(self, consumer: Any, message: Any) -> None:
         error = message.error()
         if error is not None:
             if error.code() != KafkaError._PARTITION_EOF:
-                log.warning("task bridge: consume error on %s: %s", self.topic, error)
+                self._quiet.warning(
+                    f"consume:{error.code()}", "task bridge: %s: %s", self.topic, error
+                )
             return
+        self._quiet.clear_all("consume:", "task bridge: consuming %s again", self.topic)
         tp = (message.topic(), message.partition())
-        if tp not in self.assigned:
-            return  # fetched just before a revocation: its new owner reads it
-        self._tracker.started(tp, message.offset())
+        if tp not in self.assigned or tp in self._rewound:
+            return  # fetched just before a revocation (its new owner reads it), or read again
         try:
             dispatch = wire.decode_dispatch(message.value())
-        except CodecError as exc:
-            self._dead_letter(message, str(exc))
+        except PayloadUnavailable as exc:  # transient: this record again, after a pause
+            self._read_again(consumer, message, str(exc))
+            return
+        except Exception as exc:  # CodecError, or anything else one record can cause
+            self._tracker.started(tp, message.offset())
+            self._set_aside(message, f"{type(exc).__name__}: {exc}")
             self._finished.put((tp, message.offset()))
             return
+        if self._quiet.active("payload-store"):
+            self._quiet.clear("payload-store", "task bridge: payload store back")
+            self._backoff.reset()
+        self._tracker.started(tp, message.offset())
         with self._lock:
             self._buffer.append(Held(tp, message.offset(), dispatch))
         with contextlib.suppress(RuntimeError):  # the loop is gone: we are shutting down
             self._loop.call_soon_threadsafe(self.arrived.set)
+
+    def _read_again(self, consumer: Any, message: Any, reason: str) -> None:
+        """Read the partition again from this record after a pause (nothing skipped)."""
+        tp = (message.topic(), message.partition())
+        self._rewound.add(tp)
+        self._quiet.warning("payload-store", "task bridge: %s: %s", self.topic, reason)
+        with contextlib.suppress(KafkaException):  # revoked meanwhile: its new owner reads it
+            consumer.seek(TopicPartition(tp[0], tp[1], message.offset()))
+        self._backoff.sleep(self._stop.is_set)
+
+    def _set_aside(self, message: Any, reason: str) -> None:
+        """To the dead-letter topic; a failure to do so is logged, never the consumer's end."""
+        try:
+            self._dead_letter(message, reason)
+        except Exception:
+            log.exception("task bridge: dead letter for %s not produced", self.topic)
 
     def _store_finished(self, consumer: Any) -> None:
         while True:

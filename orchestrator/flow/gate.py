@@ -23,9 +23,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 
-from orchestrator.codec import CodecError, wire
+from orchestrator.codec import wire
 from orchestrator.domain.effects import DispatchTask
 from orchestrator.engine.registry import DefinitionRegistry, RegistryFollower
 from orchestrator.flow.gate_state import Held, Limits, PartitionGate
@@ -43,7 +50,9 @@ from orchestrator.kafka.clients import (
     service_membership,
     take,
 )
+from orchestrator.kafka.dead_letters import dead_letter, describe
 from orchestrator.kafka.topics import TopicNames, task_topic_spec
+from orchestrator.kafka.transient import QuietLog
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +108,7 @@ class Gate:
         self.known_topics: set[str] = set()
         self._last_commit = 0.0
         self._failed: str | None = None  # the first delivery error seen
+        self._quiet = QuietLog(log)
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -146,11 +156,14 @@ class Gate:
     def step(self) -> None:
         msgs = take(self.consumer, 2000, TICK_S)
         for msg in msgs:
-            if msg.error() is None:
+            error = msg.error()
+            if error is None:
+                self._quiet.clear_all("", "gate topic: reading again")
                 self._fold(msg)
             else:
-                exit_if_fatal(msg.error(), "gate")
-                log.warning("gate topic: %s", msg.error())
+                exit_if_fatal(error, "gate")
+                if error.code() != KafkaError._PARTITION_EOF:
+                    self._quiet.warning(f"{error.code()}", "gate topic: %s", error)
         if msgs:
             self._last_batch_ms = now_ms()
         now = now_ms()
@@ -178,12 +191,13 @@ class Gate:
             if is_control(value):
                 self._fold_control(part, name, decode_control(value), offset)
             else:
-                dispatch = wire.decode_dispatch(value)
+                # Payloads in the store stay references: the gate never reads them (ADR 0008).
+                dispatch = wire.decode_dispatch(value, resolve=False)
                 self.embedded[name] = limits_of_dispatch(dispatch)
                 held = Held(dispatch.task_id, dispatch.workflow_priority, offset, dispatch)
                 part.gate(name).dispatch(held)
-        except (CodecError, ValueError) as exc:  # a bad record must not stop the gate
-            log.error("gate: skipping undecodable record %s[%s]@%s: %s", name, p, offset, exc)
+        except Exception as exc:  # a bad record must not stop the gate: set it aside
+            self._dead_letter(msg, f"{type(exc).__name__}: {exc}")
         target = self.catching_up.get(p)
         if target is not None and part.position >= target:
             del self.catching_up[p]
@@ -225,7 +239,12 @@ class Gate:
         self._flush_or_die("released records")
         log.debug("gate partition %s released %d task(s)", p, len(resolved))
 
-    def _produce(self, topic: str, key: bytes, value: bytes, partition: int | None) -> None:
+    def _dead_letter(self, msg: Any, reason: str) -> None:
+        log.error("gate: record %s set aside: %s", describe(msg), reason)
+        key, value = dead_letter(msg, reason, "gate")
+        self._produce(self.topics.dlq, key, value, None)
+
+    def _produce(self, topic: str, key: bytes | None, value: bytes, partition: int | None) -> None:
         kwargs: dict[str, Any] = {"key": key, "value": value, "on_delivery": self._delivered}
         if partition is not None:
             kwargs["partition"] = partition

@@ -30,7 +30,8 @@ from typing import Any
 from confluent_kafka import KafkaException
 
 from orchestrator.kafka.admin import ensure_topics
-from orchestrator.kafka.follower import TopicFollower
+from orchestrator.kafka.dead_letters import DeadLetterSink
+from orchestrator.kafka.follower import OnError, TopicFollower
 from orchestrator.kafka.topics import TopicNames, presence_topic_spec
 from orchestrator.settings import Settings
 
@@ -167,8 +168,10 @@ class PresenceView:
         *,
         ensure: Callable[[float], None] | None = None,
         wall_ms: Callable[[], int] = now_ms,
+        on_error: OnError | None = None,
     ) -> None:
         self.table = PresenceTable()
+        self._on_error = on_error  # a record that is not a poll: e.g. to the dead letters
         self.topic = topic
         self.window_ms = window_ms
         self._ensure = ensure
@@ -177,8 +180,12 @@ class PresenceView:
         self._follower: TopicFollower | None = None  # made by start(): never started, no client
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> PresenceView:
+    def from_settings(cls, settings: Settings, component: str | None = None) -> PresenceView:
+        """``component`` given: records that are not polls go to the dead-letter topic as set
+        aside by it (else they are logged and skipped)."""
         spec = presence_topic_spec(settings)
+        names = TopicNames.from_settings(settings)
+        sink = DeadLetterSink(settings.kafka_bootstrap, names.dlq, component) if component else None
 
         def ensure(timeout_s: float) -> None:
             report = ensure_topics(settings.kafka_bootstrap, [spec], timeout_s)
@@ -187,9 +194,10 @@ class PresenceView:
 
         return cls(
             settings.kafka_bootstrap,
-            TopicNames.from_settings(settings).presence,
+            names.presence,
             settings.active_worker_last_poll_secs * 1000,
             ensure=ensure,
+            on_error=sink,
         )
 
     # -- questions -------------------------------------------------------------------------
@@ -209,7 +217,9 @@ class PresenceView:
     def start(self, timeout_s: float = 30.0) -> None:
         if self._ensure is not None:
             self._ensure(timeout_s)
-        self._follower = TopicFollower(self._bootstrap, self.topic, self._apply, name="presence")
+        self._follower = TopicFollower(
+            self._bootstrap, self.topic, self._apply, name="presence", on_error=self._on_error
+        )
         if not self._follower.start(timeout_s):
             log.warning("presence: not caught up after %.0f s; going on", timeout_s)
 
@@ -219,11 +229,9 @@ class PresenceView:
             self._follower = None
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
-        try:
-            if value is None:
-                if key:
-                    self.table.forget(key)
-                return
-            self.table.record(decode_poll(value))
-        except (ValueError, KeyError, TypeError) as exc:  # a bad record must not stop us
-            log.error("presence: skipping undecodable record %r: %s", key, exc)
+        """Raises for a record that is not a poll: the follower sets it aside and goes on."""
+        if value is None:
+            if key:
+                self.table.forget(key)
+            return
+        self.table.record(decode_poll(value))

@@ -40,5 +40,5 @@ def run_gate(settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    Gate(settings, lambda: PresenceView.from_settings(settings)).run(stop)
+    Gate(settings, lambda: PresenceView.from_settings(settings, "gate")).run(stop)
     return 0

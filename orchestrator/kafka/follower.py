@@ -13,20 +13,34 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from orchestrator.kafka.clients import take
+from orchestrator.kafka.transient import QuietLog
 
 log = logging.getLogger(__name__)
 
 Apply = Callable[[bytes | None, bytes | None], None]
+OnError = Callable[[Any, str], None]  # (the record, why): e.g. a dead_letters.DeadLetterSink
 
 
 class TopicFollower:
-    def __init__(self, bootstrap: str, topic: str, apply: Apply, *, name: str) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str,
+        apply: Apply,
+        *,
+        name: str,
+        on_error: OnError | None = None,
+    ) -> None:
+        """``apply`` raising for a record: ``on_error(record, reason)`` (or a log line), and the
+        follower goes on with the next record."""
         self.topic = topic
         self._apply = apply
+        self._on_error = on_error
         self._name = name
         self._consumer = Consumer(
             {
@@ -45,6 +59,7 @@ class TopicFollower:
         self._positions: dict[int, int] = {}
         self._pos_lock = threading.Condition()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._quiet = QuietLog(log)
 
     def start(self, timeout_s: float = 30.0) -> bool:
         """Assign every partition from its beginning, start following; True once caught up."""
@@ -100,9 +115,17 @@ class TopicFollower:
                     if err.code() == KafkaError._PARTITION_EOF:
                         self._advance(msg.partition(), msg.offset())
                     else:
-                        log.warning("%s topic: %s", self._name, err)
+                        self._quiet.warning(f"{err.code()}", "%s topic: %s", self._name, err)
                     continue
-                self._apply(msg.key(), msg.value())
+                self._quiet.clear_all("", "%s topic: reading again", self._name)
+                try:
+                    self._apply(msg.key(), msg.value())
+                except Exception as exc:  # a bad record must not stop the follower
+                    reason = f"{type(exc).__name__}: {exc}"
+                    if self._on_error is None:
+                        log.error("%s topic: skipping a record: %s", self._name, reason)
+                    else:
+                        self._on_error(msg, reason)
                 self._advance(msg.partition(), msg.offset() + 1)
 
     def _advance(self, partition: int, offset: int) -> None:

@@ -24,18 +24,20 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, TopicPartition
 
-from orchestrator.codec import CodecError, wire
-from orchestrator.codec.wire_infra import DeadLetter
+from orchestrator.codec import wire
 from orchestrator.domain.effects import DispatchTask
 from orchestrator.flow.presence import PresenceAnnouncer
 from orchestrator.kafka.clients import new_consumer, take
+from orchestrator.kafka.dead_letters import dead_letter, describe
 from orchestrator.kafka.topics import TopicNames
+from orchestrator.kafka.transient import Backoff, QuietLog
+from orchestrator.payloads.store import PayloadUnavailable
 from orchestrator.worker.acks import DeferredAcks
 from orchestrator.worker.execute import SecretLookup, run_async, run_sync
 from orchestrator.worker.offsets import OffsetTracker, Partition
 from orchestrator.worker.pools import LoopPool, ThreadPool
 from orchestrator.worker.registry import WorkerSpec
-from orchestrator.worker.reporter import Reporter, now_ms
+from orchestrator.worker.reporter import Reporter
 from orchestrator.worker.task import Outcome
 from orchestrator.worker.window import PAUSE_AFTER_S, Window
 
@@ -97,6 +99,9 @@ class TaskRunner:
         self._paused: set[Partition] = set()
         self._to_store: dict[Partition, int] = {}  # positions not yet stored (one call a step)
         self.window = Window(2 * spec.concurrency)
+        self._quiet = QuietLog(log)
+        self._store_backoff = Backoff(cap=2.0)
+        self._rewound: set[Partition] = set()  # partitions read again from a record (this step)
         self._pool: ThreadPool | LoopPool = (
             LoopPool(f"worker-{spec.task_type}", spec.concurrency)
             if spec.is_async
@@ -135,6 +140,7 @@ class TaskRunner:
             self.window.has_room()
             self._resume()
             timeout = min(_IDLE_POLL_S, self.acks.next_due_in())  # acknowledgements on time
+            self._rewound.clear()
             for message in take(self.consumer, min(self.spec.poll_batch, free), timeout):
                 self._accept(message)
         self._store_positions()
@@ -185,16 +191,28 @@ class TaskRunner:
         error = message.error()
         if error is not None:
             if error.code() != KafkaError._PARTITION_EOF:
-                log.warning("worker %s: consume error: %s", self.spec.task_type, error)
+                self._quiet.warning(
+                    f"consume:{error.code()}", "worker %s: %s", self.spec.task_type, error
+                )
             return
+        self._quiet.clear_all("consume:", "worker %s: consuming again", self.spec.task_type)
         tp, offset = (message.topic(), message.partition()), message.offset()
-        self.tracker.started(tp, offset)
+        if tp in self._rewound:
+            return  # read again from an earlier record of this partition
         try:
             dispatch = wire.decode_dispatch(message.value())
-        except CodecError as exc:
-            self._dead_letter(message, str(exc))
+        except PayloadUnavailable as exc:  # transient: this record again, after a pause
+            self._read_again(message, str(exc))
+            return
+        except Exception as exc:  # CodecError, or anything else one record can cause
+            self.tracker.started(tp, offset)
+            self._dead_letter(message, f"{type(exc).__name__}: {exc}")
             self._stored(tp, offset)
             return
+        if self._quiet.active("payload-store"):
+            self._quiet.clear("payload-store", "worker %s: payload store back", self.spec.task_type)
+            self._store_backoff.reset()
+        self.tracker.started(tp, offset)
         if dispatch.task_id in self.running:
             log.info("task %s is already running here: duplicate dropped", dispatch.task_id)
             self._stored(tp, offset)
@@ -242,21 +260,33 @@ class TaskRunner:
 
             self._pool.submit(job)
 
+    def _read_again(self, message: Any, reason: str) -> None:
+        """The record cannot be decoded for now (its payload store is unreachable): read its
+        partition again from it after a pause; nothing is dead-lettered, nothing skipped."""
+        tp = (message.topic(), message.partition())
+        self._rewound.add(tp)
+        self._quiet.warning("payload-store", "worker %s: %s", self.spec.task_type, reason)
+        with contextlib.suppress(KafkaException):  # revoked meanwhile: its new owner reads it
+            self.consumer.seek(TopicPartition(tp[0], tp[1], message.offset()))
+        self._store_backoff.sleep(self.stop.is_set)
+
     def _dead_letter(self, message: Any, reason: str) -> None:
-        log.error("worker %s: undecodable task record set aside: %s", self.spec.task_type, reason)
-        letter = DeadLetter(
-            topic=message.topic(),
-            partition=message.partition(),
-            offset=message.offset(),
-            key=message.key(),
-            value=message.value(),
-            reason=reason,
-            failed_at=now_ms(),
-            component=f"worker:{self.reporter.worker_id}",
+        log.error(
+            "worker %s: task record %s set aside: %s",
+            self.spec.task_type,
+            describe(message),
+            reason,
         )
-        self.reporter.producer.produce(
-            self.dlq, value=wire.encode_dead_letter(letter), key=message.key()
-        )
+        key, value = dead_letter(message, reason, f"worker:{self.reporter.worker_id}")
+        while True:
+            try:
+                self.reporter.producer.produce(self.dlq, value=value, key=key)
+                return
+            except BufferError:  # the local queue is full: let deliveries drain, then retry
+                self.reporter.producer.poll(0.1)
+            except KafkaException as exc:
+                log.error("worker %s: dead letter not produced: %s", self.spec.task_type, exc)
+                return
 
     # -- results out -----------------------------------------------------------------------
 
