@@ -24,6 +24,7 @@ from orchestrator.api.rejections import RejectionFollower
 from orchestrator.codec.wire import Wire, default_wire
 from orchestrator.health.monitor import StatusView
 from orchestrator.kafka.topics import TopicNames, core_topics
+from orchestrator.payloads.setup import configure_process
 from orchestrator.settings import Settings
 from projections import queries
 from projections.migrate import migrate_url
@@ -110,6 +111,9 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
             open=False,
         )
         await pool.open(wait=False)
+        # Large payloads: this process's store, for the routes, the task bridge and its
+        # consumers (which decode with the module-level codec functions); ADR 0008.
+        configure_process(settings)
         producer = AsyncProducer(settings.kafka_bootstrap)
         watch = ProjectionWatch(settings.database_url)
         await watch.start()

@@ -31,7 +31,9 @@ _REASONS = {
     404: "Unknown workflow, task or definition",
     409: "In conflict with the execution's state, found by the API's pre-check or by the "
     "engine (then `code` is the engine's rejection code, e.g. WORKFLOW_TERMINAL)",
-    503: "Kafka or Postgres unreachable (retryable)",
+    413: "A payload over its maximum (ORCHESTRATOR_MAX_*_PAYLOAD_KB), or a record that cannot "
+    "fit in Kafka; the message names the field, the size and the limit",
+    503: "Kafka, Postgres or the payload store unreachable (retryable)",
 }
 
 # A command the engine had neither applied (visible in the read model) nor refused within the

@@ -179,8 +179,10 @@ Applied = Callable[[], Awaitable[bool]]
 
 
 async def send(rt: Runtime, command: cmd.Command, command_id: str | None = None) -> None:
-    value = rt.wire.encode_command(command, command_id=command_id or str(uuid.uuid4()))
-    await rt.producer.send(rt.topics.commands, command.root, value)
+    """Produce ``command``: a payload over its maximum is 413, a store or Kafka outage 503."""
+    from orchestrator.api.payload_guard import produce
+
+    await produce(rt, command, command_id or str(uuid.uuid4()))
 
 
 async def send_and_wait(

@@ -130,7 +130,7 @@ def _workflow_run(
 @router.post(
     "/execute/{name}/{version}",
     # 202: started, but not visible in the read model within waitForSeconds (which may be 0)
-    responses={**ACCEPTED, **errors(400, 404, 409)},
+    responses={**ACCEPTED, **errors(400, 404, 409, 413, 503)},
 )
 async def execute(
     rt: RtDep,

@@ -21,6 +21,7 @@ from orchestrator.api import models as doc
 from orchestrator.api.app import Runtime, runtime
 from orchestrator.api.common import actor_of, now_ms, task_defs, under
 from orchestrator.api.errors import ApiError, bad_request, conflict, not_found
+from orchestrator.api.kafka_out import DeliveryFailed
 from orchestrator.api.openapi_errors import errors, json_body, ref
 from orchestrator.codec.wire_infra import DefinitionRecord
 from orchestrator.domain.definitions import TaskDef, WorkflowDef
@@ -44,7 +45,8 @@ def _one_or_list(model: type[BaseModel], what: str) -> dict[str, Any]:
 TASK_DEFS_BODY = _one_or_list(doc.TaskDef, "Task definitions (a list, or one object)")
 WORKFLOW_DEFS_BODY = _one_or_list(doc.WorkflowDef, "Workflow definitions (a list, or one object)")
 WORKFLOW_DEF_BODY = json_body(ref(doc.WorkflowDef), "One workflow definition")
-REGISTERED = {200: {"description": "Registered (no body)"}, **errors(400)}
+REGISTERED = {200: {"description": "Registered (no body)"}, **errors(400, 413, 503)}
+DEFINITION_SPARE = 16 * 1024  # bytes of a WorkflowStarted besides its definition
 
 
 def _found(model: type[BaseModel]) -> dict[int | str, dict[str, Any]]:
@@ -89,7 +91,20 @@ async def _publish(rt: Runtime, definition: WorkflowDef | TaskDef, actor: str) -
     record = DefinitionRecord(definition, at, actor)
     key = definition_key(record.kind, record.name, record.version)
     value = rt.wire.encode_definition(definition, registered_at=at, actor=actor)
-    await rt.producer.send(rt.topics.definitions, key, value)
+    # Every WorkflowStarted embeds its definition: it must leave room for the rest of the record.
+    limit = rt.wire.record_max - DEFINITION_SPARE
+    if len(value) > limit:
+        raise ApiError(
+            413,
+            f"The {record.kind} definition {record.name} is {len(value)} bytes as a record, over "
+            f"the {limit} bytes a definition may take in a Kafka record "
+            f"(ORCHESTRATOR_KAFKA_MAX_RECORD_KB less {DEFINITION_SPARE})",
+            code="PAYLOAD_TOO_LARGE",
+        )
+    try:
+        await rt.producer.send(rt.topics.definitions, key, value)
+    except DeliveryFailed as exc:
+        raise ApiError(503, f"The definition was not stored, try again: {exc}") from None
     async with rt.pool.connection() as conn:
         await queries.save_definition(conn, definition_change(record))
 

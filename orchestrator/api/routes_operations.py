@@ -156,7 +156,7 @@ async def retry(
     responses={
         200: {"description": "Done and visible: the id as text", "content": {"text/plain": {}}},
         **ACCEPTED,
-        **errors(404, 409),
+        **errors(404, 409, 413, 503),
     },
 )
 async def rerun(
@@ -214,7 +214,11 @@ async def _descendant_owning(
 @router.put(
     "/{workflow_id}/skiptask/{task_reference_name}",
     response_class=Response,
-    responses={200: {"description": "Skipped (no body)"}, **ACCEPTED, **errors(404, 409)},
+    responses={
+        200: {"description": "Skipped (no body)"},
+        **ACCEPTED,
+        **errors(404, 409, 413, 503),
+    },
 )
 async def skip_task(
     rt: RtDep,

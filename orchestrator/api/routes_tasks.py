@@ -10,6 +10,7 @@ SDK (2.0.0) calls: batch poll, ``POST /tasks/update-v2`` (falls back to ``POST /
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from typing import Annotated, Any
 
@@ -18,18 +19,20 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from psycopg.rows import dict_row
 from pydantic import BaseModel, Field
 
+from orchestrator.api import payload_guard
 from orchestrator.api.app import Runtime, runtime
 from orchestrator.api.common import actor_of, now_ms
-from orchestrator.api.errors import ApiError, bad_request, not_found
-from orchestrator.api.kafka_out import DeliveryFailed
+from orchestrator.api.errors import bad_request, not_found
 from orchestrator.api.models import Task
 from orchestrator.api.openapi_errors import errors
+from orchestrator.api.payload_guard import policy_of
 from orchestrator.api.task_backlog import queue_sizes
 from orchestrator.api.task_bridge import SINGLE_POLL_WAIT_MS, TaskBridge
 from orchestrator.api.task_json import WORKER_STATUSES, TaskResultBody
 from orchestrator.api.views import task_view
 from orchestrator.domain import commands as cmd
 from orchestrator.domain.statuses import TaskStatus
+from orchestrator.payloads.limits import PayloadKind, PayloadTooLarge
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 RtDep = Annotated[Runtime, Depends(runtime)]
@@ -94,11 +97,8 @@ async def _root_of(rt: Runtime, bridge: TaskBridge, task_id: str, workflow_id: s
 
 
 async def _send(rt: Runtime, command: cmd.Command) -> None:
-    value = rt.wire.encode_command(command, command_id=str(uuid.uuid4()))
-    try:
-        await rt.producer.send(rt.topics.commands, command.root, value)
-    except DeliveryFailed as exc:
-        raise ApiError(503, f"the result was not stored: {exc}") from None
+    """413 for a payload over its maximum, 503 when it cannot be stored (payload_guard)."""
+    await payload_guard.produce(rt, command, str(uuid.uuid4()))
 
 
 def _worker_status(status: TaskStatus) -> TaskStatus:
@@ -136,10 +136,25 @@ async def _report(rt: Runtime, bridge: TaskBridge, request: Request, body: TaskR
             callback_after_seconds=body.callbackAfterSeconds or 0,
             worker_id=body.workerId,
         )
+    if command.output:
+        try:
+            policy_of(rt).check(
+                PayloadKind.TASK_OUTPUT, command.output, f"The output of task {body.taskId}"
+            )
+        except PayloadTooLarge as exc:
+            # Conductor fails the task (FAILED_WITH_TERMINAL_ERROR, output emptied); the worker
+            # hears why, too.
+            failed = dataclasses.replace(
+                command, status=TaskStatus.FAILED_WITH_TERMINAL_ERROR, output={}, reason=str(exc)
+            )
+            await _send(rt, failed)
+            raise payload_guard.too_large(
+                exc, f"; task {body.taskId} was failed (FAILED_WITH_TERMINAL_ERROR)"
+            ) from None
     await _send(rt, command)
 
 
-@router.post("", response_class=PlainTextResponse)
+@router.post("", response_class=PlainTextResponse, responses=errors(400, 413, 503))
 async def update_task(
     rt: RtDep, bridge: BridgeDep, request: Request, body: TaskResultBody
 ) -> PlainTextResponse:
@@ -148,7 +163,7 @@ async def update_task(
     return PlainTextResponse(body.taskId)
 
 
-@router.post("/update-v2", responses=NO_TASK)
+@router.post("/update-v2", responses={**NO_TASK, **errors(400, 413, 503)})
 async def update_task_v2(
     rt: RtDep, bridge: BridgeDep, request: Request, body: TaskResultBody
 ) -> Response:
@@ -171,7 +186,11 @@ async def _queue_of(rt: Runtime, bridge: TaskBridge, task_id: str) -> tuple[str,
     return None if row is None else (str(row[0]), None)
 
 
-@router.post("/{workflowId}/{taskRefName}/{status}", response_class=PlainTextResponse)
+@router.post(
+    "/{workflowId}/{taskRefName}/{status}",
+    response_class=PlainTextResponse,
+    responses=errors(400, 404, 413, 503),
+)
 async def update_task_by_ref(
     rt: RtDep,
     request: Request,

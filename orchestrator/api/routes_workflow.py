@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 
+from orchestrator.api import payload_guard
 from orchestrator.api.app import Runtime, runtime
 from orchestrator.api.common import actor_of, now_ms, task_defs, under
 from orchestrator.api.errors import bad_request, conflict, not_found
@@ -120,6 +121,7 @@ async def start_workflow(rt: Runtime, req: StartWorkflowRequest, actor: str) -> 
         idempotency_key=key,
         idempotency_strategy=req.idempotencyStrategy,
     )
+    payload_guard.check(rt, command)  # 413 at once for an input over its maximum
     # A duplicate the projection did not show yet is refused by the engine (ALREADY_EXISTS):
     # for RETURN_EXISTING that is the answer, the existing id.
     same = [RejectionCode.ALREADY_EXISTS] if strategy is IdempotencyStrategy.RETURN_EXISTING else []
@@ -143,7 +145,7 @@ _STARTED = {
         "workflow's partition (it starts once one takes the partition over)",
         "headers": {"Warning": {"schema": {"type": "string"}, "required": False}},
     },
-    **errors(400, 404, 409),
+    **errors(400, 404, 409, 413, 503),
 }
 
 

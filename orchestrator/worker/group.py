@@ -17,6 +17,8 @@ from orchestrator.kafka.topics import (
     presence_topic_spec,
     task_topic_spec,
 )
+from orchestrator.payloads.limits import PayloadPolicy
+from orchestrator.payloads.setup import configure_process
 from orchestrator.secrets import SecretProvider
 from orchestrator.settings import Settings, load_settings
 from orchestrator.worker.registry import WorkerSpec, spec_of
@@ -84,9 +86,12 @@ class WorkerGroup:
 
     def start(self) -> None:
         self.ensure_topics()
+        # Large inputs arrive as references and large results leave as references (ADR 0008).
+        configure_process(self.settings)
         self.producer = new_producer(self.settings, client_id=self.worker_id)
         commands = TopicNames.from_settings(self.settings).commands
-        reporter = Reporter(self.producer, commands, self.worker_id)
+        policy = PayloadPolicy.from_settings(self.settings)
+        reporter = Reporter(self.producer, commands, self.worker_id, policy=policy)
         presence = PresenceAnnouncer.for_producer(
             self.producer, TopicNames.from_settings(self.settings).presence
         )

@@ -7,11 +7,13 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from orchestrator.codec import CodecError, wire
+from orchestrator.codec import wire
 from orchestrator.domain.commands import ReportTaskResult, TaskStarted
 from orchestrator.domain.effects import DispatchTask
 from orchestrator.domain.statuses import TaskStatus
-from orchestrator.worker.task import Outcome, failed
+from orchestrator.payloads.limits import PayloadPolicy
+from orchestrator.worker.results import encode_result
+from orchestrator.worker.task import Outcome
 
 log = logging.getLogger(__name__)
 
@@ -31,12 +33,14 @@ class Reporter:
         commands_topic: str,
         worker_id: str,
         clock: Callable[[], int] = now_ms,
+        policy: PayloadPolicy | None = None,
     ) -> None:
         self.producer = producer
         self.topic = commands_topic
         self.worker_id = worker_id
         self.actor = f"worker:{worker_id}"
         self.clock = clock
+        self.policy = policy  # the payload limits; None: no hard maximum checked here
 
     def command(
         self, dispatch: DispatchTask, outcome: Outcome, started_at: int | None = None
@@ -64,17 +68,13 @@ class Reporter:
         on_delivery: DeliveryCallback | None = None,
         started_at: int | None = None,
     ) -> None:
-        """``started_at``: when the task was taken, if it was never acknowledged (acks.py)."""
-        command = self.command(dispatch, outcome, started_at)
-        try:
-            value = wire.encode_command(command)
-        except (CodecError, TypeError, ValueError) as exc:
-            # Whatever the function returned, the task must end: report why it could not.
-            log.error("task %s: cannot encode its result: %s", dispatch.task_id, exc)
-            value = wire.encode_command(
-                self.command(dispatch, failed(f"cannot encode the task result: {exc}"), started_at)
-            )
-        self._produce(command.root.encode("utf-8"), value, on_delivery)
+        """``started_at``: when the task was taken, if it was never acknowledged (acks.py).
+        Whatever the function returned, the task must end: results.py says how."""
+        value = encode_result(
+            lambda o: self.command(dispatch, o, started_at), outcome, self.policy, dispatch.task_id
+        )
+        root = dispatch.root_workflow_id or dispatch.workflow_instance_id
+        self._produce(root.encode("utf-8"), value, on_delivery)
 
     def started(self, dispatch: DispatchTask) -> None:
         """The acknowledgement (Conductor's poll): SCHEDULED -> IN_PROGRESS in the engine."""

@@ -25,27 +25,39 @@ ERROR = {"$ref": "#/components/schemas/ErrorBody"}
 # The answers of the writes, as the routes produce them: success, 202 when the command is on
 # its way but not visible within the bound, and the errors they answer on purpose.
 COMMANDS = {
-    ("post", "/api/workflow"): {"200", "202", "400", "404", "409"},
-    ("post", "/api/workflow/{name}"): {"200", "202", "400", "404", "409"},
+    # 413: a payload over its maximum (ADR 0008); 503: Kafka or the payload store unreachable
+    ("post", "/api/workflow"): {"200", "202", "400", "404", "409", "413", "503"},
+    ("post", "/api/workflow/{name}"): {"200", "202", "400", "404", "409", "413", "503"},
     # 202: started, not visible in the read model within waitForSeconds (0 is allowed)
-    ("post", "/api/workflow/execute/{name}/{version}"): {"200", "202", "400", "404", "409"},
+    ("post", "/api/workflow/execute/{name}/{version}"): {
+        "200",
+        "202",
+        "400",
+        "404",
+        "409",
+        "413",
+        "503",
+    },
     ("put", "/api/workflow/{workflow_id}/pause"): {"200", "202", "404", "409"},
     ("put", "/api/workflow/{workflow_id}/resume"): {"200", "202", "404", "409"},
     ("delete", "/api/workflow/{workflow_id}"): {"200", "202", "404", "409"},
     ("post", "/api/workflow/{workflow_id}/restart"): {"204", "202", "404", "409"},
     ("post", "/api/workflow/{workflow_id}/retry"): {"204", "202", "404", "409"},
-    ("post", "/api/workflow/{workflow_id}/rerun"): {"200", "202", "404", "409"},
+    ("post", "/api/workflow/{workflow_id}/rerun"): {"200", "202", "404", "409", "413", "503"},
     ("put", "/api/workflow/{workflow_id}/skiptask/{task_reference_name}"): {
         "200",
         "202",
         "404",
         "409",
+        "413",
+        "503",
     },
     ("delete", "/api/workflow/{workflow_id}/remove"): {"200", "404", "409"},
-    ("post", "/api/metadata/taskdefs"): {"200", "400"},
-    ("put", "/api/metadata/taskdefs"): {"200", "400"},
-    ("post", "/api/metadata/workflow"): {"200", "400", "409"},
-    ("put", "/api/metadata/workflow"): {"200", "400"},
+    # 413: a definition too large for a Kafka record; 503: Kafka unreachable
+    ("post", "/api/metadata/taskdefs"): {"200", "400", "413", "503"},
+    ("put", "/api/metadata/taskdefs"): {"200", "400", "413", "503"},
+    ("post", "/api/metadata/workflow"): {"200", "400", "409", "413", "503"},
+    ("put", "/api/metadata/workflow"): {"200", "400", "413", "503"},
     ("put", "/api/workflow/bulk/{action}"): {"200", "400"},
     ("post", "/api/workflow/bulk/{action}"): {"200", "400"},
     ("post", "/api/event"): {"200", "400", "409"},
