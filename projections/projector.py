@@ -34,7 +34,7 @@ from orchestrator.codec.wire import Wire, default_wire
 from orchestrator.health.beacon import Beacon, service_beacon
 from orchestrator.kafka.clients import consumer_config, exit_if_fatal, service_membership, take
 from orchestrator.kafka.topics import TopicNames
-from orchestrator.kafka.transient import Backoff, QuietLog
+from orchestrator.kafka.transient import Backoff, QuietLog, retry_transient
 from orchestrator.payloads.store import PayloadUnavailable
 from orchestrator.settings import Settings
 from projections.apply import (
@@ -164,8 +164,13 @@ class Projector:
     # --- rebalancing: seek to the positions stored in Postgres ------------------------------
 
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        assert self._conn is not None
-        stored = stored_positions(self._conn, self.name, {p.topic for p in partitions})
+        stored = retry_transient(
+            lambda: self._positions({p.topic for p in partitions}),
+            self._quiet,
+            "projector: stored positions",
+            transient=lambda exc: isinstance(exc, psycopg.OperationalError),
+            stop=lambda: self._stop,
+        )
         for p in partitions:
             p.offset = stored.get((p.topic, p.partition), OFFSET_BEGINNING)
         consumer.assign(partitions)
@@ -182,6 +187,16 @@ class Projector:
             self._lag.pop((p.topic, p.partition), None)
             self._assigned.discard((p.topic, p.partition))
         self._beat(force=True)
+
+    def _positions(self, topics: set[str]) -> dict[tuple[str, int], int]:
+        """The positions Postgres holds; a lost connection is opened again (then retried)."""
+        assert self._conn is not None
+        try:
+            return stored_positions(self._conn, self.name, topics)
+        except psycopg.OperationalError:
+            self._conn.close()
+            self._conn = self._connect()
+            raise
 
     def _rewind(self) -> None:
         """After a failed batch: read again from the positions Postgres holds."""

@@ -52,7 +52,7 @@ from orchestrator.kafka.clients import (
 )
 from orchestrator.kafka.dead_letters import dead_letter, describe
 from orchestrator.kafka.topics import TopicNames, task_topic_spec
-from orchestrator.kafka.transient import QuietLog
+from orchestrator.kafka.transient import QuietLog, is_transient, retry_transient
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,13 @@ class Gate:
         log.info("gate %s running", self.gate_id)
         try:
             while not stop.is_set():
-                self.step()
+                try:
+                    self.step()
+                except KafkaException as exc:  # a broker restart, a leader moving: wait it out
+                    if not is_transient(exc.args[0] if exc.args else None):
+                        raise
+                    self._quiet.warning("gate: step", "gate: %s", exc)
+                    time.sleep(1.0)
         finally:
             self._on_revoke(
                 self.consumer, [TopicPartition(self.topics.gate, p) for p in self.parts]
@@ -283,10 +289,16 @@ class Gate:
     def _on_assign(self, consumer: Any, partitions: list[TopicPartition]) -> None:
         """Every assigned partition is rebuilt from its committed point; no release until the
         fold has reached the end the partition had now."""
-        committed = self.meta.committed(partitions, timeout=30)
+        committed = retry_transient(
+            lambda: self.meta.committed(partitions, timeout=30), self._quiet, "gate: committed"
+        )
         starts = []
         for tp in committed:
-            low, high = self.meta.get_watermark_offsets(tp, timeout=30, cached=False)
+            low, high = retry_transient(
+                lambda tp=tp: self.meta.get_watermark_offsets(tp, timeout=30, cached=False),
+                self._quiet,
+                "gate: watermarks",
+            )
             start = tp.offset if tp.offset >= 0 else low
             self.parts[tp.partition] = PartitionGate(position=start)
             if high > start:

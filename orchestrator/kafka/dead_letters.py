@@ -46,11 +46,11 @@ def dead_letter(
     """
     wire = wire or default_wire()
     key, value = _field(message, "key"), _field(message, "value")
+    if len(reason) > MAX_REASON:
+        reason = reason[:MAX_REASON] + f"... ({len(reason)} characters)"
     if key is not None and len(key) > MAX_KEY:
         reason += f" [the original key, {len(key)} bytes, is not copied: too large]"
         key = None
-    if len(reason) > MAX_REASON:
-        reason = reason[:MAX_REASON] + f"... ({len(reason)} characters)"
     if value is not None and len(value) + len(key or b"") > wire.record_max - _SPARE:
         reason += f" [the original value, {len(value)} bytes, is not copied: too large]"
         value = None

@@ -123,3 +123,36 @@ class Backoff:
             if stop is not None and stop():
                 return
             time.sleep(min(0.05, max(0.0, end - time.monotonic())))
+
+
+def retry_transient(
+    call: Callable[[], Any],
+    quiet: QuietLog,
+    what: str,
+    *,
+    transient: Callable[[BaseException], bool] | None = None,
+    deadline_s: float = 120.0,
+    stop: Callable[[], bool] | None = None,
+) -> Any:
+    """``call()``, tried again with backoff while it fails transiently (a KafkaException with a
+    transient error, by default), logged once; any other failure, or the deadline, raises."""
+    is_retriable = transient or _transient_kafka
+    backoff = Backoff(cap=5.0)
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            result = call()
+        except Exception as exc:
+            if not is_retriable(exc) or time.monotonic() > deadline or (stop and stop()):
+                raise
+            quiet.warning(what, "%s: %s", what, exc)
+            backoff.sleep(stop)
+            continue
+        quiet.clear(what)
+        return result
+
+
+def _transient_kafka(exc: BaseException) -> bool:
+    from confluent_kafka import KafkaException
+
+    return isinstance(exc, KafkaException) and is_transient(exc.args[0] if exc.args else None)

@@ -30,7 +30,7 @@ from orchestrator.flow.presence import PresenceAnnouncer
 from orchestrator.kafka.clients import new_consumer, take
 from orchestrator.kafka.dead_letters import dead_letter, describe
 from orchestrator.kafka.topics import TopicNames
-from orchestrator.kafka.transient import Backoff, QuietLog
+from orchestrator.kafka.transient import Backoff, QuietLog, is_transient
 from orchestrator.payloads.store import PayloadUnavailable
 from orchestrator.worker.acks import DeferredAcks
 from orchestrator.worker.execute import SecretLookup, run_async, run_sync
@@ -119,7 +119,13 @@ class TaskRunner:
         )
         try:
             while not self.stop.is_set():
-                self._step()
+                try:
+                    self._step()
+                except KafkaException as exc:  # a broker restart, a leader moving: wait it out
+                    if not is_transient(exc.args[0] if exc.args else None):
+                        raise
+                    self._quiet.warning("step", "worker %s: %s", self.spec.task_type, exc)
+                    self._store_backoff.sleep(self.stop.is_set)
             self._drain()
         except Exception:
             log.exception("worker %s stopped on an error", self.spec.task_type)
