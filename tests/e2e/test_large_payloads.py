@@ -59,6 +59,12 @@ TASK_DEFS = [
 ]
 
 BIG = {"bytes": "${workflow.input.bytes}", "seed": "${workflow.input.seed}"}
+# 60,000 pseudo-random hex characters (a linear congruential generator seeded per iteration)
+RANDOM_TEXT_JS = (
+    "(function () { var s = $.seed * 7919 + 1, out = []; "
+    "for (var i = 0; i < 60000; i++) { s = (s * 1103515245 + 12345) % 2147483648; "
+    "out.push(((s >> 16) & 15).toString(16)); } return out.join(''); })()"
+)
 WORKFLOWS = [
     {
         "name": "pl_measure_flow",
@@ -96,6 +102,31 @@ WORKFLOWS = [
         ],
     },
     {"name": "pl_gated_flow", "tasks": [_task("pl_gated", "g", {})]},
+    {
+        # issue #15: 40 iterations, each INLINE result 60 KB of incompressible text
+        "name": "pl_loop_flow",
+        "tasks": [
+            {
+                "name": "loop",
+                "taskReferenceName": "loop",
+                "type": "DO_WHILE",
+                "loopCondition": "$.loop['iteration'] < 40",
+                "inputParameters": {},
+                "loopOver": [
+                    {
+                        "name": "gen",
+                        "taskReferenceName": "gen",
+                        "type": "INLINE",
+                        "inputParameters": {
+                            "evaluatorType": "javascript",
+                            "expression": RANDOM_TEXT_JS,
+                            "seed": "${loop.output.iteration}",
+                        },
+                    }
+                ],
+            }
+        ],
+    },
 ]
 
 
@@ -274,6 +305,20 @@ def test_an_inline_result_over_the_maximum_fails_its_task_for_good(stack: Stack)
         f"limit of {MAXIMUM} bytes for a task output"
     )
     assert done["status"] == "FAILED"
+
+
+def test_the_issue_15_loop_of_40_large_inline_results_completes(stack: Stack):
+    workflow_id = stack.start("pl_loop_flow", {})
+    done = stack.workflow(workflow_id, timeout_s=300)
+    assert done["status"] == "COMPLETED", done.get("reasonForIncompletion")
+    results = [t for t in done["tasks"] if t["referenceTaskName"].startswith("gen__")]
+    assert len(results) == 40
+    texts = {t["outputData"]["result"] for t in results}
+    assert len(texts) == 40 and {len(t) for t in texts} == {60_000}
+    assert _task_of(done, "loop")["outputData"]["iteration"] == 40
+    records = dict(stack.raw_events(workflow_id))
+    assert len(stack.raw_events(workflow_id)) > 120  # every event of it made it to the log
+    assert records["WorkflowCompleted"]
 
 
 def test_no_service_logged_a_traceback(stack: Stack):
