@@ -349,12 +349,6 @@ class Settings:
         "Hard maximum, KiB: a larger task output fails its task (FAILED_WITH_TERMINAL_ERROR)",
         _integer(1),
     )
-    kafka_max_record_kb: int = _setting(
-        900,
-        "Largest Kafka record written, KiB: payloads move to the store until a record fits; "
-        "keep it under the broker's message.max.bytes (default 1 MiB)",
-        _integer(16, 1_000_000),
-    )
     processor_id: str = _setting(
         help="Id of this processor process (default: processor-<hostname>-<pid>)",
         factory=_process_id("processor"),

@@ -98,7 +98,7 @@ async def _publish(rt: Runtime, definition: WorkflowDef | TaskDef, actor: str) -
             413,
             f"The {record.kind} definition {record.name} is {len(value)} bytes as a record, over "
             f"the {limit} bytes a definition may take in a Kafka record "
-            f"(ORCHESTRATOR_KAFKA_MAX_RECORD_KB less {DEFINITION_SPARE})",
+            f"(ORCHESTRATOR_MAX_RECORD_BYTES less {DEFINITION_SPARE})",
             code="PAYLOAD_TOO_LARGE",
         )
     try:

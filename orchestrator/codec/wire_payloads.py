@@ -1,4 +1,4 @@
-"""Large JSON payloads at the codec boundary (docs/adr/0008).
+"""Large JSON payloads at the codec boundary (docs/adr/0009).
 
 Every JSON field is an Avro union ``["string", ExternalPayload]``: JSON text inline, or a
 reference to the text in the payload store. Encoding (with a ``Payloads``, see
@@ -27,7 +27,7 @@ from orchestrator.settings import env_name
 if TYPE_CHECKING:
     from orchestrator.payloads.externalizer import Payloads
 
-DEFAULT_RECORD_MAX = 900 * 1024  # without Payloads: ORCHESTRATOR_KAFKA_MAX_RECORD_KB's default
+DEFAULT_RECORD_MAX = 900_000  # without Payloads: ORCHESTRATOR_MAX_RECORD_BYTES's default
 _MIN_CHECK = 1024  # a text shorter than this (in characters) is under every threshold (>= 1 KiB)
 
 JsonFields = tuple[tuple[str, PayloadKind], ...]
@@ -56,9 +56,9 @@ class RecordTooLarge(CodecError):
         self.fields = fields
         largest = ", ".join(f"{name} {n} bytes" for name, n in fields.items()) or "none"
         super().__init__(
-            f"{record} would be a {size}-byte Kafka record, over the limit of {limit} bytes "
-            f"({env_name('kafka_max_record_kb')}) with its payloads in the payload store; "
-            f"largest fields: {largest}"
+            f"{record} would be a {size}-byte record even with its payloads in the payload "
+            f"store, over the {limit}-byte limit of a Kafka record "
+            f"({env_name('max_record_bytes')}); largest fields: {largest}"
         )
 
 
@@ -125,7 +125,7 @@ def fit(
         if len(data) <= limit:
             return data
     sizes = {
-        name: len(value)
+        name: len(value.encode("utf-8", "replace") if isinstance(value, str) else value)
         for name, value in record.items()
         if isinstance(value, str | bytes) and len(value) >= _MIN_CHECK
     }

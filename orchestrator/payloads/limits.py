@@ -4,12 +4,13 @@
   a reference to it (the codec does this when encoding: orchestrator/codec/wire_payloads.py).
 - Above its **hard maximum** a payload is refused: a start gets 413, a worker's result fails
   its task with FAILED_WITH_TERMINAL_ERROR and a reason naming the size and the limit.
-- Whatever the thresholds, no record this project writes exceeds ``record_max`` bytes: the
-  codec moves the largest remaining payloads of a record to the store until it fits, and
-  refuses (RecordTooLarge) a record that still does not fit (e.g. a huge definition).
+- Whatever the thresholds, no record this project writes exceeds ``record_max`` bytes
+  (ORCHESTRATOR_MAX_RECORD_BYTES): the codec moves the largest remaining payloads of a record
+  to the store until it fits, and refuses (RecordTooLarge) a record that still does not fit
+  (e.g. a huge definition).
 
 The defaults keep every record under Kafka's default 1 MB (broker ``message.max.bytes``
-1,048,588; librdkafka's producer ``message.max.bytes`` 1,000,000): see docs/adr/0008.
+1,048,588; librdkafka's producer ``message.max.bytes`` 1,000,000): see docs/adr/0009.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ class PayloadPolicy:
         return cls(
             thresholds={k: kb(k.threshold_setting) for k in PayloadKind},
             maximums={k: kb(k.max_setting) for k in PayloadKind},
-            record_max=settings.kafka_max_record_kb * KB,
+            record_max=settings.max_record_bytes,
         )
 
     @classmethod

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import psycopg
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from orchestrator.codec import get_codec, wire
@@ -146,20 +145,18 @@ def _healthy(url: str) -> bool:
 def large_payload_stack(log_dir: Path, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
     base = support.database_url()
     schema = support.create_schema(base)
-    store_schema = f"test_payloads_{uuid.uuid4().hex[:10]}"
     rt = Runtime(prefix=f"e2e-pl-{uuid.uuid4().hex[:10]}", log_dir=log_dir)
     rt.create_topics()
     env = rt.env()
     env.update(
         ORCHESTRATOR_DATABASE_URL=support.schema_url(base, schema),
-        ORCHESTRATOR_PAYLOAD_STORE_URL=base,
-        ORCHESTRATOR_PAYLOAD_STORE_SCHEMA=store_schema,
+        ORCHESTRATOR_PAYLOAD_STORE_URL=base,  # the read model's URL selects a schema
         PYTHONPATH=str(REPO),
         PYTHONUNBUFFERED="1",
         **(extra_env or {}),
     )
     port = _free_port()
-    stack = Stack(rt, f"http://127.0.0.1:{port}", env, store_schema)
+    stack = Stack(rt, f"http://127.0.0.1:{port}", env, rt.payload_store_schema)
     try:
         stack.spawn("processor", ["-m", "tests.e2e.payload_processor"])
         stack.spawn("gate", ["-m", "orchestrator", "gate"])
@@ -174,10 +171,8 @@ def large_payload_stack(log_dir: Path, extra_env: dict[str, str] | None = None) 
         yield stack
     finally:
         rt.stop_all()
-        rt.delete_topics()
+        rt.delete_topics()  # and the deployment's state store and payload store schemas
         support.drop_schema(base, schema)
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{store_schema}" CASCADE')
 
 
 def wait_for_log(stack: Stack, name: str, needle: bytes, timeout_s: float) -> None:

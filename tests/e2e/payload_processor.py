@@ -1,10 +1,7 @@
-"""`orchestrator processor`, with the two payload building blocks wired in as docs/adr/0008 asks
-of engine/processor.py (and as the lead's rework will do; until then the end-to-end payload
-tests run the real processor through this file):
-
-1. the Context carries the payload maximums (the core fails an INLINE/JQ output over them);
-2. a state record over STATE_BUDGET is written with its large payloads in the payload store
-   (payloads/state.py), so no state record is ever too large for Kafka.
+"""`orchestrator processor` with the payload maximums in its Context, as docs/adr/0009 asks of
+engine/processor.py (one keyword: the core then fails an INLINE/JSON_JQ_TRANSFORM output over
+ORCHESTRATOR_MAX_TASK_OUTPUT_PAYLOAD_KB). Until the processor builds its Context so, the
+end-to-end payload tests run the real processor through this file.
 
     python -m tests.e2e.payload_processor        (same environment as `orchestrator processor`)
 """
@@ -16,12 +13,9 @@ import logging
 
 from orchestrator.engine import processor as processor_module
 from orchestrator.engine.run import run_processor
-from orchestrator.engine.statecodec import TableEntry
+from orchestrator.payloads.limits import PayloadPolicy
 from orchestrator.payloads.setup import configure_process
-from orchestrator.payloads.state import StatePayloads
 from orchestrator.settings import load_settings
-
-STATE_BUDGET = 256 * 1024  # a state record larger than this moves its payloads to the store
 
 
 def main() -> None:
@@ -29,22 +23,12 @@ def main() -> None:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    payloads = configure_process(settings)
-    state_payloads = StatePayloads(payloads)
-    encode = processor_module.encode_entry
-
-    def encode_entry(entry: TableEntry) -> bytes:
-        blob = encode(entry)
-        if len(blob) <= STATE_BUDGET:
-            return blob
-        return encode(TableEntry(entry.partition, state_payloads.externalize(entry.state)))
-
-    processor_module.encode_entry = encode_entry  # type: ignore[assignment]
+    configure_process(settings)  # what `orchestrator processor` does through cli.py
+    limits = PayloadPolicy.from_settings(settings).domain_limits()
     build = processor_module.Processor.__init__
 
     def init(self: processor_module.Processor, *args: object, **kwargs: object) -> None:
         build(self, *args, **kwargs)  # type: ignore[arg-type]
-        limits = payloads.policy.domain_limits()
         self.ctx = dataclasses.replace(self.ctx, payload_limits=limits)
 
     processor_module.Processor.__init__ = init  # type: ignore[method-assign]

@@ -4,7 +4,9 @@ executions leave the processor while every operation on them keeps working.
 - A DO_WHILE that grows its state past what a Kafka record holds (40 iterations of 60 KB of
   incompressible text) completes through the state store beside 50 ordinary workflows, or, with
   a state limit set, fails with a reason naming it; the processor never exits.
-- An INLINE result too large for one record fails its workflow with the reason.
+- An INLINE result too large for one record is stored in the payload store (ADR 0009) and its
+  workflow completes; a record too large even without its payloads (a 1.2 MB termination
+  reason) fails its workflow with the reason.
 - With a retention of 2 s, finished executions are archived and tombstoned; restart, retry,
   rerun, a late report and a start with a used id still meet their state; a processor killed
   and restarted recovers only what is live.
@@ -110,6 +112,22 @@ HUGE_RESULT = {
                 "evaluatorType": "javascript",
                 "expression": "'x'.repeat($.size)",
                 "size": "${workflow.input.size}",
+            },
+        },
+    ],
+}
+HUGE_REASON = {
+    "name": "endurance_huge_reason",
+    "version": 1,
+    "tasks": [
+        {"name": "go", "taskReferenceName": "go", "type": "HUMAN"},
+        {
+            "name": "stop",
+            "taskReferenceName": "stop",
+            "type": "TERMINATE",
+            "inputParameters": {
+                "terminationStatus": "FAILED",
+                "terminationReason": "${workflow.input.reason}",
             },
         },
     ],
@@ -252,9 +270,10 @@ def test_a_state_over_the_limit_fails_its_workflow_with_the_reason(
     assert_alive(d, proc)
 
 
-def test_a_result_too_large_for_a_record_fails_its_workflow_not_the_processor(
+def test_a_result_too_large_for_a_record_is_stored_and_its_workflow_completes(
     deployment: Deployment,
 ) -> None:
+    """Since ADR 0009 a payload never makes a record too large: it goes to the payload store."""
     d = deployment
     proc = d.start_processor()
     wait_until_ready(d.rt, "processor", 1, 90)
@@ -264,11 +283,32 @@ def test_a_result_too_large_for_a_record_fails_its_workflow_not_the_processor(
     until(client, huge, "RUNNING")
     assert client.post(f"/api/tasks/{huge}/go/COMPLETED", json={}).status_code == 200
 
+    done = until(client, huge, "COMPLETED", timeout=60)
+    assert until(client, after, "COMPLETED")["output"] == {"result": 8}
+    result = next(t for t in done["tasks"] if t["referenceTaskName"] == "huge")["outputData"]
+    assert result == {"result": "x" * 1_200_000}
+    assert_alive(d, proc)
+
+
+def test_a_record_too_large_even_without_its_payloads_fails_its_workflow_not_the_processor(
+    deployment: Deployment,
+) -> None:
+    """A 1.2 MB termination reason is no payload (a plain string field of the event)."""
+    d = deployment
+    proc = d.start_processor()
+    wait_until_ready(d.rt, "processor", 1, 90)
+    client = api(d, HUGE_REASON, ORDINARY)
+    huge = start(client, "endurance_huge_reason", {"reason": "r" * 1_200_000})
+    after = start(client, "endurance_ordinary", {"n": 4})
+    until(client, huge, "RUNNING")
+    assert client.post(f"/api/tasks/{huge}/go/COMPLETED", json={}).status_code == 200
+
     failed = until(client, huge, "FAILED", timeout=60)
     assert until(client, after, "COMPLETED")["output"] == {"result": 8}
 
     reason = failed["reasonForIncompletion"]
     assert "limit of a Kafka record" in reason and "ORCHESTRATOR_MAX_RECORD_BYTES" in reason
+    assert len(reason) < 2000
     assert_alive(d, proc)
 
 

@@ -1,4 +1,4 @@
-"""Large payloads at the codec boundary (ADR 0008), against the in-memory store: above its soft
+"""Large payloads at the codec boundary (ADR 0009), against the in-memory store: above its soft
 threshold a payload goes to the store and the record carries an ExternalPayload; decoding gives
 the full value back; no record is ever over the record limit; content addressing makes a
 re-encoding byte-identical."""
@@ -121,7 +121,7 @@ def test_a_record_too_large_without_its_payloads_is_refused_naming_the_fields(w)
     with pytest.raises(RecordTooLarge) as caught:
         w.encode_command(report(text_of(100), logs=huge_logs))
     assert caught.value.limit == RECORD_MAX and caught.value.size > RECORD_MAX
-    assert "ORCHESTRATOR_KAFKA_MAX_RECORD_KB" in str(caught.value)
+    assert "ORCHESTRATOR_MAX_RECORD_BYTES" in str(caught.value)
     assert isinstance(caught.value, CodecError)
 
 
