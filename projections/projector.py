@@ -54,6 +54,13 @@ PROGRESS_EVERY_S = 5.0
 RETRY_DELAY_S = 1.0
 
 
+def _wire_for(settings: Settings) -> Wire:
+    from orchestrator.payloads.setup import configure_process
+
+    configure_process(settings)
+    return default_wire()
+
+
 def consumer_name(settings: Settings) -> str:
     """The consumer group id, also the key of its rows in ``projector_offsets``."""
     return f"{settings.topic_prefix}-projector"
@@ -77,7 +84,8 @@ class Projector:
         self.settings = settings
         self.topics = TopicNames.from_settings(settings)
         self.name = consumer_name(settings)
-        self.wire = wire or default_wire()
+        # The payload store of these settings (ADR 0009), also when built in-process.
+        self.wire = wire or _wire_for(settings)
         self.before_commit = before_commit
         self._stop = False
         self._conn: psycopg.Connection | None = None

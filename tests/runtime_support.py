@@ -79,14 +79,8 @@ class Runtime:
             ORCHESTRATOR_STATE_DIR=str(self.log_dir / "state"),
             ORCHESTRATOR_LOG_LEVEL="INFO",
             ORCHESTRATOR_STATE_STORE_SCHEMA=self.state_store_schema,
-            ORCHESTRATOR_PAYLOAD_STORE_SCHEMA=self.payload_store_schema,
         )
         return env
-
-    @property
-    def payload_store_schema(self) -> str:
-        """The payload store of this deployment (ADR 0009; dropped with its topics)."""
-        return "payloads_" + self.prefix.lower().replace("-", "_").replace(".", "_")
 
     @property
     def state_store_schema(self) -> str:
@@ -125,11 +119,10 @@ class Runtime:
                 proc.wait(10)
 
     def delete_topics(self) -> None:
-        """The deployment's topics, and its state store and payload store schemas."""
+        """The deployment's topics, and its state store schema."""
         admin_topics = [t for t in _all_topics(bootstrap()) if t.startswith(self.prefix)]
         delete_topics(bootstrap(), admin_topics, 15.0)
         _drop_schema(self.state_store_schema)
-        _drop_schema(self.payload_store_schema)
 
 
 def _drop_schema(schema: str) -> None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from orchestrator.api.errors import ApiError
 from orchestrator.api.kafka_out import DeliveryFailed
@@ -96,4 +96,4 @@ async def produce(rt: Runtime, command: cmd.Command, command_id: str | None = No
         raise ApiError(UNAVAILABLE, f"The command was not stored, try again: {exc}") from None
 
 
-__all__: list[Any] = ["check", "encode", "produce", "too_large"]
+__all__ = ["check", "encode", "policy_of", "produce", "too_large"]

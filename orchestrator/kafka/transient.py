@@ -84,9 +84,11 @@ class QuietLog:
     def clear(self, key: str, message: str = "", *args: Any) -> None:
         held = self._open.pop(key, None)
         if held is not None:
+            if not message:
+                message, args = "%s: recovered", (key,)
             self.logger.info(
-                (message or "%s: recovered") + " after %d occurrences in %.0f s",
-                *(args or (key,)),
+                message + " after %d occurrences in %.0f s",
+                *args,
                 held.count,
                 self.clock() - held.since,
             )

@@ -146,17 +146,21 @@ def large_payload_stack(log_dir: Path, extra_env: dict[str, str] | None = None) 
     base = support.database_url()
     schema = support.create_schema(base)
     rt = Runtime(prefix=f"e2e-pl-{uuid.uuid4().hex[:10]}", log_dir=log_dir)
+    # Every process of this deployment gets the same payload store schema, dropped at the end
+    # (other tests share the default one: content-addressed, a payload stored twice is one row).
+    store_schema = f"payloads_{rt.prefix.replace('-', '_')}"
     rt.create_topics()
     env = rt.env()
     env.update(
         ORCHESTRATOR_DATABASE_URL=support.schema_url(base, schema),
         ORCHESTRATOR_PAYLOAD_STORE_URL=base,  # the read model's URL selects a schema
+        ORCHESTRATOR_PAYLOAD_STORE_SCHEMA=store_schema,
         PYTHONPATH=str(REPO),
         PYTHONUNBUFFERED="1",
         **(extra_env or {}),
     )
     port = _free_port()
-    stack = Stack(rt, f"http://127.0.0.1:{port}", env, rt.payload_store_schema)
+    stack = Stack(rt, f"http://127.0.0.1:{port}", env, store_schema)
     try:
         stack.spawn("processor", ["-m", "tests.e2e.payload_processor"])
         stack.spawn("gate", ["-m", "orchestrator", "gate"])
@@ -171,8 +175,9 @@ def large_payload_stack(log_dir: Path, extra_env: dict[str, str] | None = None) 
         yield stack
     finally:
         rt.stop_all()
-        rt.delete_topics()  # and the deployment's state store and payload store schemas
+        rt.delete_topics()  # and the deployment's state store schema
         support.drop_schema(base, schema)
+        support.drop_schema(base, store_schema)
 
 
 def wait_for_log(stack: Stack, name: str, needle: bytes, timeout_s: float) -> None:

@@ -89,10 +89,18 @@ def test_a_recurring_condition_is_logged_once_then_a_minute_later_then_when_over
         quiet.warning("leader", "no leader for %s", "p[0]")
         quiet.clear("leader", "leader back for %s", "p[0]")
         quiet.clear("leader", "never logged twice")
+        quiet.warning("store", "store down")
+        quiet.clear("store", "store back")  # a message without arguments
+        quiet.warning("other", "other down")
+        quiet.clear("other")
     assert [r.getMessage() for r in caplog.records] == [
         "no leader for p[0] (retrying; logged once)",
         "no leader for p[0] (still, 101 times in 70 s)",
         "leader back for p[0] after 101 occurrences in 70 s",
+        "store down (retrying; logged once)",
+        "store back after 1 occurrences in 0 s",
+        "other down (retrying; logged once)",
+        "other: recovered after 1 occurrences in 0 s",
     ]
 
 
