@@ -37,7 +37,6 @@ from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, Producer, To
 
 from orchestrator.adapters.scripting import DefaultScriptEvaluator
 from orchestrator.codec import wire
-from orchestrator.codec.wire_infra import DeadLetter
 from orchestrator.domain.event_actions import EventMessage, NotRun, condition_holds, plan
 from orchestrator.domain.event_handlers import EventHandler
 from orchestrator.domain.ports import ScriptError
@@ -45,6 +44,7 @@ from orchestrator.events.commands import Roots, command_of
 from orchestrator.events.messages import BadMessage, read_message
 from orchestrator.events.registry import HandlerRegistry, follow
 from orchestrator.kafka.clients import consumer_config, producer_config, take
+from orchestrator.kafka.dead_letters import dead_letter, describe
 from orchestrator.kafka.topics import TopicNames
 
 log = logging.getLogger(__name__)
@@ -180,24 +180,9 @@ class EventProcessor:
         return out
 
     def _dead_letter(self, msg: Any, reason: str) -> Out:
-        log.warning(
-            "event handlers: %s[%s]@%s set aside: %s",
-            msg.topic(),
-            msg.partition(),
-            msg.offset(),
-            reason,
-        )
-        letter = DeadLetter(
-            topic=msg.topic(),
-            partition=msg.partition(),
-            offset=msg.offset(),
-            key=msg.key(),
-            value=msg.value(),
-            reason=reason,
-            failed_at=now_ms(),
-            component=COMPONENT,
-        )
-        return (self.topics.dlq, msg.key(), wire.encode_dead_letter(letter))
+        log.warning("event handlers: %s set aside: %s", describe(msg), reason)
+        key, value = dead_letter(msg, reason, COMPONENT)
+        return (self.topics.dlq, key, value)
 
     # -- output -------------------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ from orchestrator.worker.execute import SecretLookup, run_async, run_sync
 from orchestrator.worker.offsets import OffsetTracker, Partition
 from orchestrator.worker.pools import LoopPool, ThreadPool
 from orchestrator.worker.registry import WorkerSpec
-from orchestrator.worker.reporter import Reporter
+from orchestrator.worker.reporter import Reporter, now_ms
 from orchestrator.worker.task import Outcome
 from orchestrator.worker.window import PAUSE_AFTER_S, Window
 

@@ -1,4 +1,4 @@
-"""Large payloads at the codec boundary (ADR 0009), against the in-memory store: above its soft
+"""Large payloads at the codec boundary (ADR 0010), against the in-memory store: above its soft
 threshold a payload goes to the store and the record carries an ExternalPayload; decoding gives
 the full value back; no record is ever over the record limit; content addressing makes a
 re-encoding byte-identical."""
