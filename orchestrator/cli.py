@@ -78,7 +78,7 @@ def _configure_logging(settings: Settings) -> None:
 
 def _configure_process(settings: Settings) -> None:
     """Once the settings are loaded: logging, and the payload store of every codec call in this
-    process (it connects on first use only; docs/adr/0010)."""
+    process (it connects on first use only; docs/adr/0011)."""
     _configure_logging(settings)
     from orchestrator.payloads.setup import configure_process
 

@@ -84,7 +84,7 @@ class Projector:
         self.settings = settings
         self.topics = TopicNames.from_settings(settings)
         self.name = consumer_name(settings)
-        # The payload store of these settings (ADR 0010), also when built in-process.
+        # The payload store of these settings (ADR 0011), also when built in-process.
         self.wire = wire or _wire_for(settings)
         self.before_commit = before_commit
         self._stop = False

@@ -112,7 +112,7 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         )
         await pool.open(wait=False)
         # Large payloads: this process's store, for the routes, the task bridge and its
-        # consumers (which decode with the module-level codec functions); ADR 0010.
+        # consumers (which decode with the module-level codec functions); ADR 0011.
         configure_process(settings)
         producer = AsyncProducer(settings.kafka_bootstrap)
         watch = ProjectionWatch(settings.database_url)

@@ -11,7 +11,7 @@ with a precise reason, which the processor puts on the dead-letter topic. Field 
 built once at import (wire_convert.py), the schemas are parsed once by the Codec: the hot path
 is one fastavro call plus one loop over precomputed (field, converter) pairs.
 
-Large payloads (docs/adr/0010): a Wire built with ``payloads`` stores JSON payloads above their
+Large payloads (docs/adr/0011): a Wire built with ``payloads`` stores JSON payloads above their
 soft threshold in the payload store and writes a reference instead, keeps every record under
 the record limit (``RecordTooLarge`` otherwise), and reads references back when decoding
 (``PayloadUnavailable`` when the store cannot be reached: transient, never a dead letter).

@@ -124,7 +124,7 @@ def payload_schemas(versions: dict[str, int]) -> list[dict[str, Any]]:
             wt.COMMON_NS,
             "A JSON value too large to travel in the record, stored in the payload store "
             "(ORCHESTRATOR_PAYLOAD_STORE_URL) and referenced here; the second branch of "
-            "every JSON field (docs/adr/0010). Readers fetch the text by ref; an "
+            "every JSON field (docs/adr/0011). Readers fetch the text by ref; an "
             "ExternalPayload is never user data.",
             versions.get(wt.EXTERNAL_PAYLOAD, 1),
             fields,

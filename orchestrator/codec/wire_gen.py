@@ -40,7 +40,7 @@ _PLAIN: dict[Kind, Any] = {
     Kind.TIMESTAMP: TIMESTAMP,
     Kind.BOOLEAN: "boolean",
     Kind.DOUBLE: "double",
-    # JSON text, or a reference to the payload in the payload store (docs/adr/0010)
+    # JSON text, or a reference to the payload in the payload store (docs/adr/0011)
     Kind.JSON: ["string", wt.EXTERNAL_PAYLOAD],
     Kind.ENUM: "string",
     Kind.STRING_ARRAY: {"type": "array", "items": "string"},

@@ -1,4 +1,4 @@
-"""Large JSON payloads at the codec boundary (docs/adr/0010).
+"""Large JSON payloads at the codec boundary (docs/adr/0011).
 
 Every JSON field is an Avro union ``["string", ExternalPayload]``: JSON text inline, or a
 reference to the text in the payload store. Encoding (with a ``Payloads``, see

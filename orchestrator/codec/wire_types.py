@@ -44,7 +44,7 @@ TASK_DISPATCH = f"{TASKS_NS}.TaskDispatch"
 DEFINITION_RECORD = f"{DEFINITIONS_NS}.DefinitionRecord"
 DEAD_LETTER = f"{INFRA_NS}.DeadLetter"
 REJECTION = f"{INFRA_NS}.Rejection"
-# The other branch of every JSON field: a reference to a payload in the payload store (ADR 0010).
+# The other branch of every JSON field: a reference to a payload in the payload store (ADR 0011).
 EXTERNAL_PAYLOAD = f"{COMMON_NS}.ExternalPayload"
 
 # int fields holding epoch milliseconds: Avro long with logicalType timestamp-millis.

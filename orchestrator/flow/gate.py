@@ -197,7 +197,7 @@ class Gate:
             if is_control(value):
                 self._fold_control(part, name, decode_control(value), offset)
             else:
-                # Payloads in the store stay references: the gate never reads them (ADR 0010).
+                # Payloads in the store stay references: the gate never reads them (ADR 0011).
                 dispatch = wire.decode_dispatch(value, resolve=False)
                 self.embedded[name] = limits_of_dispatch(dispatch)
                 held = Held(dispatch.task_id, dispatch.workflow_priority, offset, dispatch)

@@ -1,4 +1,4 @@
-"""Large payloads, Conductor's way: external payload storage (docs/adr/0010).
+"""Large payloads, Conductor's way: external payload storage (docs/adr/0011).
 
 - ``store.py``: the store interface (put -> content reference, get) and its errors;
   ``postgres.py``: the default store, one table in its own schema.

@@ -10,7 +10,7 @@
   (e.g. a huge definition).
 
 The defaults keep every record under Kafka's default 1 MB (broker ``message.max.bytes``
-1,048,588; librdkafka's producer ``message.max.bytes`` 1,000,000): see docs/adr/0010.
+1,048,588; librdkafka's producer ``message.max.bytes`` 1,000,000): see docs/adr/0011.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
 says otherwise) is created idempotently by the first process that needs it, under an advisory
 lock so that processes starting together do not race. It is not part of the read model
 (projections/): a read-model rebuild never touches it, because the log references its rows
-forever (docs/adr/0010). Conductor's postgres-external-storage keeps the same shape
+forever (docs/adr/0011). Conductor's postgres-external-storage keeps the same shape
 (id, data bytea, created_on); content addressing makes a second put of the same bytes a no-op.
 """
 

@@ -9,7 +9,7 @@ reference is ``sha256:<hex digest of the bytes>``, computed here for every store
 
 Stores: ``PostgresPayloadStore`` (postgres.py, the default: the Postgres every deployment
 already runs) and ``MemoryPayloadStore`` (tests; the contract tests run against both). An
-S3-compatible store would implement the same three methods; see docs/adr/0010.
+S3-compatible store would implement the same three methods; see docs/adr/0011.
 
 Errors: ``PayloadUnavailable`` is transient (the store cannot be reached: retry, never
 dead-letter), ``PayloadNotFound`` is permanent (no such payload, or bytes that do not match

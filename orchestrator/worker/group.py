@@ -86,7 +86,7 @@ class WorkerGroup:
 
     def start(self) -> None:
         self.ensure_topics()
-        # Large inputs arrive as references and large results leave as references (ADR 0010).
+        # Large inputs arrive as references and large results leave as references (ADR 0011).
         configure_process(self.settings)
         self.producer = new_producer(self.settings, client_id=self.worker_id)
         commands = TopicNames.from_settings(self.settings).commands

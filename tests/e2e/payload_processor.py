@@ -1,4 +1,4 @@
-"""`orchestrator processor` with the payload maximums in its Context, as docs/adr/0010 asks of
+"""`orchestrator processor` with the payload maximums in its Context, as docs/adr/0011 asks of
 engine/processor.py (one keyword: the core then fails an INLINE/JSON_JQ_TRANSFORM output over
 ORCHESTRATOR_MAX_TASK_OUTPUT_PAYLOAD_KB). Until the processor builds its Context so, the
 end-to-end payload tests run the real processor through this file.

@@ -4,7 +4,7 @@ executions leave the processor while every operation on them keeps working.
 - A DO_WHILE that grows its state past what a Kafka record holds (40 iterations of 60 KB of
   incompressible text) completes through the state store beside 50 ordinary workflows, or, with
   a state limit set, fails with a reason naming it; the processor never exits.
-- An INLINE result too large for one record is stored in the payload store (ADR 0010) and its
+- An INLINE result too large for one record is stored in the payload store (ADR 0011) and its
   workflow completes; a record too large even without its payloads (a 1.2 MB termination
   reason) fails its workflow with the reason.
 - With a retention of 2 s, finished executions are archived and tombstoned; restart, retry,
@@ -273,7 +273,7 @@ def test_a_state_over_the_limit_fails_its_workflow_with_the_reason(
 def test_a_result_too_large_for_a_record_is_stored_and_its_workflow_completes(
     deployment: Deployment,
 ) -> None:
-    """Since ADR 0010 a payload never makes a record too large: it goes to the payload store."""
+    """Since ADR 0011 a payload never makes a record too large: it goes to the payload store."""
     d = deployment
     proc = d.start_processor()
     wait_until_ready(d.rt, "processor", 1, 90)

@@ -1,4 +1,4 @@
-"""Large payloads end to end (ADR 0010), real Kafka and Postgres, real processes: a 1.5 MB start
+"""Large payloads end to end (ADR 0011), real Kafka and Postgres, real processes: a 1.5 MB start
 over REST completes, 2 MB worker results (SDK and HTTP) are stored by reference and feed
 expressions, each soft threshold is exact on the wire, each hard maximum refuses with the
 field, the size and the limit, and nothing is ever a 500 or a dead process."""

@@ -25,7 +25,7 @@ ERROR = {"$ref": "#/components/schemas/ErrorBody"}
 # The answers of the writes, as the routes produce them: success, 202 when the command is on
 # its way but not visible within the bound, and the errors they answer on purpose.
 COMMANDS = {
-    # 413: a payload over its maximum (ADR 0010); 503: Kafka or the payload store unreachable
+    # 413: a payload over its maximum (ADR 0011); 503: Kafka or the payload store unreachable
     ("post", "/api/workflow"): {"200", "202", "400", "404", "409", "413", "503"},
     ("post", "/api/workflow/{name}"): {"200", "202", "400", "404", "409", "413", "503"},
     # 202: started, not visible in the read model within waitForSeconds (0 is allowed)

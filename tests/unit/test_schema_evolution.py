@@ -60,7 +60,7 @@ def test_history_keeps_a_believable_previous_task_completed() -> None:
     assert "logs" not in [f["name"] for f in old[0].schema["fields"]]
     assert "started_at" not in [f["name"] for f in old[1].schema["fields"]]
     output = {f["name"]: f for f in old[2].schema["fields"]}["output"]
-    assert output["type"] == "string"  # before payloads could be in the payload store (ADR 0010)
+    assert output["type"] == "string"  # before payloads could be in the payload store (ADR 0011)
     assert get_codec(ROOT).schema("io.orchestrator.v1.events.TaskCompleted")["schema_version"] == 4
 
 

@@ -91,7 +91,7 @@ def expected_avro(annotation: Any, name: str) -> Any:
     raise AssertionError(f"{name}: {annotation!r} has no mapping in the wire contract")
 
 
-# A JSON value: its text, or a reference to it in the payload store (ADR 0010). The expanded
+# A JSON value: its text, or a reference to it in the payload store (ADR 0011). The expanded
 # schema defines ExternalPayload at its first use and names it afterwards.
 EXTERNAL_PAYLOAD = "io.orchestrator.v1.common.ExternalPayload"
 JSON_FIELD = ["string", EXTERNAL_PAYLOAD]

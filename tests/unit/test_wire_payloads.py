@@ -1,4 +1,4 @@
-"""Large payloads at the codec boundary (ADR 0010), against the in-memory store: above its soft
+"""Large payloads at the codec boundary (ADR 0011), against the in-memory store: above its soft
 threshold a payload goes to the store and the record carries an ExternalPayload; decoding gives
 the full value back; no record is ever over the record limit; content addressing makes a
 re-encoding byte-identical."""
@@ -215,4 +215,4 @@ def test_every_json_field_has_a_payload_kind():
     assert kinds[("ReportTaskResult", "output")] is PayloadKind.TASK_OUTPUT
     assert kinds[("TaskSkipped", "input")] is PayloadKind.TASK_INPUT
     assert payload_kind("VariablesUpdated", "variables") is PayloadKind.WORKFLOW_OUTPUT
-    assert len(kinds) == 22
+    assert len(kinds) == 23

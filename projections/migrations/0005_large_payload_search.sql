@@ -1,4 +1,4 @@
--- Large payloads (docs/adr/0010): a workflow input or output of several MB is stored in full,
+-- Large payloads (docs/adr/0011): a workflow input or output of several MB is stored in full,
 -- but a tsvector holds at most 1 MB, and jsonb_to_tsvector of a large document of distinct
 -- words raised "string is too long for tsvector", failing the projector's batch for good.
 -- Documents up to 128 KiB of JSON text are indexed in full as before; beyond that, freeText
