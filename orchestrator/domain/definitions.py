@@ -40,6 +40,7 @@ class TaskType(StrEnum):
     SIMPLE = "SIMPLE"
     HTTP = "HTTP"
     INLINE = "INLINE"
+    LAMBDA = "LAMBDA"  # deprecated in Conductor (INLINE's predecessor), still run as it does
     JSON_JQ_TRANSFORM = "JSON_JQ_TRANSFORM"
     SWITCH = "SWITCH"
     DECISION = "DECISION"

@@ -322,6 +322,16 @@ JOIN = task("join", "JOIN", joinOn=["x", "y"])
             "unknown evaluatorType 'lua'",
         ),
         (
+            [task("l", "LAMBDA")],
+            "$.tasks[0].inputParameters.scriptExpression",
+            "scriptExpression is required for a LAMBDA task",
+        ),
+        (
+            [task("l", "LAMBDA", inputParameters={"scriptExpression": 3})],
+            "$.tasks[0].inputParameters.scriptExpression",
+            "must be a non-empty string",
+        ),
+        (
             [task("j", "JSON_JQ_TRANSFORM")],
             "$.tasks[0].inputParameters.queryExpression",
             "queryExpression is required",

@@ -1,5 +1,5 @@
-"""System tasks evaluated inline by the engine: NOOP, SET_VARIABLE, INLINE, JSON_JQ_TRANSFORM,
-TERMINATE. They complete (or fail) within the decision that reached them."""
+"""System tasks evaluated inline by the engine: NOOP, SET_VARIABLE, INLINE, LAMBDA,
+JSON_JQ_TRANSFORM, TERMINATE. They complete (or fail) within the decision that reached them."""
 
 from __future__ import annotations
 
@@ -59,6 +59,35 @@ class InlineScriptHandler(InlineHandler):
         expression = params.get("expression", wt.expression)
         try:
             result = evaluate_script(c, str(evaluator), expression, params)
+        except TaskError as error:
+            raise TaskError(str(error), {"error": str(error)}) from error
+        return {"result": result}
+
+
+LAMBDA_SCRIPT = "scriptExpression"
+EMPTY_LAMBDA = (
+    "Empty 'scriptExpression' in Lambda task's input parameters. "
+    "A non-empty String value must be provided."
+)
+
+
+class LambdaHandler(InlineHandler):
+    """Conductor's LAMBDA (deprecated there in favour of INLINE): `scriptExpression` is the body
+    of a JavaScript function (`function scriptFun(){...} scriptFun();`, as Conductor wraps it),
+    `$` is the whole task input, the output is `result`; a script error fails the task (FAILED,
+    so retried per its TaskDef) with `error` in the output."""
+
+    kinds: tuple[TaskType, ...] = (TaskType.LAMBDA,)
+
+    def evaluate(self, c: Cascade, task: TaskState, wt: WorkflowTask) -> JSON:
+        params = _input(task)
+        script = params.get(LAMBDA_SCRIPT)
+        if not isinstance(script, str) or not script.strip():
+            raise TaskError(EMPTY_LAMBDA)
+        try:
+            result = evaluate_script(
+                c, "javascript", "function scriptFun(){" + script + "} scriptFun();", params
+            )
         except TaskError as error:
             raise TaskError(str(error), {"error": str(error)}) from error
         return {"result": result}
