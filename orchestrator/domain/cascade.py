@@ -26,7 +26,12 @@ from orchestrator.domain.events import (
     WorkflowTerminated,
 )
 from orchestrator.domain.evolve import evolve
-from orchestrator.domain.inputs import effective_task_def, resolve_input, workflow_output
+from orchestrator.domain.inputs import (
+    effective_task_def,
+    resolve_input,
+    retry_input,
+    workflow_output,
+)
 from orchestrator.domain.retry import retry_delay_ms
 from orchestrator.domain.state import TaskState, WorkflowState
 from orchestrator.domain.statuses import TaskStatus, WorkflowStatus
@@ -127,8 +132,11 @@ class Cascade:
         task_def = effective_task_def(self.ctx, wt)
         retry_count = retry_of.retry_count + 1 if retry_of else 0
         task_id = ids.task_id(state.workflow_id, ref, retry_count, state.generation)
-        if input_override is None:
-            input_override = handler.prepare_input(self, wt, resolve_input(state, wt, task_def))
+        if input_override is None and retry_of is not None:
+            input_override = retry_input(state, wt, task_def, task_id, retry_of.input)
+        elif input_override is None:
+            params = resolve_input(state, wt, task_def, task_id)
+            input_override = handler.prepare_input(self, wt, params)
         start_delay_ms = wt.start_delay * 1000 if delay_ms is None else delay_ms
         # A WAIT / HUMAN with a start or retry delay waits it out SCHEDULED, then starts
         # (TASK_DELAY timer, decide_task), as Conductor's async system tasks.
@@ -235,12 +243,12 @@ class Cascade:
             self._on_failure(task)
 
     def reattempt(self, task: TaskState, delay_ms: int = 0) -> TaskState | None:
-        """The next attempt of `task`: same definition, iteration, input and container."""
+        """The next attempt of `task`: same definition, iteration and container; its input is
+        the previous one with the inputParameters resolved again (inputs.retry_input)."""
         return self.schedule(
             self.spec(task),
             task.iteration,
             retry_of=task,
-            input_override=task.input,
             delay_ms=delay_ms,
             dynamic=task.dynamic_task is not None,
             container_ref=task.container_ref,

@@ -19,7 +19,7 @@ from orchestrator.domain.definitions_json import parse_workflow_def
 from orchestrator.domain.evolve import evolve
 from orchestrator.domain.state import TaskState, WorkflowState
 from orchestrator.domain.statuses import TaskStatus, WorkflowStatus
-from orchestrator.testing import InMemoryRuntime
+from orchestrator.testing import InMemoryRuntime, always
 from orchestrator.testing.builders import T0
 from orchestrator.testing.context import dict_context
 from orchestrator.testing.workers import Worker
@@ -137,3 +137,44 @@ def test_a_lambda_with_retries_is_retried_like_any_failed_task(
     start(rt, "retried", {})
     attempts = [(t.retry_count, t.status) for t in tasks(rt.state("wf"))]
     assert attempts == [(0, TaskStatus.FAILED), (1, TaskStatus.FAILED)]
+
+
+# --- ${CPEWF_TASK_ID} (SimpleWorkflowSpec "retry at workflow level", StartWorkflowSpec) -------
+
+
+def test_cpewf_task_id_is_each_attempts_own_task_id(js: DefaultScriptEvaluator) -> None:
+    """SimpleWorkflowSpec: `p3: ${CPEWF_TASK_ID}` equals the task id of every attempt, the
+    engine's retries and a retry of the whole workflow alike; LAMBDA sees its own id too."""
+    defn = wf(
+        "cpewf",
+        [
+            simple(
+                "t1",
+                "integration_task_1",
+                inputParameters={"p3": "${CPEWF_TASK_ID}", "text": "id=${CPEWF_TASK_ID}"},
+            ),
+            lam("l", "return $.me;", me="${CPEWF_TASK_ID}"),
+        ],
+    )
+    task_def = TaskDef(name="integration_task_1", retry_count=1, retry_delay_seconds=0)
+    failing = {"calls": 0}
+
+    def worker(task: Any) -> Any:
+        failing["calls"] += 1
+        status = TaskStatus.FAILED if failing["calls"] <= 2 else TaskStatus.COMPLETED
+        return always(status=status)(task)
+
+    rt = runtime(js, [defn], [task_def], integration_task_1=worker)
+    start(rt, "cpewf")
+    assert rt.state("wf").status is WorkflowStatus.FAILED  # two attempts failed
+    rt.submit(cmd.RetryWorkflow(workflow_id="wf", at=T0 + 10, actor="api:test"))
+    rt.run_until_idle()
+    state = rt.state("wf")
+    assert state.status is WorkflowStatus.COMPLETED
+    attempts = [t for t in tasks(state) if t.ref == "t1"]
+    assert len(attempts) == 3
+    for t in attempts:
+        assert t.input == {"p3": t.task_id, "text": f"id={t.task_id}"}
+    lambda_task = state.current("l")
+    assert lambda_task is not None and lambda_task.output == {"result": lambda_task.task_id}
+    live_equals_replay(rt)

@@ -1,0 +1,45 @@
+"""Given/when/then: Conductor's failure semantics (permissive tasks, failure workflows, failed
+task names, restarts, invalid dynamic forks) and ${CPEWF_TASK_ID}."""
+
+from __future__ import annotations
+
+from orchestrator.domain import commands as cmd
+from orchestrator.domain.definitions import TaskDef
+from orchestrator.domain.statuses import TaskStatus, WorkflowStatus
+from orchestrator.testing.builders import Engine, task, workflow
+
+
+def test_cpewf_task_id_resolves_to_the_id_of_the_task_being_scheduled() -> None:
+    wf = workflow("c", task("a", input_parameters={"me": "${CPEWF_TASK_ID}", "x": "${a.taskId}"}))
+    e = Engine.of([wf], [TaskDef(name="a")])
+    e.start("c")
+    a = e.t("a")
+    assert a.input == {"me": a.task_id, "x": None}  # `a` is not in the workflow yet
+
+
+def test_a_retry_resolves_the_input_parameters_again_over_the_previous_input() -> None:
+    """Conductor's DeciderService.retry: the new attempt's input is the old one with the
+    inputParameters resolved again (its own CPEWF_TASK_ID, variables as they are now)."""
+    wf = workflow(
+        "r",
+        task("a", input_parameters={"me": "${CPEWF_TASK_ID}", "v": "${workflow.variables.v}"}),
+        variables={"v": 1},
+    )
+    e = Engine.of([wf], [TaskDef(name="a", retry_count=1, retry_delay_seconds=0)])
+    e.start("r")
+    first = e.t("a")
+    e.report("a", TaskStatus.FAILED)
+    second = e.t("a")
+    assert second.task_id != first.task_id
+    assert second.input == {"me": second.task_id, "v": 1}
+    assert e.state.status is WorkflowStatus.RUNNING
+
+
+def test_a_workflow_retry_gives_the_new_attempt_its_own_task_id() -> None:
+    wf = workflow("r", task("a", input_parameters={"me": "${CPEWF_TASK_ID}"}))
+    e = Engine.of([wf], [TaskDef(name="a", retry_count=0)])
+    e.start("r")
+    e.report("a", TaskStatus.FAILED)
+    assert e.state.status is WorkflowStatus.FAILED
+    e.op(cmd.RetryWorkflow)
+    assert e.t("a").input == {"me": e.t("a").task_id}
