@@ -51,6 +51,10 @@ def summary(state: WorkflowState) -> dict:
         "seq": state.seq,
         "generation": state.generation,
         "tasks": [[t.ref, str(t.status), t.retry_count, t.generation] for t in tasks],
+        "failed_names": [
+            None if n is None else list(n)
+            for n in (state.failed_ref_names, state.failed_task_names)
+        ],
     }
 
 

@@ -60,8 +60,12 @@ FAILED_TASK = frozenset({"FAILED", "FAILED_WITH_TERMINAL_ERROR"})
 
 def failed_names(row: Row, tasks: list[Row] | None) -> tuple[list[str], list[str]]:
     """failedReferenceTaskNames and failedTaskNames, as Conductor fills them when a workflow
-    ends (completeWorkflow / terminateWorkflow): every task of the run that ended FAILED or
+    ends (completeWorkflow / terminateWorkflow): as the end events record them (ADR 0002
+    "Failure"; kept by retry and restart). For runs recorded before the events carried them
+    (failed_task_names NULL): every task of the run that ended FAILED or
     FAILED_WITH_TERMINAL_ERROR, retried or not, plus the task the run failed on."""
+    if row.get("failed_task_names") is not None:
+        return list(row["failed_ref_names"] or []), list(row["failed_task_names"])
     refs = set(row["failed_ref_names"] or [])
     names: set[str] = set()
     if tasks is not None and row["status"] in TERMINAL:

@@ -26,6 +26,7 @@ from orchestrator.domain.events import (
     WorkflowTerminated,
 )
 from orchestrator.domain.evolve import evolve
+from orchestrator.domain.failure import FAILURE_WORKFLOW_KEY, failed_names
 from orchestrator.domain.inputs import (
     effective_task_def,
     resolve_input,
@@ -313,9 +314,8 @@ class Cascade:
 
     def _finish(self, last: TaskState) -> None:
         """The top-level list ran to its end: the workflow completes once nothing is open."""
-        state = self.state
-        if state.open_count == 0:
-            self.emit(WorkflowCompleted, output=workflow_output(state))
+        if self.state.open_count == 0:
+            self.complete_workflow(workflow_output(self.state))
 
     def _complete_if_done(self) -> None:
         """Conductor's checkForWorkflowCompletion: the top-level list has ended and every task
@@ -326,7 +326,7 @@ class Cascade:
         tasks = state.definition.tasks
         last = state.current(tasks[-1].task_reference_name) if tasks else None
         if last is not None and last.status.is_successful:
-            self.emit(WorkflowCompleted, output=workflow_output(state))
+            self.complete_workflow(workflow_output(state))
 
     # --- the workflow -----------------------------------------------------------------------
 
@@ -353,21 +353,34 @@ class Cascade:
         state = self.state
         if output is None:
             output = workflow_output(state, failed_task)
+        if status is WorkflowStatus.COMPLETED:
+            self.complete_workflow(output, reason)
+            return
         failure_id = None
         if state.definition.failure_workflow and trigger_failure_workflow:
             failure_id = ids.failure_workflow_id(state.workflow_id, state.generation)
-        if status is WorkflowStatus.COMPLETED:
-            self.emit(WorkflowCompleted, output=output)
-        elif status is WorkflowStatus.TERMINATED:
-            self.emit(
-                WorkflowTerminated, reason=reason, output=output, failure_workflow_id=failure_id
-            )
+            if isinstance(output, dict):  # Conductor adds the failure workflow's id
+                output = {**output, FAILURE_WORKFLOW_KEY: failure_id}
+        refs, names = failed_names(state)
+        fields = {
+            "reason": reason,
+            "output": output,
+            "failure_workflow_id": failure_id,
+            "failed_task_id": failed_task.task_id if failed_task else None,
+            "failed_ref_names": refs,
+            "failed_task_names": names,
+        }
+        if status is WorkflowStatus.TERMINATED:
+            self.emit(WorkflowTerminated, **fields)
         else:
-            self.emit(
-                WorkflowFailed,
-                status=status,
-                reason=reason,
-                output=output,
-                failed_task_id=failed_task.task_id if failed_task else None,
-                failure_workflow_id=failure_id,
-            )
+            self.emit(WorkflowFailed, status=status, **fields)
+
+    def complete_workflow(self, output: JSON, reason: str | None = None) -> None:
+        refs, names = failed_names(self.state)
+        self.emit(
+            WorkflowCompleted,
+            output=output,
+            reason=reason,
+            failed_ref_names=refs,
+            failed_task_names=names,
+        )

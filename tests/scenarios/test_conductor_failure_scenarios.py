@@ -178,3 +178,146 @@ def test_cpewf_task_id_is_each_attempts_own_task_id(js: DefaultScriptEvaluator) 
     lambda_task = state.current("l")
     assert lambda_task is not None and lambda_task.output == {"result": lambda_task.task_id}
     live_equals_replay(rt)
+
+
+# --- failure workflows (FailureWorkflowSpec, LambdaAndTerminateTaskSpec) ---------------------
+
+FAILURE_WF = wf("failure_workflow", [lam("lambda0")])
+TERMINATE_FAILED = wf(
+    "test_terminate_task_failed_wf",
+    [
+        lam("lambda0"),
+        {
+            "name": "terminate",
+            "taskReferenceName": "terminate0",
+            "type": "TERMINATE",
+            "inputParameters": {
+                "terminationStatus": "FAILED",
+                "terminationReason": "Early exit in terminate",
+                "workflowOutput": "${lambda0.output}",
+            },
+        },
+        simple("t2", "integration_task_2"),
+    ],
+    failureWorkflow="failure_workflow",
+)
+
+
+def test_failure_workflow_spec_failure_workflow_gets_failed_workflow(
+    js: DefaultScriptEvaluator,
+) -> None:
+    """FailureWorkflowSpec "Test workflow with a task that failed": a TERMINATE(FAILED) ends the
+    workflow with its reason; the failure workflow gets workflowId, failureTaskId (the
+    TERMINATE task) and failedWorkflow; the failed workflow's output names the failure
+    workflow (`conductor.failure_workflow`)."""
+    rt = runtime(js, [TERMINATE_FAILED, FAILURE_WF])
+    start(rt, "test_terminate_task_failed_wf", {"a": 1}, correlation_id="testId")
+    state = rt.state("wf")
+    assert state.status is WorkflowStatus.FAILED
+    assert state.reason == "Early exit in terminate"
+    listed = [(t.task_type, t.status, t.seq) for t in tasks(state)]
+    assert listed == [("LAMBDA", TaskStatus.COMPLETED, 1), ("TERMINATE", TaskStatus.COMPLETED, 2)]
+    failure_id = state.output["conductor.failure_workflow"]
+    assert state.output == {"result": {"testvalue": True}, "conductor.failure_workflow": failure_id}
+    assert (state.failed_ref_names, state.failed_task_names) == ((), ())
+    failure = rt.state(failure_id)
+    assert failure.status is WorkflowStatus.COMPLETED
+    assert failure.correlation_id == "testId"
+    assert failure.input["workflowId"] == "wf"
+    assert failure.input["failureTaskId"] == tasks(state)[1].task_id
+    assert failure.input["failureStatus"] == "FAILED"
+    assert failure.input["reason"] == "Early exit in terminate"
+    failed = failure.input["failedWorkflow"]
+    assert (failed["workflowId"], failed["status"]) == ("wf", "FAILED")
+    assert [t["taskType"] for t in failed["tasks"]] == ["LAMBDA", "TERMINATE"]
+    assert "conductor.failure_workflow" not in failed["output"]  # not there yet when it started
+    assert [(t.task_type, t.output) for t in tasks(failure)] == [
+        ("LAMBDA", {"result": {"testvalue": True}})  # its input `a` is the failed one's
+    ]
+    live_equals_replay(rt)
+
+
+def test_failure_workflow_spec_task_failed_in_sub_workflow(js: DefaultScriptEvaluator) -> None:
+    """FailureWorkflowSpec "Test workflow with a task failed in subworkflow": the child fails by
+    a TERMINATE without a reason (Conductor's wording); the parent's SUB_WORKFLOW task fails,
+    the parent fails and its failure workflow gets the SUB_WORKFLOW task as failureTaskId."""
+    child = wf(
+        "test_task_failed_sub_wf",
+        [
+            lam("lambda0"),
+            {
+                "name": "terminate",
+                "taskReferenceName": "terminate0",
+                "type": "TERMINATE",
+                "inputParameters": {
+                    "terminationStatus": "FAILED",
+                    "workflowOutput": "${lambda0.output}",
+                },
+            },
+            simple("t2", "integration_task_2"),
+        ],
+    )
+    parent = wf(
+        "test_task_failed_parent_wf",
+        [
+            lam("lambdaTask1", "return {testvalue: $.lambdaValue == 1}", lambdaValue=1),
+            {
+                "name": "test_task_failed_sub_wf",
+                "taskReferenceName": "test_task_failed_sub_wf",
+                "type": "SUB_WORKFLOW",
+                "subWorkflowParam": {"name": "test_task_failed_sub_wf"},
+            },
+            lam("lambdaTask2"),
+        ],
+        failureWorkflow="failure_workflow",
+    )
+    rt = runtime(js, [parent, child, FAILURE_WF])
+    start(rt, "test_task_failed_parent_wf", {"a": 1})
+    state = rt.state("wf")
+    sub = state.current("test_task_failed_sub_wf")
+    assert sub is not None and sub.child_workflow_id is not None
+    child_state = rt.state(sub.child_workflow_id)
+    assert child_state.status is WorkflowStatus.FAILED
+    terminate = tasks(child_state)[1]
+    assert child_state.reason == f"Workflow is FAILED by TERMINATE task: {terminate.task_id}"
+    assert [(t.task_type, t.status) for t in tasks(state)] == [
+        ("LAMBDA", TaskStatus.COMPLETED),
+        ("SUB_WORKFLOW", TaskStatus.FAILED),
+    ]
+    assert state.status is WorkflowStatus.FAILED
+    assert (state.failed_ref_names, state.failed_task_names) == (
+        ("test_task_failed_sub_wf",),
+        ("test_task_failed_sub_wf",),
+    )
+    failure = rt.state(state.output["conductor.failure_workflow"])
+    assert failure.status is WorkflowStatus.COMPLETED
+    assert failure.input["failureTaskId"] == sub.task_id
+    assert failure.input["failedWorkflow"]["workflowId"] == "wf"
+    live_equals_replay(rt)
+
+
+@pytest.mark.parametrize("status", ["TERMINATED", "COMPLETED"])
+def test_lambda_and_terminate_task_spec_terminate_reason_is_conductors(
+    js: DefaultScriptEvaluator, status: str
+) -> None:
+    """A TERMINATE without terminationReason: "Workflow is <status> by TERMINATE task: <id>",
+    on a COMPLETED workflow too; TERMINATED starts the failure workflow, COMPLETED does not."""
+    terminate = {
+        "name": "terminate",
+        "taskReferenceName": "term",
+        "type": "TERMINATE",
+        "inputParameters": {"terminationStatus": status, "workflowOutput": {"k": 1}},
+    }
+    defn = wf("terminating", [terminate], failureWorkflow="failure_workflow")
+    rt = runtime(js, [defn, FAILURE_WF])
+    start(rt, "terminating", {"a": 2})
+    state = rt.state("wf")
+    (term,) = tasks(state)
+    assert str(state.status) == status
+    assert state.reason == f"Workflow is {status} by TERMINATE task: {term.task_id}"
+    if status == "COMPLETED":
+        assert state.output == {"k": 1} and state.failure_workflow_id is None
+    else:
+        failure_id = state.output["conductor.failure_workflow"]
+        assert state.output == {"k": 1, "conductor.failure_workflow": failure_id}
+        assert rt.state(failure_id).input["failureTaskId"] == term.task_id

@@ -3,8 +3,13 @@ task names, restarts, invalid dynamic forks) and ${CPEWF_TASK_ID}."""
 
 from __future__ import annotations
 
+import dataclasses
+
 from orchestrator.domain import commands as cmd
+from orchestrator.domain import events as ev
 from orchestrator.domain.definitions import TaskDef
+from orchestrator.domain.effects import EmitCommand
+from orchestrator.domain.evolve import evolve
 from orchestrator.domain.outcome import RejectionCode
 from orchestrator.domain.statuses import TaskStatus, WorkflowStatus
 from orchestrator.testing.builders import Engine, task, workflow
@@ -82,3 +87,126 @@ def test_restart_with_the_latest_definition_asks_that_definition() -> None:
     strict = workflow("nr", task("a"), version=3, restartable=False)
     refused = e.op(cmd.RestartWorkflow, use_latest_definition=True, definition=strict)
     assert e.rejected(refused).code is RejectionCode.NOT_RESTARTABLE
+
+
+# --- failedReferenceTaskNames / failedTaskNames (SimpleWorkflowSpec) --------------------------
+
+LINEAR = workflow("linear", task("t1", name="integration_task_1"), task("t2", name="task_2"))
+
+
+def _linear(retries: int = 0) -> Engine:
+    e = Engine.of(
+        [LINEAR],
+        [
+            TaskDef(name="integration_task_1", retry_count=retries, retry_delay_seconds=0),
+            TaskDef(name="task_2", retry_count=0),
+        ],
+    )
+    e.start("linear")
+    return e
+
+
+def _names(e: Engine) -> tuple[tuple[str, ...] | None, tuple[str, ...] | None]:
+    return e.state.failed_ref_names, e.state.failed_task_names
+
+
+def test_a_terminal_error_names_the_failed_task() -> None:
+    e = _linear(retries=1)
+    e.report("t1", TaskStatus.FAILED_WITH_TERMINAL_ERROR, reason="down")
+    ended = e.history[-1]
+    assert isinstance(ended, ev.WorkflowFailed)
+    assert (ended.failed_ref_names, ended.failed_task_names) == (("t1",), ("integration_task_1",))
+    assert _names(e) == (("t1",), ("integration_task_1",))
+
+
+def test_names_are_recorded_only_when_the_workflow_ends() -> None:
+    e = _linear(retries=1)
+    e.report("t1", TaskStatus.FAILED)
+    assert e.state.status is WorkflowStatus.RUNNING and _names(e) == (None, None)
+    e.report("t1")
+    e.report("t2")
+    assert e.state.status is WorkflowStatus.COMPLETED
+    assert _names(e) == (("t1",), ("integration_task_1",))  # a failed attempt counts
+
+
+def test_timed_out_and_canceled_tasks_are_not_named() -> None:
+    e = _linear()
+    e.ack("t1")
+    e.fire(cmd.TimerKind.RESPONSE_TIMEOUT, "t1", e.now + 3_600_000)
+    assert e.state.status is WorkflowStatus.TIMED_OUT
+    assert _names(e) == ((), ())
+
+
+def test_retry_and_restart_keep_the_names_and_later_ends_add_to_them() -> None:
+    e = _linear()
+    e.report("t1", TaskStatus.FAILED)
+    e.op(cmd.RetryWorkflow)
+    assert e.state.status is WorkflowStatus.RUNNING
+    assert _names(e) == (("t1",), ("integration_task_1",))  # kept while it runs again
+    e.report("t1")
+    e.report("t2", TaskStatus.FAILED)
+    assert _names(e) == (("t1", "t2"), ("integration_task_1", "task_2"))
+    e.op(cmd.RestartWorkflow)
+    e.report("t1")
+    e.report("t2")
+    assert e.state.status is WorkflowStatus.COMPLETED
+    assert _names(e) == (("t1", "t2"), ("integration_task_1", "task_2"))
+
+
+def test_rerun_clears_the_names() -> None:
+    e = _linear()
+    e.report("t1")
+    e.report("t2", TaskStatus.FAILED)
+    e.op(cmd.RerunWorkflow, from_task_id=e.t("t2").task_id)
+    assert _names(e) == (None, None)
+    e.report("t2")
+    assert _names(e) == ((), ())
+
+
+def test_an_end_event_written_before_the_names_existed_leaves_them_unrecorded() -> None:
+    e = _linear()
+    e.report("t1", TaskStatus.FAILED)
+    old = dataclasses.replace(e.history[-1], failed_ref_names=None, failed_task_names=None)
+    before = e.state
+    replayed = evolve(evolve(None, e.history[0]), e.history[1])
+    for event in [*e.history[2:-1], old]:
+        replayed = evolve(replayed, event)
+    assert replayed.failed_ref_names is None and replayed.failed_task_names is None
+    recorded = dataclasses.replace(
+        replayed, failed_ref_names=("t1",), failed_task_names=("integration_task_1",)
+    )
+    assert recorded == before
+
+
+# --- the failure workflow's start (WorkflowExecutor.terminateWorkflow) ------------------------
+
+
+def _failure_start(e: Engine) -> cmd.StartWorkflow:
+    (start,) = [f.command for f in e.effects if isinstance(f, EmitCommand)]
+    assert isinstance(start, cmd.StartWorkflow)
+    return start
+
+
+def test_the_failure_workflow_gets_the_failed_workflow_and_its_task_to_domain() -> None:
+    wf = workflow("main", task("a"), failure_workflow="cleanup")
+    e = Engine.of([wf], [TaskDef(name="a", retry_count=0)])
+    e.start("main", {"order": 1}, correlation_id="c-1", task_to_domain={"a": "blue"})
+    e.report("a", TaskStatus.FAILED, output={"partial": 1}, reason="nope")
+    start = _failure_start(e)
+    assert (start.correlation_id, start.task_to_domain) == ("c-1", {"a": "blue"})
+    failed = start.input["failedWorkflow"]
+    assert failed["workflowId"] == "wf-1" and failed["status"] == "FAILED"
+    assert failed["failedTaskId"] == e.t("a").task_id
+    assert failed["output"] == {"partial": 1}  # without its conductor.failure_workflow key
+    assert [(t["referenceTaskName"], t["status"]) for t in failed["tasks"]] == [("a", "FAILED")]
+    assert e.state.output == {"partial": 1, "conductor.failure_workflow": start.workflow_id}
+
+
+def test_without_a_failed_task_the_failure_input_has_no_failure_task_id() -> None:
+    wf = workflow("main", task("a"), failure_workflow="cleanup")
+    e = Engine.of([wf], [TaskDef(name="a")])
+    e.start("main")
+    e.op(cmd.TerminateWorkflow, reason="stop", trigger_failure_workflow=True)
+    start = _failure_start(e)
+    assert "failureTaskId" not in start.input
+    assert start.input["failureStatus"] == "TERMINATED" and start.input["reason"] == "stop"

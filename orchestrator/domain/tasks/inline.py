@@ -126,6 +126,8 @@ class TerminateHandler(BaseHandler):
             c.fail(task.task_id, f"invalid terminationStatus {params.get('terminationStatus')!r}")
             return
         output = termination_output(params.get("workflowOutput"))
+        # Conductor's endExecution: its reason, also on a COMPLETED workflow; the failure
+        # workflow starts for FAILED and TERMINATED alike, with this task as failureTaskId.
         reason = str(params.get("terminationReason") or "").strip() or (
             f"Workflow is {status} by TERMINATE task: {task.task_id}"
         )
@@ -135,7 +137,6 @@ class TerminateHandler(BaseHandler):
             reason,
             output=output,
             failed_task=c.state.tasks[task.task_id],
-            trigger_failure_workflow=status is WorkflowStatus.FAILED,
         )
 
 
