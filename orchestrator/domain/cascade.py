@@ -138,6 +138,11 @@ class Cascade:
         elif input_override is None:
             params = resolve_input(state, wt, task_def, task_id)
             input_override = handler.prepare_input(self, wt, params)
+        if retry_of is None:
+            refusal = handler.refusal(self, wt, input_override, iteration)
+            if refusal is not None:  # Conductor's mapper-time TerminateWorkflowException
+                self.end_workflow(WorkflowStatus.FAILED, refusal)
+                return None
         start_delay_ms = wt.start_delay * 1000 if delay_ms is None else delay_ms
         # A WAIT / HUMAN with a start or retry delay waits it out SCHEDULED, then starts
         # (TASK_DELAY timer, decide_task), as Conductor's async system tasks.

@@ -321,3 +321,72 @@ def test_lambda_and_terminate_task_spec_terminate_reason_is_conductors(
         failure_id = state.output["conductor.failure_workflow"]
         assert state.output == {"k": 1, "conductor.failure_workflow": failure_id}
         assert rt.state(failure_id).input["failureTaskId"] == term.task_id
+
+
+# --- invalid dynamic forks (DynamicForkJoinSpec) ----------------------------------------------
+
+DYNAMIC_FORK = {
+    "name": "dynamicfanouttask",
+    "taskReferenceName": "dynamicfanouttask",
+    "type": "FORK_JOIN_DYNAMIC",
+    "inputParameters": {
+        "dynamicTasks": "${t1.output.dynamicTasks}",
+        "dynamicTasksInput": "${t1.output.dynamicTasksInput}",
+    },
+    "dynamicForkTasksParam": "dynamicTasks",
+    "dynamicForkTasksInputParamName": "dynamicTasksInput",
+}
+JOIN = {"name": "join", "taskReferenceName": "dynamicfanouttask_join", "type": "JOIN"}
+XDT = [
+    {"name": "integration_task_2", "taskReferenceName": "xdt1"},
+    {"name": "integration_task_3", "taskReferenceName": "xdt2"},
+]
+
+
+def test_dynamic_fork_join_spec_fail_when_task_input_is_invalid(
+    js: DefaultScriptEvaluator,
+) -> None:
+    """DynamicForkJoinSpec: branch inputs that are not maps fail the workflow; its task list
+    is only the task before the fork, which COMPLETED."""
+    defn = wf(
+        "dynamic_fork_join_workflow",
+        [simple("t1", "integration_task_1"), DYNAMIC_FORK, JOIN],
+        failureWorkflow="failure_workflow",
+    )
+    out = {"dynamicTasks": XDT, "dynamicTasksInput": {"xdt1": "v1", "xdt2": "v2"}}
+    rt = runtime(js, [defn, FAILURE_WF], integration_task_1=always(out))
+    start(rt, "dynamic_fork_join_workflow", {"a": 1})
+    state = rt.state("wf")
+    assert state.status is WorkflowStatus.FAILED
+    assert [(t.task_type, t.status) for t in tasks(state)] == [
+        ("integration_task_1", TaskStatus.COMPLETED)
+    ]
+    assert str(state.reason).startswith(
+        "Tasks could not be dynamically forked due to invalid input"
+    )
+    failure_id = state.output.pop("conductor.failure_workflow")
+    assert state.output == out  # the last task's output
+    failure = rt.state(failure_id)
+    assert "failureTaskId" not in failure.input and failure.status is WorkflowStatus.COMPLETED
+    live_equals_replay(rt)
+
+
+def test_dynamic_fork_join_spec_return_failed_workflow_when_start_with_invalid_input(
+    js: DefaultScriptEvaluator,
+) -> None:
+    fork = {
+        **DYNAMIC_FORK,
+        "inputParameters": {
+            "dynamicTasks": "${workflow.input.dynamicTasks}",
+            "dynamicTasksInput": "${workflow.input.dynamicTasksInput}",
+        },
+    }
+    defn = wf("DynamicForkJoinStartTest", [fork, JOIN])
+    rt = runtime(js, [defn])
+    start(
+        rt,
+        "DynamicForkJoinStartTest",
+        {"dynamicTasks": XDT, "dynamicTasksInput": {"xdt1": "v1", "xdt2": "v2"}},
+    )
+    state = rt.state("wf")
+    assert state.status is WorkflowStatus.FAILED and not state.tasks
