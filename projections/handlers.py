@@ -240,7 +240,15 @@ def _task_ops(event: ev.EventBase) -> list[RowOp]:
                 )
             ]
         case ev.TaskCompletedWithErrors():
-            return [_task_status(event, event.task_id, "COMPLETED_WITH_ERRORS", None)]
+            return [
+                _op(
+                    "task_completed_with_errors",
+                    event,
+                    task_id=event.task_id,
+                    output=J(event.output),
+                    reason=event.reason,
+                )
+            ]
         case ev.TaskCanceled():
             return [_task_status(event, event.task_id, "CANCELED", event.reason or None)]
         case ev.TaskSkipped():

@@ -135,6 +135,13 @@ SQL: dict[str, str] = {
             update_time = %(at)s, end_time = %(at)s,
             worker_id = COALESCE(%(worker_id)s, worker_id), last_event_seq = %(seq)s
         {_TASK_GUARD}""",
+    # An optional task's failure accepted (reason None: its own stays), or a JOIN over such
+    # tasks ending (its output and reason).
+    "task_completed_with_errors": f"""
+        UPDATE tasks SET status = 'COMPLETED_WITH_ERRORS', output = output || %(output)s,
+            reason = COALESCE(%(reason)s, reason), update_time = %(at)s,
+            end_time = COALESCE(end_time, %(at)s), last_event_seq = %(seq)s
+        {_TASK_GUARD}""",
     "task_status": f"""
         UPDATE tasks SET status = %(status)s, reason = COALESCE(%(reason)s, reason),
             update_time = %(at)s, end_time = COALESCE(end_time, %(at)s),

@@ -93,6 +93,10 @@ FIELD_DOCS: dict[str, str] = {
     "before the field existed.",
     "failed_task_names": "Conductor's failedTaskNames: the task (definition) names of those "
     "tasks, sorted; null in events written before the field existed.",
+    "TaskCompletedWithErrors.output": "A JOIN's output (its joinOn tasks' outputs), merged "
+    "over the task's; empty for an optional task's accepted failure.",
+    "TaskCompletedWithErrors.reason": "A JOIN's reason ('<name>/<task id> ... completed with "
+    "errors'); null: the task keeps its reason.",
     "WorkflowCompleted.reason": "A TERMINATE task's reason (terminationReason, or 'Workflow is "
     "COMPLETED by TERMINATE task: <id>'): Conductor sets it on a completed workflow too.",
     "WorkflowTerminated.failed_task_id": "Id of the task that ended the workflow (a TERMINATE "

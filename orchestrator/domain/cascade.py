@@ -194,6 +194,11 @@ class Cascade:
         if settle:
             self.settle(task_id)
 
+    def complete_with_errors(self, task_id: str, output: JSON, reason: str) -> None:
+        """An open task (a JOIN) ends COMPLETED_WITH_ERRORS; the workflow goes on after it."""
+        self.emit(TaskCompletedWithErrors, task_id=task_id, output=output, reason=reason)
+        self.settle(task_id)
+
     def fail(
         self,
         task_id: str,

@@ -204,9 +204,12 @@ class TaskFailed(EventBase):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaskCompletedWithErrors(EventBase):
-    """An optional task failed for good; the workflow goes on."""
+    """An optional task failed for good, or a JOIN ended over optional tasks that did (Conductor's
+    JOIN is COMPLETED_WITH_ERRORS then); the workflow goes on."""
 
     task_id: str
+    output: JSON = field(default_factory=dict)  # a JOIN's: its joinOn outputs
+    reason: str | None = None  # None: the task keeps its reason (the failure's)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

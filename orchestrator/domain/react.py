@@ -11,8 +11,8 @@ from __future__ import annotations
 from orchestrator.domain import commands as cmd
 from orchestrator.domain import events as ev
 from orchestrator.domain.effects import DispatchTask, Effect, EmitCommand, ScheduleTimer
-from orchestrator.domain.inputs import start_delay_seconds
 from orchestrator.domain.failure import failed_workflow_json
+from orchestrator.domain.inputs import start_delay_seconds
 from orchestrator.domain.state import TaskState, WorkflowState
 from orchestrator.domain.statuses import TaskStatus
 from orchestrator.domain.tasks.base import handler_for

@@ -390,3 +390,64 @@ def test_dynamic_fork_join_spec_return_failed_workflow_when_start_with_invalid_i
     )
     state = rt.state("wf")
     assert state.status is WorkflowStatus.FAILED and not state.tasks
+
+
+# --- JOIN over optional tasks that failed (ForkJoinSpec) --------------------------------------
+
+SUB_WF = wf("sub_workflow", [simple("s", "simple_task_in_sub_wf")])
+
+
+def sub(ref: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "name": ref,
+        "taskReferenceName": ref,
+        "type": "SUB_WORKFLOW",
+        "subWorkflowParam": {"name": "sub_workflow"},
+        **fields,
+    }
+
+
+def fork(branches: list[list[dict[str, Any]]], join_on: list[str]) -> list[dict[str, Any]]:
+    return [
+        {
+            "name": "fork",
+            "taskReferenceName": "fanouttask",
+            "type": "FORK_JOIN",
+            "forkTasks": branches,
+        },
+        {"name": "join", "taskReferenceName": "fanouttask_join", "type": "JOIN", "joinOn": join_on},
+    ]
+
+
+def test_fork_join_spec_optional_sub_workflow_forks_end_the_join_completed_with_errors(
+    js: DefaultScriptEvaluator,
+) -> None:
+    """ForkJoinSpec "fork join with optional sub workflow forks": both children fail, both
+    SUB_WORKFLOW tasks and the JOIN end COMPLETED_WITH_ERRORS, the workflow COMPLETED."""
+    defn = wf(
+        "integration_test_fork_join_optional_sw",
+        fork([[sub("st1", optional=True)], [sub("st2", optional=True)]], ["st1", "st2"]),
+    )
+    no_retry = TaskDef(name="simple_task_in_sub_wf", retry_count=0)
+    rt = runtime(
+        js,
+        [defn, SUB_WF],
+        [no_retry],
+        simple_task_in_sub_wf=always({"o": 1}, status=TaskStatus.FAILED),
+    )
+    start(rt, "integration_test_fork_join_optional_sw")
+    state = rt.state("wf")
+    assert state.status is WorkflowStatus.COMPLETED
+    listed = [(t.task_type, t.status) for t in tasks(state)]
+    assert listed == [
+        ("FORK", TaskStatus.COMPLETED),
+        ("SUB_WORKFLOW", TaskStatus.COMPLETED_WITH_ERRORS),
+        ("SUB_WORKFLOW", TaskStatus.COMPLETED_WITH_ERRORS),
+        ("JOIN", TaskStatus.COMPLETED_WITH_ERRORS),
+    ]
+    st1, st2, join = tasks(state)[1:]
+    assert join.reason == f"st1/{st1.task_id} st2/{st2.task_id} completed with errors"
+    assert set(join.output) == {"st1", "st2"}  # the children's ids and outputs
+    for child in (st1, st2):
+        assert rt.state(str(child.child_workflow_id)).status is WorkflowStatus.FAILED
+    live_equals_replay(rt)

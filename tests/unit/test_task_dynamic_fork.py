@@ -132,7 +132,10 @@ def test_an_optional_simplified_fork_makes_optional_branches():
     f.report("_work_0", TaskStatus.FAILED)
     f.report("_work_1", TaskStatus.COMPLETED, {"ok": True})
     assert f.task("_work_0").status is TaskStatus.COMPLETED_WITH_ERRORS
-    assert f.task("join").status is TaskStatus.COMPLETED
+    join = f.task("join")  # Conductor's Join over an optional task that failed
+    assert join.status is TaskStatus.COMPLETED_WITH_ERRORS
+    assert join.reason == f"work/{f.task('_work_0').task_id} completed with errors"
+    assert join.output == {"_work_1": {"ok": True}}  # the empty output is left out
     assert f.st.status is WorkflowStatus.RUNNING
 
 
