@@ -249,6 +249,8 @@ def _task_ops(event: ev.EventBase) -> list[RowOp]:
                     reason=event.reason,
                 )
             ]
+        case ev.TaskFailurePermitted():
+            return []  # the task row keeps its status; kept in the history
         case ev.TaskCanceled():
             return [_task_status(event, event.task_id, "CANCELED", event.reason or None)]
         case ev.TaskSkipped():

@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from orchestrator.domain import ids
+from orchestrator.domain import ending, ids
 from orchestrator.domain.commands import Command
 from orchestrator.domain.context import Context
 from orchestrator.domain.defindex import index_of
@@ -16,23 +16,20 @@ from orchestrator.domain.definitions import JSON, TaskType, WorkflowTask, effect
 from orchestrator.domain.events import (
     Event,
     EventBase,
-    TaskCanceled,
     TaskCompleted,
     TaskCompletedWithErrors,
     TaskFailed,
+    TaskFailurePermitted,
     TaskScheduled,
-    WorkflowCompleted,
-    WorkflowFailed,
-    WorkflowTerminated,
 )
 from orchestrator.domain.evolve import evolve
-from orchestrator.domain.failure import FAILURE_WORKFLOW_KEY, failed_names
 from orchestrator.domain.inputs import (
     effective_task_def,
     resolve_input,
     retry_input,
     workflow_output,
 )
+from orchestrator.domain.permissive import is_permissive, permitted
 from orchestrator.domain.retry import retry_delay_ms
 from orchestrator.domain.state import TaskState, WorkflowState
 from orchestrator.domain.statuses import TaskStatus, WorkflowStatus
@@ -271,6 +268,9 @@ class Cascade:
         elif task.optional:
             self.emit(TaskCompletedWithErrors, task_id=task.task_id)
             self.continue_after(self.state.tasks[task.task_id])
+        elif is_permissive(self.state, task):  # goes on; the workflow fails when it ends
+            self.emit(TaskFailurePermitted, task_id=task.task_id)
+            self.continue_after(self.state.tasks[task.task_id])
         else:
             status = {
                 TaskStatus.TIMED_OUT: WorkflowStatus.TIMED_OUT,
@@ -335,16 +335,13 @@ class Cascade:
             return
         tasks = state.definition.tasks
         last = state.current(tasks[-1].task_reference_name) if tasks else None
-        if last is not None and last.status.is_successful:
+        if last is not None and (last.status.is_successful or permitted(state, last)):
             self.complete_workflow(workflow_output(state))
 
-    # --- the workflow -----------------------------------------------------------------------
+    # --- the workflow (ending.py) -----------------------------------------------------------
 
     def open_tasks(self) -> list[TaskState]:
-        state = self.state
-        tasks = (state.tasks[tid] for tid in state.by_ref.values())
-        # Sorted: map iteration order depends on the process's string hashing.
-        return sorted((t for t in tasks if not t.status.is_terminal), key=lambda t: t.seq)
+        return ending.open_tasks(self.state)
 
     def end_workflow(
         self,
@@ -356,41 +353,15 @@ class Cascade:
         trigger_failure_workflow: bool = True,
     ) -> None:
         """Cancel what is open, then record the end (and which failure workflow to start)."""
-        if self.state.is_terminal:
-            return
-        for task in self.open_tasks():
-            self.emit(TaskCanceled, task_id=task.task_id, reason=reason)
-        state = self.state
-        if output is None:
-            output = workflow_output(state, failed_task)
-        if status is WorkflowStatus.COMPLETED:
-            self.complete_workflow(output, reason)
-            return
-        failure_id = None
-        if state.definition.failure_workflow and trigger_failure_workflow:
-            failure_id = ids.failure_workflow_id(state.workflow_id, state.generation)
-            if isinstance(output, dict):  # Conductor adds the failure workflow's id
-                output = {**output, FAILURE_WORKFLOW_KEY: failure_id}
-        refs, names = failed_names(state)
-        fields = {
-            "reason": reason,
-            "output": output,
-            "failure_workflow_id": failure_id,
-            "failed_task_id": failed_task.task_id if failed_task else None,
-            "failed_ref_names": refs,
-            "failed_task_names": names,
-        }
-        if status is WorkflowStatus.TERMINATED:
-            self.emit(WorkflowTerminated, **fields)
-        else:
-            self.emit(WorkflowFailed, status=status, **fields)
+        ending.end_workflow(
+            self,
+            status,
+            reason,
+            failed_task=failed_task,
+            output=output,
+            trigger_failure_workflow=trigger_failure_workflow,
+        )
 
     def complete_workflow(self, output: JSON, reason: str | None = None) -> None:
-        refs, names = failed_names(self.state)
-        self.emit(
-            WorkflowCompleted,
-            output=output,
-            reason=reason,
-            failed_ref_names=refs,
-            failed_task_names=names,
-        )
+        """Complete, unless permissive tasks failed: then fail (Conductor's decide)."""
+        ending.complete_workflow(self, output, reason)

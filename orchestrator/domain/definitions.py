@@ -101,6 +101,9 @@ class WorkflowTask:
     type: str = TaskType.SIMPLE  # any unknown type name is treated as SIMPLE
     input_parameters: dict[str, JSON] = field(default_factory=dict)
     optional: bool = False
+    # Conductor's `permissive`: its failure (once retries are spent) lets the workflow go on;
+    # the workflow fails when it ends (a JOIN waiting on it fails once all it waits for ended)
+    permissive: bool = False
     start_delay: int = 0  # seconds
     async_complete: bool = False
     retry_count: int | None = None  # overrides the TaskDef's retryCount when set

@@ -213,6 +213,14 @@ class TaskCompletedWithErrors(EventBase):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class TaskFailurePermitted(EventBase):
+    """A permissive task failed for good (Conductor's `permissive`): it stays as it ended, the
+    workflow goes on after it (a JOIN waiting on it counts it as ended) and fails when it ends."""
+
+    task_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class TaskSkipped(EventBase):
     """A task skipped by request before it was reached (creates the task record)."""
 
@@ -256,6 +264,7 @@ Event = (
     | TaskCompleted
     | TaskFailed
     | TaskCompletedWithErrors
+    | TaskFailurePermitted
     | TaskSkipped
     | TaskCanceled
     | LoopIterationsRemoved
@@ -280,6 +289,7 @@ EVENT_TYPES: tuple[type[EventBase], ...] = (
     TaskCompleted,
     TaskFailed,
     TaskCompletedWithErrors,
+    TaskFailurePermitted,
     TaskSkipped,
     TaskCanceled,
     LoopIterationsRemoved,

@@ -20,6 +20,7 @@ from orchestrator.domain.evolve_tasks import (
     _completed,
     _completed_with_errors,
     _failed,
+    _failure_permitted,
     _iterations_removed,
     _picked_up,
     _postponed,
@@ -60,6 +61,8 @@ def evolve(state: WorkflowState | None, event: ev.Event) -> WorkflowState:
             return _failed(state, event)
         case ev.TaskCompletedWithErrors():
             return _completed_with_errors(state, event)
+        case ev.TaskFailurePermitted():
+            return _failure_permitted(state, event)
         case ev.TaskSkipped():
             return _skipped(state, event)
         case ev.TaskCanceled():

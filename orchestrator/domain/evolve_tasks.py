@@ -239,6 +239,12 @@ def _completed_with_errors(state: WorkflowState, e: ev.TaskCompletedWithErrors) 
     return copy_state(state, seq=e.seq, updated_at=e.at, tasks=tasks, join_waiting=joins)
 
 
+def _failure_permitted(state: WorkflowState, e: ev.TaskFailurePermitted) -> WorkflowState:
+    """The task stays as it ended; the JOIN waiting on it has one branch fewer to wait for."""
+    task = _t(state, e.task_id)
+    return copy_state(state, seq=e.seq, updated_at=e.at, join_waiting=_joins_after(state, task))
+
+
 def _canceled(state: WorkflowState, e: ev.TaskCanceled) -> WorkflowState:
     task = copy_task(
         _t(state, e.task_id),

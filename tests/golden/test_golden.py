@@ -122,7 +122,9 @@ def test_an_execution_in_flight_under_older_rules_goes_on_as_recorded(path: Path
     assert len(produced) == len(recorded_tail)
     # Fields added since (e.g. the end events' failed task names) could not be written then:
     # an event goes on as it did when it agrees on every field the recorded one has.
-    as_recorded = [{k: v for k, v in e.items() if k in r} for e, r in zip(produced, recorded_tail)]
+    as_recorded = [
+        {k: v for k, v in e.items() if k in r} for e, r in zip(produced, recorded_tail, strict=True)
+    ]
     assert [_dump(e) for e in as_recorded] == [_dump(e) for e in recorded_tail]
 
 

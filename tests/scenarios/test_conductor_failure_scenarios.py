@@ -19,10 +19,10 @@ from orchestrator.domain.definitions_json import parse_workflow_def
 from orchestrator.domain.evolve import evolve
 from orchestrator.domain.state import TaskState, WorkflowState
 from orchestrator.domain.statuses import TaskStatus, WorkflowStatus
-from orchestrator.testing import InMemoryRuntime, always
+from orchestrator.testing import InMemoryRuntime, always, never
 from orchestrator.testing.builders import T0
 from orchestrator.testing.context import dict_context
-from orchestrator.testing.workers import Worker
+from orchestrator.testing.workers import Reply, Worker
 
 SCRIPT = "if ($.input.a==1){return {testvalue: true}} else{return {testvalue: false}}"
 
@@ -66,6 +66,11 @@ def start(rt: InMemoryRuntime, name: str, wf_input: Any = None, wid: str = "wf",
 def tasks(state: WorkflowState) -> list[TaskState]:
     """The task list as Conductor shows it: every attempt, in scheduling order."""
     return sorted(state.tasks.values(), key=lambda t: t.seq)
+
+
+def fails(reason: str, output: Any = None, status: TaskStatus = TaskStatus.FAILED) -> Worker:
+    """A worker that always reports `status` with `reason` (and `output`)."""
+    return lambda task: Reply(status=status, output=output or {}, reason=reason)
 
 
 def live_equals_replay(rt: InMemoryRuntime) -> None:
@@ -450,4 +455,262 @@ def test_fork_join_spec_optional_sub_workflow_forks_end_the_join_completed_with_
     assert set(join.output) == {"st1", "st2"}  # the children's ids and outputs
     for child in (st1, st2):
         assert rt.state(str(child.child_workflow_id)).status is WorkflowStatus.FAILED
+    live_equals_replay(rt)
+
+
+# --- permissive tasks (WorkflowAndTaskConfigurationSpec, ForkJoinSpec) ------------------------
+
+
+def test_workflow_and_task_configuration_spec_permissive_task(js: DefaultScriptEvaluator) -> None:
+    """ "Test simple workflow which has a permissive task": retried per its TaskDef, then the
+    workflow runs on (integration_task_2 is scheduled and completes) and fails at its end with
+    the permissive task's reason; the output is the last task's."""
+    defn = wf(
+        "permissive_task_wf",
+        [
+            simple("t1", "task_permissive", permissive=True),
+            simple("t2", "integration_task_2"),
+        ],
+    )
+    task_def = TaskDef(name="task_permissive", retry_count=1, retry_delay_seconds=0)
+    rt = runtime(
+        js,
+        [defn],
+        [task_def, TaskDef(name="integration_task_2", retry_count=0)],
+        task_permissive=fails("NETWORK ERROR"),
+        integration_task_2=always({"t2": "done"}),
+    )
+    start(rt, "permissive_task_wf")
+    state = rt.state("wf")
+    listed = [(t.task_type, t.status) for t in tasks(state)]
+    assert listed == [
+        ("task_permissive", TaskStatus.FAILED),
+        ("task_permissive", TaskStatus.FAILED),
+        ("integration_task_2", TaskStatus.COMPLETED),
+    ]
+    second = tasks(state)[1]
+    assert state.status is WorkflowStatus.FAILED
+    assert (
+        state.reason
+        == f"Task {second.task_id} failed with status: FAILED and reason: 'NETWORK ERROR'"
+    )
+    assert state.output == {"t2": "done"}
+    assert (state.failed_ref_names, state.failed_task_names) == (("t1",), ("task_permissive",))
+    assert state.failed_task_id is None  # no task ended it
+    live_equals_replay(rt)
+
+
+def test_workflow_and_task_configuration_spec_permissive_optional_task(
+    js: DefaultScriptEvaluator,
+) -> None:
+    """Optional wins over permissive: COMPLETED_WITH_ERRORS and the workflow COMPLETES."""
+    defn = wf(
+        "permissive_optional_task_wf",
+        [
+            simple("t1", "task_optional", permissive=True, optional=True),
+            simple("t2", "integration_task_2"),
+        ],
+    )
+    rt = runtime(
+        js,
+        [defn],
+        [TaskDef(name="task_optional", retry_count=0), TaskDef(name="integration_task_2")],
+        task_optional=always(status=TaskStatus.FAILED),
+        integration_task_2=always(),
+    )
+    start(rt, "permissive_optional_task_wf")
+    state = rt.state("wf")
+    assert state.status is WorkflowStatus.COMPLETED
+    assert [t.status for t in tasks(state)] == [
+        TaskStatus.COMPLETED_WITH_ERRORS,
+        TaskStatus.COMPLETED,
+    ]
+
+
+FORK_PERMISSIVE = wf(
+    "FanInOutPermissiveTest",
+    [
+        *fork(
+            [
+                [simple("t1", "integration_task_1", permissive=True)],
+                [simple("t2", "integration_task_2", permissive=True)],
+            ],
+            ["t1", "t2"],
+        ),
+        simple("t3", "integration_task_3"),
+    ],
+)
+NO_RETRIES = [
+    TaskDef(name=f"integration_task_{n}", retry_count=0, retry_delay_seconds=0) for n in (1, 2, 3)
+]
+
+
+def test_fork_join_spec_permissive_failure_flow(js: DefaultScriptEvaluator) -> None:
+    """ForkJoinSpec "fork join permissive failure flow": the JOIN waits for the other branch,
+    then FAILS with the permissive task's reason; the workflow fails, t3 never runs."""
+    rt = runtime(
+        js,
+        [FORK_PERMISSIVE],
+        NO_RETRIES,
+        integration_task_1=fails("Failed...", {"x": 1}),
+        integration_task_2=always({"b": 2}, after_ms=1000),  # ends after the failure
+        integration_task_3=always(),
+    )
+    start(rt, "FanInOutPermissiveTest")
+    state = rt.state("wf")
+    listed = [(t.task_type, t.status) for t in tasks(state)]
+    assert listed == [
+        ("FORK", TaskStatus.COMPLETED),
+        ("integration_task_1", TaskStatus.FAILED),
+        ("integration_task_2", TaskStatus.COMPLETED),
+        ("JOIN", TaskStatus.FAILED),
+    ]
+    join = tasks(state)[3]
+    assert join.reason == "Failed..."
+    assert state.status is WorkflowStatus.FAILED
+    assert state.reason == f"Task {join.task_id} failed with status: FAILED and reason: 'Failed...'"
+    assert state.output == join.output == {"t1": {"x": 1}, "t2": {"b": 2}}
+    assert state.failed_ref_names == ("fanouttask_join", "t1")
+    live_equals_replay(rt)
+
+
+def test_fork_join_spec_permissive_task_mid_branch_lets_the_branch_and_workflow_go_on(
+    js: DefaultScriptEvaluator,
+) -> None:
+    """A permissive task that is not the one the JOIN waits for: its branch goes on, the JOIN
+    completes, the workflow runs to its end and fails there with the permissive reason."""
+    defn = wf(
+        "fork_permissive_mid_branch",
+        [
+            *fork(
+                [
+                    [
+                        simple("a", "integration_task_1", permissive=True),
+                        simple("a2", "integration_task_2"),
+                    ],
+                    [simple("b", "integration_task_3")],
+                ],
+                ["a2", "b"],
+            ),
+            simple("c", "integration_task_3"),
+        ],
+    )
+    rt = runtime(
+        js,
+        [defn],
+        NO_RETRIES,
+        integration_task_1=fails("Failed A"),
+        integration_task_2=always(),
+        integration_task_3=always({"c": 3}),
+    )
+    start(rt, "fork_permissive_mid_branch")
+    state = rt.state("wf")
+    a = state.current("a")
+    assert a is not None and a.status is TaskStatus.FAILED
+    assert state.current("fanouttask_join").status is TaskStatus.COMPLETED  # type: ignore[union-attr]
+    assert state.current("c").status is TaskStatus.COMPLETED  # type: ignore[union-attr]
+    assert state.status is WorkflowStatus.FAILED
+    assert state.reason == f"Task {a.task_id} failed with status: FAILED and reason: 'Failed A'"
+    assert state.output == {"c": 3}
+    live_equals_replay(rt)
+
+
+def test_fork_join_spec_retrying_a_failed_permissive_fork_join_workflow(
+    js: DefaultScriptEvaluator,
+) -> None:
+    """ForkJoinSpec "Test retrying a failed permissive fork join workflow": after a retry the
+    failed permissive tasks run again; once they complete the JOIN does and so does t3."""
+    calls: dict[str, int] = {}
+
+    def first_fails(task: Any) -> Any:
+        calls[task.reference_task_name] = calls.get(task.reference_task_name, 0) + 1
+        status = TaskStatus.FAILED if calls[task.reference_task_name] == 1 else TaskStatus.COMPLETED
+        return always(status=status)(task)
+
+    rt = runtime(
+        js,
+        [FORK_PERMISSIVE],
+        NO_RETRIES,
+        integration_task_1=first_fails,
+        integration_task_2=first_fails,
+        integration_task_3=always({"done": True}),
+    )
+    start(rt, "FanInOutPermissiveTest")
+    assert rt.state("wf").status is WorkflowStatus.FAILED
+    rt.submit(cmd.RetryWorkflow(workflow_id="wf", at=T0 + 10, actor="api:test"))
+    rt.run_until_idle()
+    state = rt.state("wf")
+    assert state.status is WorkflowStatus.COMPLETED, state.reason
+    assert state.output == {"done": True}
+    assert state.failed_ref_names == ("fanouttask_join", "t1", "t2")  # kept from the failure
+    live_equals_replay(rt)
+
+
+def test_terminate_after_a_permissive_failure_fails_the_workflow(
+    js: DefaultScriptEvaluator,
+) -> None:
+    """Conductor's decide checks permissive failures when a TERMINATE ends the workflow too:
+    FAILED with the permissive reason whatever the terminationStatus, TERMINATE's output."""
+    defn = wf(
+        "permissive_then_terminate",
+        [
+            simple("p", "fidfail_pp", permissive=True),
+            {
+                "name": "terminate",
+                "taskReferenceName": "term",
+                "type": "TERMINATE",
+                "inputParameters": {"terminationStatus": "COMPLETED", "workflowOutput": {"k": 1}},
+            },
+        ],
+        failureWorkflow="failure_workflow",
+    )
+    rt = runtime(
+        js,
+        [defn, FAILURE_WF],
+        [TaskDef(name="fidfail_pp", retry_count=0)],
+        fidfail_pp=fails("perm fail", status=TaskStatus.FAILED_WITH_TERMINAL_ERROR),
+    )
+    start(rt, "permissive_then_terminate")
+    state = rt.state("wf")
+    p = state.current("p")
+    assert p is not None
+    assert state.status is WorkflowStatus.FAILED
+    assert state.reason == (
+        f"Task {p.task_id} failed with status: FAILED_WITH_TERMINAL_ERROR and reason: 'perm fail'"
+    )
+    failure_id = state.output["conductor.failure_workflow"]
+    assert state.output == {"k": 1, "conductor.failure_workflow": failure_id}
+
+
+def test_fork_join_spec_permissive_sub_workflow_forks_terminated_by_the_user(
+    js: DefaultScriptEvaluator,
+) -> None:
+    """ForkJoinSpec: both permissive children are terminated by hand: their tasks are CANCELED,
+    the JOIN is CANCELED (a cancellation, not a failure) and the parent ends TERMINATED."""
+    defn = wf(
+        "integration_test_fork_join_permissive_sw",
+        fork([[sub("st1", permissive=True)], [sub("st2", permissive=True)]], ["st1", "st2"]),
+    )
+    rt = runtime(js, [defn, SUB_WF], simple_task_in_sub_wf=never())
+    start(rt, "integration_test_fork_join_permissive_sw")
+    children = [str(t.child_workflow_id) for t in tasks(rt.state("wf"))[1:3]]
+    for child in children:
+        assert rt.state(child).status is WorkflowStatus.RUNNING
+        rt.submit(
+            cmd.TerminateWorkflow(
+                workflow_id=child,
+                root_workflow_id="wf",
+                at=T0 + 5,
+                actor="api:user",
+                reason="terminated by the user",
+            )
+        )
+    state = rt.state("wf")
+    assert state.status is WorkflowStatus.TERMINATED
+    assert [(t.task_type, t.status) for t in tasks(state)] == [
+        ("FORK", TaskStatus.COMPLETED),
+        ("SUB_WORKFLOW", TaskStatus.CANCELED),
+        ("SUB_WORKFLOW", TaskStatus.CANCELED),
+        ("JOIN", TaskStatus.CANCELED),
+    ]
     live_equals_replay(rt)

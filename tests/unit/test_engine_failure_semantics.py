@@ -210,3 +210,65 @@ def test_without_a_failed_task_the_failure_input_has_no_failure_task_id() -> Non
     start = _failure_start(e)
     assert "failureTaskId" not in start.input
     assert start.input["failureStatus"] == "TERMINATED" and start.input["reason"] == "stop"
+
+
+# --- permissive tasks ---------------------------------------------------------------------------
+
+PERMISSIVE = workflow("perm", task("p", name="perm_task", permissive=True), task("t2", name="b"))
+
+
+def test_a_permissive_failure_is_permitted_and_the_workflow_goes_on() -> None:
+    e = Engine.of([PERMISSIVE], [TaskDef(name="perm_task", retry_count=0), TaskDef(name="b")])
+    e.start("perm")
+    decision = e.report("p", TaskStatus.FAILED, reason="nope")
+    assert e.events_of(decision) == ["TaskFailed", "TaskFailurePermitted", "TaskScheduled"]
+    assert e.t("p").status is TaskStatus.FAILED
+    assert e.events_of(e.report("t2")) == ["TaskCompleted", "WorkflowFailed"]
+    assert (
+        e.state.reason == f"Task {e.t('p').task_id} failed with status: FAILED and reason: 'nope'"
+    )
+
+
+def test_a_permissive_task_timing_out_names_its_own_status_in_the_reason() -> None:
+    e = Engine.of(
+        [PERMISSIVE],
+        [TaskDef(name="perm_task", retry_count=0, response_timeout_seconds=1), TaskDef(name="b")],
+    )
+    e.start("perm")
+    e.ack("p")
+    e.fire(cmd.TimerKind.RESPONSE_TIMEOUT, "p", e.now + 1000)
+    assert e.t("p").status is TaskStatus.TIMED_OUT and e.state.status is WorkflowStatus.RUNNING
+    e.report("t2")
+    assert e.state.status is WorkflowStatus.FAILED  # FAILED, not TIMED_OUT
+    assert "failed with status: TIMED_OUT and reason:" in str(e.state.reason)
+    assert e.state.failed_ref_names == ()  # TIMED_OUT is not named
+
+
+def test_a_permissive_task_is_retried_first_and_permitted_only_when_retries_are_spent() -> None:
+    e = Engine.of([PERMISSIVE], [TaskDef(name="perm_task", retry_count=1, retry_delay_seconds=0)])
+    e.start("perm")
+    assert e.events_of(e.report("p", TaskStatus.FAILED)) == ["TaskFailed", "TaskScheduled"]
+    assert e.t("p").retry_count == 1
+    assert "TaskFailurePermitted" in e.events_of(e.report("p", TaskStatus.FAILED))
+
+
+def test_a_permissive_dynamic_fork_branch_fails_its_join_once_the_others_ended() -> None:
+    fork = task(
+        "df",
+        "FORK_JOIN_DYNAMIC",
+        input_parameters={"tasks": "${workflow.input.tasks}", "inputs": {}},
+        dynamic_fork_tasks_param="tasks",
+        dynamic_fork_tasks_input_param_name="inputs",
+    )
+    wf = workflow("dyn", fork, task("dj", "JOIN"))
+    e = Engine.of([wf], [TaskDef(name="w", retry_count=0)])
+    branches = [
+        {"name": "w", "taskReferenceName": "x", "permissive": True},
+        {"name": "w", "taskReferenceName": "y"},
+    ]
+    e.start("dyn", {"tasks": branches})
+    e.report("x", TaskStatus.FAILED, reason="x broke")
+    assert e.t("dj").status is TaskStatus.IN_PROGRESS  # waits for y
+    e.report("y", output={"y": 1})
+    assert e.t("dj").status is TaskStatus.FAILED and e.t("dj").reason == "x broke"
+    assert e.state.status is WorkflowStatus.FAILED

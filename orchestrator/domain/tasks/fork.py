@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from orchestrator.domain import ids
 from orchestrator.domain.defindex import index_of
 from orchestrator.domain.definitions import JSON, TaskType, WorkflowTask
-from orchestrator.domain.events import TaskProgressed
+from orchestrator.domain.events import TaskCanceled, TaskProgressed
 from orchestrator.domain.statuses import TaskStatus
 from orchestrator.domain.tasks.base import handler_for
 from orchestrator.domain.tasks.common import BaseHandler
@@ -62,6 +62,10 @@ class JoinHandler(BaseHandler):
         if len(joined) < len(_join_on(task)) or not all(t.status.is_terminal for t in joined):
             return  # a JOIN reopened by a retry waits for every new attempt (see reopen_in_place)
         output = {t.ref: t.output for t in joined if t.output}
+        failed = [t for t in joined if not t.status.is_successful]
+        if failed:  # permissive tasks that failed: everything awaited has ended
+            _fail(c, task, failed, output)
+            return
         with_errors = [t for t in joined if t.optional and t.status is _WITH_ERRORS]
         if with_errors:
             reason = " ".join(f"{t.name}/{t.task_id}" for t in with_errors)
@@ -84,6 +88,18 @@ def reopen_in_place(c: Cascade, task: TaskState) -> bool:
 
 
 _WITH_ERRORS = TaskStatus.COMPLETED_WITH_ERRORS
+
+
+def _fail(c: Cascade, join: TaskState, failed: list[TaskState], output: JSON) -> None:
+    """Conductor's Join over permissive tasks that failed: FAILED with their reasons; CANCELED
+    if they were all canceled (a child workflow terminated by hand), so the workflow ends
+    TERMINATED rather than FAILED (that JOIN keeps no output)."""
+    reason = " ".join(t.reason for t in failed if t.reason)
+    if any(t.status is not TaskStatus.CANCELED for t in failed):
+        c.fail(join.task_id, reason, output=output)
+        return
+    c.emit(TaskCanceled, task_id=join.task_id, reason=reason)
+    c.settle(join.task_id)
 
 
 def _joined(c: Cascade, join: TaskState) -> list[TaskState]:

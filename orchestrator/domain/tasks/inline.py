@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from orchestrator.domain.definitions import JSON, TaskType, WorkflowTask
 from orchestrator.domain.events import VariablesUpdated
+from orchestrator.domain.permissive import permissive_reason
 from orchestrator.domain.ports import ScriptError
 from orchestrator.domain.statuses import WorkflowStatus
 from orchestrator.domain.tasks.common import BaseHandler, InlineHandler, TaskError
@@ -132,6 +133,10 @@ class TerminateHandler(BaseHandler):
             f"Workflow is {status} by TERMINATE task: {task.task_id}"
         )
         c.complete(task.task_id, output, settle=False)
+        permissive = permissive_reason(c.state)
+        if permissive is not None:  # Conductor: permissive failures win over any TERMINATE
+            c.end_workflow(WorkflowStatus.FAILED, permissive, output=output)
+            return
         c.end_workflow(
             status,
             reason,
