@@ -150,12 +150,18 @@ def dispatch(state: WorkflowState, task: TaskState) -> DispatchTask:
 def _terminate_child(state: WorkflowState, task: TaskState, at: int) -> tuple[Effect, ...]:
     if task.child_workflow_id is None:
         return ()
+    # Conductor's SubWorkflow.cancel: the parent's reason (the one its tasks were canceled with)
+    reason = (
+        f"Parent workflow has been terminated with reason: {task.reason}"
+        if task.reason
+        else f"Parent workflow has been terminated with status {state.status}"
+    )
     command = cmd.TerminateWorkflow(
         workflow_id=task.child_workflow_id,
         root_workflow_id=state.root_workflow_id,
         at=at,
         actor="engine",
-        reason=f"parent workflow {state.workflow_id} ended: {task.reason or ''}".strip(),
+        reason=reason,
     )
     return (EmitCommand(command=command),)
 

@@ -714,3 +714,85 @@ def test_fork_join_spec_permissive_sub_workflow_forks_terminated_by_the_user(
         ("JOIN", TaskStatus.CANCELED),
     ]
     live_equals_replay(rt)
+
+
+def test_lambda_and_terminate_task_spec_terminate_with_a_running_sub_workflow(
+    js: DefaultScriptEvaluator,
+) -> None:
+    """LambdaAndTerminateTaskSpec "terminate task when the workflow has a subworkflow": the
+    TERMINATE(COMPLETED) cancels the JOIN and the SUB_WORKFLOW task; the child is terminated
+    with "Parent workflow has been terminated with reason: Workflow is COMPLETED by ..."."""
+    script = "var i = 10; return {testvalue: $.lambdaValue == 1, iValue: i};"
+    child = wf("test_terminate_task_sub_wf", [simple("t3", "integration_task_3")])
+    parent = wf(
+        "test_terminate_task_parent_wf",
+        [
+            *fork(
+                [
+                    [
+                        lam("lambdaTask1", script, lambdaValue="${workflow.input.lambdaValue}"),
+                        {
+                            "name": "test_terminate_subworkflow",
+                            "taskReferenceName": "test_terminate_subworkflow",
+                            "type": "SUB_WORKFLOW",
+                            "subWorkflowParam": {"name": "test_terminate_task_sub_wf"},
+                        },
+                    ],
+                    [
+                        lam("lambdaTask2", script, lambdaValue="${workflow.input.lambdaValue}"),
+                        {"name": "wait", "taskReferenceName": "basicJavaA", "type": "WAIT"},
+                        {
+                            "name": "terminate",
+                            "taskReferenceName": "terminate0",
+                            "type": "TERMINATE",
+                            "inputParameters": {
+                                "terminationStatus": "COMPLETED",
+                                "workflowOutput": {"some": "output"},
+                            },
+                        },
+                        {"name": "wait2", "taskReferenceName": "basicJavaB", "type": "WAIT"},
+                    ],
+                ],
+                ["test_terminate_subworkflow", "basicJavaB"],
+            )
+        ],
+    )
+    rt = runtime(js, [parent, child], integration_task_3=never())
+    start(rt, "test_terminate_task_parent_wf", {"lambdaValue": 1})
+    assert [(t.task_type, t.status) for t in tasks(rt.state("wf"))] == [
+        ("FORK", TaskStatus.COMPLETED),
+        ("LAMBDA", TaskStatus.COMPLETED),
+        ("LAMBDA", TaskStatus.COMPLETED),
+        ("JOIN", TaskStatus.IN_PROGRESS),
+        ("SUB_WORKFLOW", TaskStatus.IN_PROGRESS),
+        ("WAIT", TaskStatus.IN_PROGRESS),
+    ]
+    rt.submit(
+        cmd.UpdateTaskByRef(
+            workflow_id="wf",
+            at=T0 + 10,
+            actor="api:test",
+            task_ref="basicJavaA",
+            status=TaskStatus.COMPLETED,
+            output={},
+        )
+    )
+    state = rt.state("wf")
+    terminate = state.current("terminate0")
+    assert terminate is not None
+    assert state.status is WorkflowStatus.COMPLETED and state.output == {"some": "output"}
+    assert state.reason == f"Workflow is COMPLETED by TERMINATE task: {terminate.task_id}"
+    assert [t.status for t in tasks(state)][3:] == [
+        TaskStatus.CANCELED,  # the JOIN
+        TaskStatus.CANCELED,  # the SUB_WORKFLOW
+        TaskStatus.COMPLETED,  # the WAIT
+        TaskStatus.COMPLETED,  # the TERMINATE
+    ]
+    sub_task = state.current("test_terminate_subworkflow")
+    child_state = rt.state(str(sub_task.child_workflow_id))  # type: ignore[union-attr]
+    assert child_state.status is WorkflowStatus.TERMINATED
+    assert child_state.reason == (
+        "Parent workflow has been terminated with reason: "
+        f"Workflow is COMPLETED by TERMINATE task: {terminate.task_id}"
+    )
+    live_equals_replay(rt)
