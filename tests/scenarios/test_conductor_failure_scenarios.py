@@ -17,6 +17,7 @@ from orchestrator.domain import commands as cmd
 from orchestrator.domain.definitions import TaskDef, WorkflowDef
 from orchestrator.domain.definitions_json import parse_workflow_def
 from orchestrator.domain.evolve import evolve
+from orchestrator.domain.outcome import RejectionCode
 from orchestrator.domain.state import TaskState, WorkflowState
 from orchestrator.domain.statuses import TaskStatus, WorkflowStatus
 from orchestrator.testing import InMemoryRuntime, always, never
@@ -54,13 +55,23 @@ def runtime(
     return InMemoryRuntime(ctx=dict_context(defs, task_defs, js), workers=workers)
 
 
-def start(rt: InMemoryRuntime, name: str, wf_input: Any = None, wid: str = "wf", **kw: Any) -> None:
+def start(
+    rt: InMemoryRuntime,
+    name: str,
+    wf_input: Any = None,
+    wid: str = "wf",
+    idle: bool = True,
+    **kw: Any,
+) -> None:
+    """Start `name`; `idle`: then let the fake clock run until nothing is due (no `idle` with
+    workers that never answer: their response time-outs would fire)."""
     rt.submit(
         cmd.StartWorkflow(
             workflow_id=wid, at=T0, actor="api:test", name=name, input=wf_input or {}, **kw
         )
     )
-    rt.run_until_idle()
+    if idle:
+        rt.run_until_idle()
 
 
 def tasks(state: WorkflowState) -> list[TaskState]:
@@ -692,7 +703,7 @@ def test_fork_join_spec_permissive_sub_workflow_forks_terminated_by_the_user(
         fork([[sub("st1", permissive=True)], [sub("st2", permissive=True)]], ["st1", "st2"]),
     )
     rt = runtime(js, [defn, SUB_WF], simple_task_in_sub_wf=never())
-    start(rt, "integration_test_fork_join_permissive_sw")
+    start(rt, "integration_test_fork_join_permissive_sw", idle=False)
     children = [str(t.child_workflow_id) for t in tasks(rt.state("wf"))[1:3]]
     for child in children:
         assert rt.state(child).status is WorkflowStatus.RUNNING
@@ -758,7 +769,7 @@ def test_lambda_and_terminate_task_spec_terminate_with_a_running_sub_workflow(
         ],
     )
     rt = runtime(js, [parent, child], integration_task_3=never())
-    start(rt, "test_terminate_task_parent_wf", {"lambdaValue": 1})
+    start(rt, "test_terminate_task_parent_wf", {"lambdaValue": 1}, idle=False)
     assert [(t.task_type, t.status) for t in tasks(rt.state("wf"))] == [
         ("FORK", TaskStatus.COMPLETED),
         ("LAMBDA", TaskStatus.COMPLETED),
@@ -796,3 +807,45 @@ def test_lambda_and_terminate_task_spec_terminate_with_a_running_sub_workflow(
         f"Workflow is COMPLETED by TERMINATE task: {terminate.task_id}"
     )
     live_equals_replay(rt)
+
+
+def test_fork_join_spec_rerun_of_an_optional_sub_workflow_leaves_the_parent_as_it_ended(
+    js: DefaultScriptEvaluator,
+) -> None:
+    """ForkJoinSpec "fork join with optional sub workflow forks", its last step: rerunning a
+    failed optional child runs the child again; the COMPLETED parent stays as it is (Conductor's
+    updateAndPushParents stops at an optional SUB_WORKFLOW task)."""
+    defn = wf(
+        "optional_sw_rerun",
+        fork([[sub("st1", optional=True)], [sub("st2", optional=True)]], ["st1", "st2"]),
+    )
+    failing = {"calls": 0}
+
+    def worker(task: Any) -> Any:
+        failing["calls"] += 1
+        return Reply(status=TaskStatus.FAILED if failing["calls"] <= 2 else TaskStatus.COMPLETED)
+
+    rt = runtime(
+        js,
+        [defn, SUB_WF],
+        [TaskDef(name="simple_task_in_sub_wf", retry_count=0)],
+        simple_task_in_sub_wf=worker,
+    )
+    start(rt, "optional_sw_rerun")
+    before = rt.state("wf")
+    assert before.status is WorkflowStatus.COMPLETED
+    child = str(tasks(before)[1].child_workflow_id)
+    rt.submit(
+        cmd.RerunWorkflow(
+            workflow_id=child,
+            root_workflow_id="wf",
+            at=T0 + 10,
+            actor="api:test",
+            from_task_id=tasks(rt.state(child))[0].task_id,
+        )
+    )
+    rt.run_until_idle()
+    assert rt.state(child).status is WorkflowStatus.COMPLETED  # the child ran again
+    assert rt.state("wf") == before  # the parent did not move
+    reruns = [r for c, r in rt.rejections if isinstance(c, cmd.RerunWorkflow)]
+    assert [r.code for r in reruns] == [RejectionCode.TASK_ALREADY_TERMINAL]
