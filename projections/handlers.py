@@ -139,7 +139,15 @@ def ops_for(event: ev.EventBase) -> list[RowOp]:
         case ev.WorkflowResumed():
             return [_op("workflow_status", event, status="RUNNING")]
         case ev.WorkflowCompleted():
-            return [_op("workflow_completed", event, output=J(event.output))]
+            return [
+                _op(
+                    "workflow_completed",
+                    event,
+                    output=J(event.output),
+                    reason=event.reason,
+                    **_names(event),
+                )
+            ]
         case ev.WorkflowFailed():
             return [
                 _op(
@@ -150,6 +158,7 @@ def ops_for(event: ev.EventBase) -> list[RowOp]:
                     output=J(event.output),
                     failed_task_id=event.failed_task_id,
                     failure_workflow_id=event.failure_workflow_id,
+                    **_names(event),
                 )
             ]
         case ev.WorkflowTerminated():
@@ -160,12 +169,24 @@ def ops_for(event: ev.EventBase) -> list[RowOp]:
                     reason=event.reason,
                     output=J(event.output),
                     failure_workflow_id=event.failure_workflow_id,
+                    failed_task_id=event.failed_task_id,
+                    **_names(event),
                 )
             ]
         case ev.VariablesUpdated():
             return [_op("workflow_variables", event, variables=J(event.variables))]
         case _:
             return _task_ops(event)
+
+
+def _names(e: ev.WorkflowCompleted | ev.WorkflowFailed | ev.WorkflowTerminated) -> dict[str, Any]:
+    """An end event's failed task names as text[] parameters (None: older event, unchanged)."""
+    if e.failed_ref_names is None:
+        return {"failed_ref_names": None, "failed_task_names": None}
+    return {
+        "failed_ref_names": list(e.failed_ref_names),
+        "failed_task_names": list(e.failed_task_names or ()),
+    }
 
 
 def _task_ops(event: ev.EventBase) -> list[RowOp]:
@@ -219,7 +240,17 @@ def _task_ops(event: ev.EventBase) -> list[RowOp]:
                 )
             ]
         case ev.TaskCompletedWithErrors():
-            return [_task_status(event, event.task_id, "COMPLETED_WITH_ERRORS", None)]
+            return [
+                _op(
+                    "task_completed_with_errors",
+                    event,
+                    task_id=event.task_id,
+                    output=J(event.output),
+                    reason=event.reason,
+                )
+            ]
+        case ev.TaskFailurePermitted():
+            return []  # the task row keeps its status; kept in the history
         case ev.TaskCanceled():
             return [_task_status(event, event.task_id, "CANCELED", event.reason or None)]
         case ev.TaskSkipped():

@@ -11,10 +11,20 @@ from __future__ import annotations
 _TASK_GUARD = "WHERE task_id = %(task_id)s AND last_event_seq < %(seq)s"
 _WORKFLOW_GUARD = "WHERE workflow_id = %(workflow_id)s AND last_seq < %(seq)s"
 
-_REOPEN = """
+_RUNNING_AGAIN = """
     status = 'RUNNING', reason = NULL, end_time = NULL, failed_task_id = NULL,
-    failed_ref_names = '{}', failure_workflow_id = NULL, output = '{}',
+    failure_workflow_id = NULL, output = '{}',
     last_seq = %(seq)s, update_time = %(at)s"""
+# Retry and restart keep the failed task names an end event recorded (failed_task_names not
+# NULL); names of the older rule (the failed task's reference) are cleared, as they were.
+_REOPEN = f"""{_RUNNING_AGAIN},
+    failed_ref_names = CASE WHEN failed_task_names IS NULL THEN '{{}}' ELSE failed_ref_names END"""
+# A rerun clears them.
+_RERUN = f"{_RUNNING_AGAIN}, failed_ref_names = '{{}}', failed_task_names = NULL"
+# An end event's names; NULL in events older than them: the names stay as they are.
+_NAMES = """
+    failed_ref_names = COALESCE(%(failed_ref_names)s, failed_ref_names),
+    failed_task_names = COALESCE(%(failed_task_names)s, failed_task_names)"""
 
 SQL: dict[str, str] = {
     "workflow_insert": """
@@ -37,25 +47,29 @@ SQL: dict[str, str] = {
     "workflow_retried": f"""
         UPDATE workflows SET {_REOPEN}, last_retried_time = %(at)s {_WORKFLOW_GUARD}""",
     "workflow_rerun": f"""
-        UPDATE workflows SET {_REOPEN}, input = %(input)s, generation = generation + 1
+        UPDATE workflows SET {_RERUN}, input = %(input)s, generation = generation + 1
         {_WORKFLOW_GUARD}""",
     "workflow_status": f"""
         UPDATE workflows SET status = %(status)s, last_seq = %(seq)s, update_time = %(at)s
         {_WORKFLOW_GUARD}""",
     "workflow_completed": f"""
         UPDATE workflows SET status = 'COMPLETED', output = %(output)s, end_time = %(at)s,
-            last_seq = %(seq)s, update_time = %(at)s
+            reason = %(reason)s, {_NAMES}, last_seq = %(seq)s, update_time = %(at)s
         {_WORKFLOW_GUARD}""",
+    # Older events (no names): the failed task's reference, the rule of their time.
     "workflow_failed": f"""
         UPDATE workflows SET status = %(status)s, reason = %(reason)s, output = %(output)s,
             end_time = %(at)s, failed_task_id = %(failed_task_id)s,
             failure_workflow_id = %(failure_workflow_id)s,
-            failed_ref_names = ARRAY(SELECT ref FROM tasks WHERE task_id = %(failed_task_id)s),
+            failed_ref_names = COALESCE(%(failed_ref_names)s,
+                ARRAY(SELECT ref FROM tasks WHERE task_id = %(failed_task_id)s)),
+            failed_task_names = %(failed_task_names)s,
             last_seq = %(seq)s, update_time = %(at)s
         {_WORKFLOW_GUARD}""",
     "workflow_terminated": f"""
         UPDATE workflows SET status = 'TERMINATED', reason = %(reason)s, output = %(output)s,
             end_time = %(at)s, failure_workflow_id = %(failure_workflow_id)s,
+            failed_task_id = COALESCE(%(failed_task_id)s, failed_task_id), {_NAMES},
             last_seq = %(seq)s, update_time = %(at)s
         {_WORKFLOW_GUARD}""",
     "workflow_variables": f"""
@@ -120,6 +134,13 @@ SQL: dict[str, str] = {
             logs = logs || %(logs)s, start_time = COALESCE(start_time, %(started_at)s),
             update_time = %(at)s, end_time = %(at)s,
             worker_id = COALESCE(%(worker_id)s, worker_id), last_event_seq = %(seq)s
+        {_TASK_GUARD}""",
+    # An optional task's failure accepted (reason None: its own stays), or a JOIN over such
+    # tasks ending (its output and reason).
+    "task_completed_with_errors": f"""
+        UPDATE tasks SET status = 'COMPLETED_WITH_ERRORS', output = output || %(output)s,
+            reason = COALESCE(%(reason)s, reason), update_time = %(at)s,
+            end_time = COALESCE(end_time, %(at)s), last_event_seq = %(seq)s
         {_TASK_GUARD}""",
     "task_status": f"""
         UPDATE tasks SET status = %(status)s, reason = COALESCE(%(reason)s, reason),

@@ -51,6 +51,10 @@ def summary(state: WorkflowState) -> dict:
         "seq": state.seq,
         "generation": state.generation,
         "tasks": [[t.ref, str(t.status), t.retry_count, t.generation] for t in tasks],
+        "failed_names": [
+            None if n is None else list(n)
+            for n in (state.failed_ref_names, state.failed_task_names)
+        ],
     }
 
 
@@ -181,6 +185,16 @@ def scenarios() -> dict[str, dict]:
         task("j", "JOIN", join_on=("a", "b")),
         task("n", "NOOP"),
     )
+    permissive = workflow(
+        "permissive",
+        task(
+            "pf",
+            "FORK_JOIN",
+            fork_tasks=((task("a", permissive=True),), (task("b"),)),
+        ),
+        task("pj", "JOIN", join_on=("a", "b")),
+        failure_workflow="cleanup",
+    )
     pause = workflow("pause_resume", task("a"), task("b"))
     failing = workflow("restart_rerun", task("a"), task("b"))
     return {
@@ -235,6 +249,14 @@ def scenarios() -> dict[str, dict]:
             [wf_timeout, cleanup],
             {"a": never()},
             start("wf_timeout", input={"order": 7}),
+        ),
+        # A permissive task fails: its JOIN waits for the other branch, then fails; the failure
+        # workflow gets the failed workflow.
+        "permissive_failure": record(
+            "permissive_failure",
+            [permissive, cleanup],
+            {"a": always(status=TaskStatus.FAILED), "b": always({"B": 2}, after_ms=500)},
+            start("permissive", input={"order": 8}),
         ),
         "pause_resume": record(
             "pause_resume",

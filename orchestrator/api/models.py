@@ -140,6 +140,7 @@ class WorkflowSummary(BaseModel):
     executionTime: int = 0
     event: str | None = None
     failedReferenceTaskNames: str = ""
+    failedTaskNames: list[str] = Field(default_factory=list)
     priority: int = 0
     parentWorkflowId: str | None = None
     rootWorkflowId: str

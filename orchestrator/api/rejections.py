@@ -50,6 +50,7 @@ _STATUS: dict[str, int] = {
     RejectionCode.INVALID_REQUEST: 400,
     RejectionCode.INVALID_DEFINITION: 400,
     RejectionCode.ENGINE_ERROR: 500,
+    RejectionCode.NOT_RESTARTABLE: 404,  # Conductor's NotFoundException "... is non-restartable"
 }
 
 

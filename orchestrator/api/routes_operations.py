@@ -78,15 +78,20 @@ def must_be_terminal(row: dict[str, Any], action: str) -> None:
 async def restart_command(
     rt: Runtime, row: dict[str, Any], actor: str, use_latest: bool
 ) -> cmd.RestartWorkflow:
-    """Pre-checks of a restart (409s) and the command to send."""
+    """Pre-checks of a restart (409 while running, 404 for a COMPLETED workflow whose
+    definition, the one the restart would run, is not restartable) and the command to send."""
     must_be_terminal(row, "restart")
-    if row["definition"].get("restartable") is False:
-        raise conflict(f"Workflow {row['workflow_id']} is not restartable (its definition says so)")
     latest = None
     if use_latest:
         async with rt.pool.connection() as conn:
             found = await queries.definition(conn, "workflow", row["workflow_type"])
         latest = parse_workflow_def(found["body"]) if found is not None else None
+    restartable = latest.restartable if latest else row["definition"].get("restartable", True)
+    if restartable is False and row["status"] == "COMPLETED":
+        raise not_found(
+            f"Workflow: {row['workflow_type']}.{row['version']}/{row['workflow_id']}."
+            f"{row['status']} is non-restartable"
+        )
     return cmd.RestartWorkflow(
         workflow_id=row["workflow_id"],
         root_workflow_id=row["root_workflow_id"],

@@ -17,8 +17,35 @@ def _object(value: Any) -> dict[str, Any]:
     return {} if value is None else {"value": value}
 
 
-def task_view(row: Row, workflow: Row) -> Task:
+def tasks_by_ref(definition: Any) -> dict[str, Any]:
+    """The WorkflowTask JSON of every task of a definition (Conductor JSON) by reference name,
+    nested lists included (not an inline sub-workflow's: those tasks are its child's)."""
+    found: dict[str, Any] = {}
+
+    def walk(tasks: Any) -> None:
+        for t in tasks if isinstance(tasks, list) else ():
+            if not isinstance(t, dict):
+                continue
+            found.setdefault(str(t.get("taskReferenceName")), t)
+            cases = t.get("decisionCases")
+            for branch in cases.values() if isinstance(cases, dict) else ():
+                walk(branch)
+            walk(t.get("defaultCase"))
+            for branch in t.get("forkTasks") or ():
+                walk(branch)
+            walk(t.get("loopOver"))
+
+    walk(definition.get("tasks") if isinstance(definition, dict) else None)
+    return found
+
+
+def task_view(row: Row, workflow: Row, specs: dict[str, Any] | None = None) -> Task:
+    """`specs`: the definition's tasks_by_ref, when the caller has it (a workflow's tasks)."""
     task_def = row.get("task_def") or {}
+    if specs is None:
+        specs = tasks_by_ref(workflow.get("definition"))
+    # Conductor's Task carries its WorkflowTask: a dynamic task's own, else the definition's
+    workflow_task = row["workflow_task"] or specs.get(str(row.get("definition_ref")))
     return Task(
         taskId=row["task_id"],
         taskType=row["task_type"],
@@ -49,7 +76,7 @@ def task_view(row: Row, workflow: Row) -> Task:
         correlationId=workflow["correlation_id"],
         workflowPriority=workflow["priority"],
         taskDefinition=task_def or None,
-        workflowTask=row["workflow_task"],
+        workflowTask=workflow_task,
         executed=row["status"] not in ("SCHEDULED", "IN_PROGRESS"),
     )
 
@@ -60,8 +87,12 @@ FAILED_TASK = frozenset({"FAILED", "FAILED_WITH_TERMINAL_ERROR"})
 
 def failed_names(row: Row, tasks: list[Row] | None) -> tuple[list[str], list[str]]:
     """failedReferenceTaskNames and failedTaskNames, as Conductor fills them when a workflow
-    ends (completeWorkflow / terminateWorkflow): every task of the run that ended FAILED or
+    ends (completeWorkflow / terminateWorkflow): as the end events record them (ADR 0002
+    "Failure"; kept by retry and restart). For runs recorded before the events carried them
+    (failed_task_names NULL): every task of the run that ended FAILED or
     FAILED_WITH_TERMINAL_ERROR, retried or not, plus the task the run failed on."""
+    if row.get("failed_task_names") is not None:
+        return list(row["failed_ref_names"] or []), list(row["failed_task_names"])
     refs = set(row["failed_ref_names"] or [])
     names: set[str] = set()
     if tasks is not None and row["status"] in TERMINAL:
@@ -103,6 +134,7 @@ def _callback_after_seconds(row: Row) -> int:
 
 def workflow_view(row: Row, tasks: list[Row] | None) -> Workflow:
     failed_refs, failed_task_names = failed_names(row, tasks)
+    specs = tasks_by_ref(row.get("definition")) if tasks else {}
     return Workflow(
         workflowId=row["workflow_id"],
         workflowName=row["workflow_type"],
@@ -129,7 +161,7 @@ def workflow_view(row: Row, tasks: list[Row] | None) -> Workflow:
         taskToDomain=row["task_to_domain"] or {},
         idempotencyKey=row["idempotency_key"],
         workflowDefinition=row["definition"],
-        tasks=[task_view(t, row) for t in tasks or []],
+        tasks=[task_view(t, row, specs) for t in tasks or []],
     )
 
 

@@ -199,7 +199,8 @@ def field_converters(record: str, f: WireField) -> tuple[Convert | None, Convert
     elif f.kind is Kind.ENUM and f.enum is not None:
         dec = _enum_decoder(where, f.enum)
     elif f.kind is Kind.STRING_ARRAY:
-        dec = tuple
+        # fastavro reads a tuple in a union as (branch name, value): a list, never a tuple
+        enc, dec = (list if f.optional else None), tuple
     elif f.kind in (Kind.WORKFLOW_DEF, Kind.TASK_DEF, Kind.WORKFLOW_TASK):
         enc, dec = _definition_codec(f.kind, where)
     if f.optional:

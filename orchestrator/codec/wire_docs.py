@@ -87,6 +87,20 @@ FIELD_DOCS: dict[str, str] = {
     # events
     "failed_task_id": "Id of the task whose failure failed the workflow.",
     "failure_workflow_id": "Id of the failureWorkflow execution started for this one.",
+    "failed_ref_names": "Conductor's failedReferenceTaskNames from this end on: reference names "
+    "of the tasks of the run that were FAILED or FAILED_WITH_TERMINAL_ERROR (any attempt), with "
+    "those an earlier end recorded (retry and restart keep them), sorted; null in events written "
+    "before the field existed.",
+    "failed_task_names": "Conductor's failedTaskNames: the task (definition) names of those "
+    "tasks, sorted; null in events written before the field existed.",
+    "TaskCompletedWithErrors.output": "A JOIN's output (its joinOn tasks' outputs), merged "
+    "over the task's; empty for an optional task's accepted failure.",
+    "TaskCompletedWithErrors.reason": "A JOIN's reason ('<name>/<task id> ... completed with "
+    "errors'); null: the task keeps its reason.",
+    "WorkflowCompleted.reason": "A TERMINATE task's reason (terminationReason, or 'Workflow is "
+    "COMPLETED by TERMINATE task: <id>'): Conductor sets it on a completed workflow too.",
+    "WorkflowTerminated.failed_task_id": "Id of the task that ended the workflow (a TERMINATE "
+    "task, or a task canceled by its child's termination), if one did.",
     "ref": "Reference name of the task, with loop suffix __N inside a DO_WHILE.",
     "task_type": "Conductor's taskType: the task name for SIMPLE, the type otherwise.",
     "TaskScheduled.ref": "Reference name of the task, with loop suffix __N inside a DO_WHILE.",

@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
 
-from orchestrator.domain import ids
+from orchestrator.domain import ending, ids
 from orchestrator.domain.commands import Command
 from orchestrator.domain.context import Context
 from orchestrator.domain.defindex import index_of
@@ -16,17 +16,20 @@ from orchestrator.domain.definitions import JSON, TaskType, WorkflowTask, effect
 from orchestrator.domain.events import (
     Event,
     EventBase,
-    TaskCanceled,
     TaskCompleted,
     TaskCompletedWithErrors,
     TaskFailed,
+    TaskFailurePermitted,
     TaskScheduled,
-    WorkflowCompleted,
-    WorkflowFailed,
-    WorkflowTerminated,
 )
 from orchestrator.domain.evolve import evolve
-from orchestrator.domain.inputs import effective_task_def, resolve_input, workflow_output
+from orchestrator.domain.inputs import (
+    effective_task_def,
+    resolve_input,
+    retry_input,
+    workflow_output,
+)
+from orchestrator.domain.permissive import is_permissive, permitted
 from orchestrator.domain.retry import retry_delay_ms
 from orchestrator.domain.state import TaskState, WorkflowState
 from orchestrator.domain.statuses import TaskStatus, WorkflowStatus
@@ -127,8 +130,16 @@ class Cascade:
         task_def = effective_task_def(self.ctx, wt)
         retry_count = retry_of.retry_count + 1 if retry_of else 0
         task_id = ids.task_id(state.workflow_id, ref, retry_count, state.generation)
-        if input_override is None:
-            input_override = handler.prepare_input(self, wt, resolve_input(state, wt, task_def))
+        if input_override is None and retry_of is not None:
+            input_override = retry_input(state, wt, task_def, task_id, retry_of.input)
+        elif input_override is None:
+            params = resolve_input(state, wt, task_def, task_id)
+            input_override = handler.prepare_input(self, wt, params)
+        if retry_of is None:
+            refusal = handler.refusal(self, wt, input_override, iteration)
+            if refusal is not None:  # Conductor's mapper-time TerminateWorkflowException
+                self.end_workflow(WorkflowStatus.FAILED, refusal)
+                return None
         start_delay_ms = wt.start_delay * 1000 if delay_ms is None else delay_ms
         # A WAIT / HUMAN with a start or retry delay waits it out SCHEDULED, then starts
         # (TASK_DELAY timer, decide_task), as Conductor's async system tasks.
@@ -179,6 +190,11 @@ class Cascade:
         )
         if settle:
             self.settle(task_id)
+
+    def complete_with_errors(self, task_id: str, output: JSON, reason: str) -> None:
+        """An open task (a JOIN) ends COMPLETED_WITH_ERRORS; the workflow goes on after it."""
+        self.emit(TaskCompletedWithErrors, task_id=task_id, output=output, reason=reason)
+        self.settle(task_id)
 
     def fail(
         self,
@@ -235,12 +251,12 @@ class Cascade:
             self._on_failure(task)
 
     def reattempt(self, task: TaskState, delay_ms: int = 0) -> TaskState | None:
-        """The next attempt of `task`: same definition, iteration, input and container."""
+        """The next attempt of `task`: same definition, iteration and container; its input is
+        the previous one with the inputParameters resolved again (inputs.retry_input)."""
         return self.schedule(
             self.spec(task),
             task.iteration,
             retry_of=task,
-            input_override=task.input,
             delay_ms=delay_ms,
             dynamic=task.dynamic_task is not None,
             container_ref=task.container_ref,
@@ -251,6 +267,9 @@ class Cascade:
             self.reattempt(task, retry_delay_ms(task.task_def, task.retry_count, task.task_id))
         elif task.optional:
             self.emit(TaskCompletedWithErrors, task_id=task.task_id)
+            self.continue_after(self.state.tasks[task.task_id])
+        elif is_permissive(self.state, task):  # goes on; the workflow fails when it ends
+            self.emit(TaskFailurePermitted, task_id=task.task_id)
             self.continue_after(self.state.tasks[task.task_id])
         else:
             status = {
@@ -305,9 +324,8 @@ class Cascade:
 
     def _finish(self, last: TaskState) -> None:
         """The top-level list ran to its end: the workflow completes once nothing is open."""
-        state = self.state
-        if state.open_count == 0:
-            self.emit(WorkflowCompleted, output=workflow_output(state))
+        if self.state.open_count == 0:
+            self.complete_workflow(workflow_output(self.state))
 
     def _complete_if_done(self) -> None:
         """Conductor's checkForWorkflowCompletion: the top-level list has ended and every task
@@ -317,16 +335,13 @@ class Cascade:
             return
         tasks = state.definition.tasks
         last = state.current(tasks[-1].task_reference_name) if tasks else None
-        if last is not None and last.status.is_successful:
-            self.emit(WorkflowCompleted, output=workflow_output(state))
+        if last is not None and (last.status.is_successful or permitted(state, last)):
+            self.complete_workflow(workflow_output(state))
 
-    # --- the workflow -----------------------------------------------------------------------
+    # --- the workflow (ending.py) -----------------------------------------------------------
 
     def open_tasks(self) -> list[TaskState]:
-        state = self.state
-        tasks = (state.tasks[tid] for tid in state.by_ref.values())
-        # Sorted: map iteration order depends on the process's string hashing.
-        return sorted((t for t in tasks if not t.status.is_terminal), key=lambda t: t.seq)
+        return ending.open_tasks(self.state)
 
     def end_workflow(
         self,
@@ -338,28 +353,15 @@ class Cascade:
         trigger_failure_workflow: bool = True,
     ) -> None:
         """Cancel what is open, then record the end (and which failure workflow to start)."""
-        if self.state.is_terminal:
-            return
-        for task in self.open_tasks():
-            self.emit(TaskCanceled, task_id=task.task_id, reason=reason)
-        state = self.state
-        if output is None:
-            output = workflow_output(state, failed_task)
-        failure_id = None
-        if state.definition.failure_workflow and trigger_failure_workflow:
-            failure_id = ids.failure_workflow_id(state.workflow_id, state.generation)
-        if status is WorkflowStatus.COMPLETED:
-            self.emit(WorkflowCompleted, output=output)
-        elif status is WorkflowStatus.TERMINATED:
-            self.emit(
-                WorkflowTerminated, reason=reason, output=output, failure_workflow_id=failure_id
-            )
-        else:
-            self.emit(
-                WorkflowFailed,
-                status=status,
-                reason=reason,
-                output=output,
-                failed_task_id=failed_task.task_id if failed_task else None,
-                failure_workflow_id=failure_id,
-            )
+        ending.end_workflow(
+            self,
+            status,
+            reason,
+            failed_task=failed_task,
+            output=output,
+            trigger_failure_workflow=trigger_failure_workflow,
+        )
+
+    def complete_workflow(self, output: JSON, reason: str | None = None) -> None:
+        """Complete, unless permissive tasks failed: then fail (Conductor's decide)."""
+        ending.complete_workflow(self, output, reason)

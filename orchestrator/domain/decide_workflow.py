@@ -165,16 +165,16 @@ def restart(c: Cascade, command: cmd.RestartWorkflow) -> Outcome:
     if (rejected := _not_terminal(c)) is not None:
         return rejected
     state = c.state
-    if not state.definition.restartable:
-        return Rejected(
-            RejectionCode.NOT_RESTARTABLE, f"{state.definition.name} is not restartable"
-        )
     definition = state.definition
     if command.use_latest_definition:
         latest = command.definition or c.ctx.workflow_def(definition.name, None)
         if latest is None:
             return Rejected(RejectionCode.UNKNOWN_DEFINITION, f"no definition {definition.name}")
         definition = latest
+    if not definition.restartable and state.status is WorkflowStatus.COMPLETED:
+        # Conductor's restart: only a COMPLETED workflow of a non-restartable definition (the
+        # one the restart would run) is refused; one that failed may run again.
+        return Rejected(RejectionCode.NOT_RESTARTABLE, non_restartable(state))
     if (problem := _check_definition(definition)) is not None:
         return problem
     c.emit(
@@ -185,6 +185,12 @@ def restart(c: Cascade, command: cmd.RestartWorkflow) -> Outcome:
     )
     c.schedule(definition.tasks[0])
     return c
+
+
+def non_restartable(state: WorkflowState) -> str:
+    """Conductor's message (its workflow's toString: name.version/id.status)."""
+    wd = state.definition
+    return f"Workflow: {wd.name}.{wd.version}/{state.workflow_id}.{state.status} is non-restartable"
 
 
 def retry(c: Cascade, command: cmd.RetryWorkflow) -> Outcome:

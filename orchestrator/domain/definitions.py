@@ -40,6 +40,7 @@ class TaskType(StrEnum):
     SIMPLE = "SIMPLE"
     HTTP = "HTTP"
     INLINE = "INLINE"
+    LAMBDA = "LAMBDA"  # deprecated in Conductor (INLINE's predecessor), still run as it does
     JSON_JQ_TRANSFORM = "JSON_JQ_TRANSFORM"
     SWITCH = "SWITCH"
     DECISION = "DECISION"
@@ -100,6 +101,9 @@ class WorkflowTask:
     type: str = TaskType.SIMPLE  # any unknown type name is treated as SIMPLE
     input_parameters: dict[str, JSON] = field(default_factory=dict)
     optional: bool = False
+    # Conductor's `permissive`: its failure (once retries are spent) lets the workflow go on;
+    # the workflow fails when it ends (a JOIN waiting on it fails once all it waits for ended)
+    permissive: bool = False
     start_delay: int = 0  # seconds
     async_complete: bool = False
     retry_count: int | None = None  # overrides the TaskDef's retryCount when set

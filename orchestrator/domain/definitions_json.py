@@ -145,6 +145,7 @@ def _task(r: Reader, data: JSON, path: str) -> WorkflowTask:
         type=r.opt_str(d, "type", path) or "SIMPLE",
         input_parameters=r.json_obj(d, "inputParameters", path) or {},
         optional=r.boolean(d, "optional", path, False),
+        permissive=r.boolean(d, "permissive", path, False),
         start_delay=r.integer(d, "startDelay", path, 0),
         async_complete=r.boolean(d, "asyncComplete", path, False),
         retry_count=r.opt_int(d, "retryCount", path),
@@ -283,6 +284,7 @@ def _task_to_json(t: WorkflowTask) -> dict[str, JSON]:
         "description": t.description,
         "inputParameters": t.input_parameters,
         "optional": t.optional,
+        "permissive": t.permissive or None,  # only when set: older renderings stay the same
         "startDelay": t.start_delay,
         "asyncComplete": t.async_complete,
         "retryCount": t.retry_count,

@@ -77,9 +77,18 @@ class WorkflowResumed(EventBase):
     pass
 
 
+# The end events carry Conductor's failedReferenceTaskNames / failedTaskNames as they are from
+# that end on (sorted; what earlier ends of the execution recorded included): None in events
+# written before the fields existed, whose readers keep the rule of that time (the failed
+# task's reference only, on WorkflowFailed).
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WorkflowCompleted(EventBase):
     output: JSON
+    reason: str | None = None  # a TERMINATE task's reason (Conductor sets it when COMPLETED too)
+    failed_ref_names: tuple[str, ...] | None = None
+    failed_task_names: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -89,6 +98,8 @@ class WorkflowFailed(EventBase):
     output: JSON = field(default_factory=dict)
     failed_task_id: str | None = None
     failure_workflow_id: str | None = None
+    failed_ref_names: tuple[str, ...] | None = None
+    failed_task_names: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -96,6 +107,9 @@ class WorkflowTerminated(EventBase):
     reason: str
     output: JSON = field(default_factory=dict)
     failure_workflow_id: str | None = None
+    failed_task_id: str | None = None  # the TERMINATE task that ended it, if one did
+    failed_ref_names: tuple[str, ...] | None = None
+    failed_task_names: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -190,7 +204,18 @@ class TaskFailed(EventBase):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaskCompletedWithErrors(EventBase):
-    """An optional task failed for good; the workflow goes on."""
+    """An optional task failed for good, or a JOIN ended over optional tasks that did (Conductor's
+    JOIN is COMPLETED_WITH_ERRORS then); the workflow goes on."""
+
+    task_id: str
+    output: JSON = field(default_factory=dict)  # a JOIN's: its joinOn outputs
+    reason: str | None = None  # None: the task keeps its reason (the failure's)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskFailurePermitted(EventBase):
+    """A permissive task failed for good (Conductor's `permissive`): it stays as it ended, the
+    workflow goes on after it (a JOIN waiting on it counts it as ended) and fails when it ends."""
 
     task_id: str
 
@@ -239,6 +264,7 @@ Event = (
     | TaskCompleted
     | TaskFailed
     | TaskCompletedWithErrors
+    | TaskFailurePermitted
     | TaskSkipped
     | TaskCanceled
     | LoopIterationsRemoved
@@ -263,6 +289,7 @@ EVENT_TYPES: tuple[type[EventBase], ...] = (
     TaskCompleted,
     TaskFailed,
     TaskCompletedWithErrors,
+    TaskFailurePermitted,
     TaskSkipped,
     TaskCanceled,
     LoopIterationsRemoved,

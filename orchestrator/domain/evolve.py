@@ -20,6 +20,7 @@ from orchestrator.domain.evolve_tasks import (
     _completed,
     _completed_with_errors,
     _failed,
+    _failure_permitted,
     _iterations_removed,
     _picked_up,
     _postponed,
@@ -60,6 +61,8 @@ def evolve(state: WorkflowState | None, event: ev.Event) -> WorkflowState:
             return _failed(state, event)
         case ev.TaskCompletedWithErrors():
             return _completed_with_errors(state, event)
+        case ev.TaskFailurePermitted():
+            return _failure_permitted(state, event)
         case ev.TaskSkipped():
             return _skipped(state, event)
         case ev.TaskCanceled():
@@ -79,7 +82,7 @@ def evolve(state: WorkflowState | None, event: ev.Event) -> WorkflowState:
         case ev.WorkflowResumed():
             return _stamped(state, event, status=WorkflowStatus.RUNNING, unsettled=pset())
         case ev.WorkflowCompleted():
-            return _ended(state, event, WorkflowStatus.COMPLETED, event.output, None)
+            return _ended(state, event, WorkflowStatus.COMPLETED, event.output, event.reason)
         case ev.WorkflowFailed():
             return _ended(
                 state,
@@ -97,6 +100,7 @@ def evolve(state: WorkflowState | None, event: ev.Event) -> WorkflowState:
                 WorkflowStatus.TERMINATED,
                 event.output,
                 event.reason,
+                failed_task_id=event.failed_task_id,
                 failure_workflow_id=event.failure_workflow_id,
             )
         case ev.VariablesUpdated():
@@ -142,6 +146,12 @@ def _reopened() -> dict[str, Any]:
     }
 
 
+def _names_cleared() -> dict[str, Any]:
+    """A rerun forgets the failed task names (Conductor's rerunWF); retry and restart keep
+    them (its retry and restart leave the sets alone, so later ends add to them)."""
+    return {"failed_ref_names": None, "failed_task_names": None}
+
+
 def _restarted(state: WorkflowState, e: ev.WorkflowRestarted) -> WorkflowState:
     return _stamped(
         state,
@@ -180,6 +190,7 @@ def _rerun(state: WorkflowState, e: ev.WorkflowRerun) -> WorkflowState:
         state,
         e,
         **_reopened(),
+        **_names_cleared(),
         input=e.input,
         generation=state.generation + 1,
         open_count=sum(1 for tid in kept.values() if not state.tasks[tid].status.is_terminal),
@@ -203,6 +214,7 @@ def _rerun_by_seq(state: WorkflowState, e: ev.WorkflowRerun) -> WorkflowState:
         state,
         e,
         **_reopened(),
+        **_names_cleared(),
         input=e.input,
         generation=state.generation + 1,
         open_count=0,
@@ -216,10 +228,13 @@ def _rerun_by_seq(state: WorkflowState, e: ev.WorkflowRerun) -> WorkflowState:
 
 def _ended(
     state: WorkflowState,
-    e: ev.Event,
+    e: ev.WorkflowCompleted | ev.WorkflowFailed | ev.WorkflowTerminated,
     status: WorkflowStatus,
     output: JSON,
     reason: str | None,
     **changes: Any,
 ) -> WorkflowState:
+    if e.failed_ref_names is not None:  # older events leave the names as they were
+        changes["failed_ref_names"] = e.failed_ref_names
+        changes["failed_task_names"] = e.failed_task_names or ()
     return _stamped(state, e, status=status, output=output, reason=reason, ended_at=e.at, **changes)

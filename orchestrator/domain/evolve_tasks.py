@@ -224,10 +224,25 @@ def _failed(state: WorkflowState, e: ev.TaskFailed) -> WorkflowState:
 
 
 def _completed_with_errors(state: WorkflowState, e: ev.TaskCompletedWithErrors) -> WorkflowState:
-    task = copy_task(_t(state, e.task_id), status=TaskStatus.COMPLETED_WITH_ERRORS)
+    task = _t(state, e.task_id)
+    changes: dict[str, object] = {"status": TaskStatus.COMPLETED_WITH_ERRORS}
+    if e.output:
+        changes["output"] = {**task.output, **e.output}
+    if e.reason is not None:
+        changes["reason"] = e.reason
+    if not task.status.is_terminal:  # a JOIN ending so (an optional task's failure had ended)
+        ended = copy_task(task, **changes, updated_at=e.at, ended_at=e.at)
+        return _ended_task(state, e, ended, joins=True)
+    task = copy_task(task, **changes)
     tasks = state.tasks.set(task.task_id, task)
     joins = _joins_after(state, task)
     return copy_state(state, seq=e.seq, updated_at=e.at, tasks=tasks, join_waiting=joins)
+
+
+def _failure_permitted(state: WorkflowState, e: ev.TaskFailurePermitted) -> WorkflowState:
+    """The task stays as it ended; the JOIN waiting on it has one branch fewer to wait for."""
+    task = _t(state, e.task_id)
+    return copy_state(state, seq=e.seq, updated_at=e.at, join_waiting=_joins_after(state, task))
 
 
 def _canceled(state: WorkflowState, e: ev.TaskCanceled) -> WorkflowState:

@@ -10,8 +10,8 @@
 - Nested expressions resolve inner first: ``${workflow.input.${workflow.input.key}}``.
 - ``${workflow.secrets.X}`` is left verbatim (secrets never enter the event log); the runtime
   calls ``resolve_secrets`` at hand-off to a worker.
-- ``${CPEWF_TASK_ID}``: Conductor serves it from the task id; here it is an ordinary root, so
-  the engine's lookup may answer it.
+- ``${CPEWF_TASK_ID}``: the id of the task whose input is resolved (Conductor's system
+  parameter); an ordinary root here, answered by the engine's lookup (inputs.lookup_for).
 
 Template strings are parsed once (lru_cache on the string); constant strings cost one ``in``.
 """

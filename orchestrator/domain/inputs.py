@@ -114,23 +114,45 @@ def start_delay_seconds(delay_ms: int, task_def: TaskDef, retried_task_id: str |
     return max(0, delay_ms) // 1000
 
 
-def lookup_for(state: WorkflowState) -> Lookup:
-    """Builds only the one root document an expression names, on demand."""
+CURRENT_TASK_ID = "CPEWF_TASK_ID"  # Conductor's system parameter: the id of the task resolved
+
+
+def lookup_for(state: WorkflowState, task_id: str | None = None) -> Lookup:
+    """Builds only the one root document an expression names, on demand. With `task_id` (the
+    input of that task is being resolved), `${CPEWF_TASK_ID}` is that id, as Conductor's
+    ParametersUtils serves it (before any task of that name)."""
 
     def lookup(root: str) -> JSON:
         if root == "workflow":
             return workflow_doc(state)
+        if root == CURRENT_TASK_ID and task_id is not None:
+            return task_id
         task = state.lookup_ref(root)
         return MISSING if task is None else task_doc(task)
 
     return lookup
 
 
-def resolve_input(state: WorkflowState, wt: WorkflowTask, task_def: TaskDef) -> JSON:
+def resolve_input(
+    state: WorkflowState, wt: WorkflowTask, task_def: TaskDef, task_id: str | None = None
+) -> JSON:
+    """`wt`'s inputParameters (over its TaskDef's inputTemplate) resolved for task `task_id`."""
     template = wt.input_parameters
     if task_def.input_template:
         template = {**task_def.input_template, **wt.input_parameters}
-    return resolve(template, lookup_for(state))
+    return resolve(template, lookup_for(state, task_id))
+
+
+def retry_input(
+    state: WorkflowState, wt: WorkflowTask, task_def: TaskDef, task_id: str, previous: JSON
+) -> JSON:
+    """The input of a new attempt: the previous attempt's, with the inputParameters resolved
+    again for the new task over it (Conductor's DeciderService.retry and taskToBeRescheduled:
+    `addInput(getTaskInputV2(...))`), so `${CPEWF_TASK_ID}` is the new attempt's id."""
+    resolved = resolve_input(state, wt, task_def, task_id)
+    if isinstance(previous, dict) and isinstance(resolved, dict):
+        return {**previous, **resolved}
+    return previous
 
 
 def workflow_output(state: WorkflowState, task: TaskState | None = None) -> JSON:

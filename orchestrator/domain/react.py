@@ -11,6 +11,7 @@ from __future__ import annotations
 from orchestrator.domain import commands as cmd
 from orchestrator.domain import events as ev
 from orchestrator.domain.effects import DispatchTask, Effect, EmitCommand, ScheduleTimer
+from orchestrator.domain.failure import failed_workflow_json
 from orchestrator.domain.inputs import start_delay_seconds
 from orchestrator.domain.state import TaskState, WorkflowState
 from orchestrator.domain.statuses import TaskStatus
@@ -149,12 +150,18 @@ def dispatch(state: WorkflowState, task: TaskState) -> DispatchTask:
 def _terminate_child(state: WorkflowState, task: TaskState, at: int) -> tuple[Effect, ...]:
     if task.child_workflow_id is None:
         return ()
+    # Conductor's SubWorkflow.cancel: the parent's reason (the one its tasks were canceled with)
+    reason = (
+        f"Parent workflow has been terminated with reason: {task.reason}"
+        if task.reason
+        else f"Parent workflow has been terminated with status {state.status}"
+    )
     command = cmd.TerminateWorkflow(
         workflow_id=task.child_workflow_id,
         root_workflow_id=state.root_workflow_id,
         at=at,
         actor="engine",
-        reason=f"parent workflow {state.workflow_id} ended: {task.reason or ''}".strip(),
+        reason=reason,
     )
     return (EmitCommand(command=command),)
 
@@ -213,13 +220,17 @@ def end_effects(state: WorkflowState, at: int) -> tuple[Effect, ...]:
 
 
 def _failure_start(state: WorkflowState, at: int) -> cmd.StartWorkflow:
+    """Conductor's terminateWorkflow: the failed workflow's input plus workflowId, reason,
+    failureStatus, failureTaskId (when a task ended it) and failedWorkflow (the workflow as
+    JSON); its correlationId and taskToDomain."""
     base = state.input if isinstance(state.input, dict) else {}
     failure_input = {
         **base,
         "workflowId": state.workflow_id,
         "reason": state.reason,
         "failureStatus": str(state.status),
-        "failureTaskId": state.failed_task_id,
+        **({"failureTaskId": state.failed_task_id} if state.failed_task_id else {}),
+        "failedWorkflow": failed_workflow_json(state),
     }
     return cmd.StartWorkflow(
         workflow_id=str(state.failure_workflow_id),
@@ -228,6 +239,7 @@ def _failure_start(state: WorkflowState, at: int) -> cmd.StartWorkflow:
         name=str(state.definition.failure_workflow),
         input=failure_input,
         correlation_id=state.correlation_id,
+        task_to_domain=dict(state.task_to_domain),
     )
 
 

@@ -17,7 +17,8 @@ task gets a new attempt (`task_input`, if given, is its input; else it is resolv
 A task of a child workflow: the rerun goes to the child (the edge sends it to the workflow that
 owns the task); the child's WorkflowRerun makes react send the parent a RerunWorkflow with
 `rerun_child_id`, which reopens the parent's SUB_WORKFLOW task in place (same child), and so on
-up the tree.
+up the tree, except at an optional SUB_WORKFLOW task: as Conductor's updateAndPushParents, the
+parent is left as it ended (that command is rejected, recorded).
 """
 
 from __future__ import annotations
@@ -67,6 +68,11 @@ def rerun(c: Cascade, command: cmd.RerunWorkflow) -> Cascade | Rejected:
     in_place = command.rerun_child_id is not None
     if in_place and anchor.child_workflow_id != command.rerun_child_id:
         return Rejected(RejectionCode.STALE_ATTEMPT, "not the child of the current attempt")
+    if in_place and anchor.optional:  # Conductor's updateAndPushParents stops at optional ones
+        return Rejected(
+            RejectionCode.TASK_ALREADY_TERMINAL,
+            f"task {anchor.ref} is optional: its child's rerun leaves this workflow as it ended",
+        )
     if not state.is_terminal:
         return Rejected(RejectionCode.WORKFLOW_NOT_TERMINAL, f"workflow is still {state.status}")
     chain = containers(state, anchor)

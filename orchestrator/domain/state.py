@@ -84,6 +84,10 @@ class WorkflowState:
     ended_at: int = 0
     failed_task_id: str | None = None
     failure_workflow_id: str | None = None
+    # Conductor's failedReferenceTaskNames / failedTaskNames as the last end recorded them (kept
+    # by retry and restart, cleared by rerun); None: never recorded (logs older than the fields)
+    failed_ref_names: tuple[str, ...] | None = None
+    failed_task_names: tuple[str, ...] | None = None
     task_count: int = 0
     open_count: int = 0  # non-terminal tasks of the current generation
     last_task_id: str | None = None  # newest task record: Conductor's last task (default output)

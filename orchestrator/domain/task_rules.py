@@ -201,6 +201,19 @@ def _inline(r: _Rules) -> None:
     _evaluator(r, r.t.input_parameters.get("evaluatorType"), "evaluatorType", None)
 
 
+def _lambda(r: _Rules) -> None:
+    script = r.t.input_parameters.get("scriptExpression")
+    if not isinstance(script, str) or not script.strip():
+        what = "is required" if script is None else "must be a non-empty string"
+        r.out.append(
+            Problem(
+                r.input_path("scriptExpression"),
+                f"inputParameters.scriptExpression {what} for a LAMBDA task "
+                "(the body of a JavaScript function; `$` is the task input)",
+            )
+        )
+
+
 def _jq(r: _Rules) -> None:
     if not (r.has_input("queryExpression") or r.template_has("queryExpression")):
         r.out.append(
@@ -317,6 +330,7 @@ _BY_TYPE: dict[TaskType, Callable[[_Rules], None]] = {
     TaskType.SUB_WORKFLOW: _sub_workflow,
     TaskType.DYNAMIC: _dynamic,
     TaskType.INLINE: _inline,
+    TaskType.LAMBDA: _lambda,
     TaskType.JSON_JQ_TRANSFORM: _jq,
     TaskType.TERMINATE: _terminate,
     TaskType.HTTP: _http,

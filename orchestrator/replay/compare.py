@@ -28,6 +28,8 @@ WORKFLOW_FIELDS = (
     "start_time",
     "end_time",
     "last_retried_time",
+    "failed_ref_names",
+    "failed_task_names",
 )
 TASK_FIELDS = ("status", "output", "retry_count", "retired")
 _SHOWN_CHARS = 200

@@ -42,7 +42,10 @@ def workflow_row(state: WorkflowState, *, with_definition: bool = True) -> Row:
         "task_to_domain": dict(state.task_to_domain),
         "reason": state.reason,
         "failed_task_id": state.failed_task_id,
-        "failed_ref_names": [failed.ref] if failed else [],
+        "failed_ref_names": _failed_refs(state, failed),
+        "failed_task_names": (
+            None if state.failed_task_names is None else list(state.failed_task_names)
+        ),
         "failure_workflow_id": state.failure_workflow_id,
         "create_time": state.created_at,
         "start_time": state.started_at,
@@ -54,6 +57,14 @@ def workflow_row(state: WorkflowState, *, with_definition: bool = True) -> Row:
         "task_count": state.task_count,
         "definition": workflow_def_to_json(state.definition) if with_definition else None,
     }
+
+
+def _failed_refs(state: WorkflowState, failed: TaskState | None) -> list[str]:
+    """As recorded by the last end event; for logs older than the names, the rule of their
+    time: the reference of the task whose failure failed the workflow."""
+    if state.failed_ref_names is not None:
+        return list(state.failed_ref_names)
+    return [failed.ref] if failed else []
 
 
 def task_row(workflow_id: str, task: TaskState, retired: bool) -> Row:

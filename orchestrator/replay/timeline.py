@@ -92,7 +92,9 @@ def _task(entry: Entry, ref: Callable[[str | None], str]) -> str | None:
         case "TaskFailed":
             return f"{task} {d.get('status')}{_picked_up(d)}{_reason(d)}"
         case "TaskCompletedWithErrors":
-            return f"{task} COMPLETED_WITH_ERRORS"
+            return f"{task} COMPLETED_WITH_ERRORS{_reason(d)}"
+        case "TaskFailurePermitted":
+            return f"{task} failure permitted (permissive): the workflow goes on"
         case "TaskSkipped":
             return f"{task} SKIPPED"
         case "TaskCanceled":

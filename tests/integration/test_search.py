@@ -57,13 +57,14 @@ def _insert(conn: psycopg.Connection, wid: str, wtype: str, status: str, cid: st
             start: int, end: int | None, parent: str | None, inp: dict, out: dict) -> None:  # fmt: skip
     conn.execute(
         "INSERT INTO workflows (workflow_id, root_workflow_id, parent_workflow_id, workflow_type, "
-        "version, status, correlation_id, input, output, reason, failed_ref_names, create_time, "
-        "start_time, update_time, end_time, last_seq, definition) VALUES (%s, %s, %s, %s, %s, %s, "
-        "%s, %s, %s, %s, %s, %s, %s, %s, %s, 1, %s)",
+        "version, status, correlation_id, input, output, reason, failed_ref_names, "
+        "failed_task_names, create_time, start_time, update_time, end_time, last_seq, definition) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 1, %s)",
         (
             wid, parent or wid, parent, wtype, 2 if wid == "wf-02" else 1, status, cid,
             json.dumps(inp), json.dumps(out), "boom" if status == "FAILED" else None,
-            ["charge", "notify"] if status == "FAILED" else [], T0, T0 + start * 1000,
+            ["charge", "notify"] if status == "FAILED" else [],
+            ["charge_card", "notify_user"] if status == "FAILED" else None, T0, T0 + start * 1000,
             T0 + (end or start) * 1000, None if end is None else T0 + end * 1000,
             json.dumps(DEFINITION),
         ),
@@ -169,9 +170,11 @@ def test_summary_has_conductors_shape(client: TestClient) -> None:
     assert json.loads(summary["input"]) == {"customer": "carol smith"}
     assert summary["output"] == "{}"
     assert summary["failedReferenceTaskNames"] == "charge,notify"
+    assert summary["failedTaskNames"] == ["charge_card", "notify_user"]
     assert (summary["status"], summary["reasonForIncompletion"]) == ("FAILED", "boom")
     running = client.get("/api/workflow/search", params={"query": "workflowId = wf-01"}).json()
     assert running["results"][0]["endTime"] is None
+    assert running["results"][0]["failedTaskNames"] == []  # never recorded (NULL)
     assert running["results"][0]["executionTime"] == 0
 
 

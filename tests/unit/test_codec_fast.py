@@ -37,10 +37,12 @@ class Color(StrEnum):  # the domain passes statuses as StrEnum members
     BLUE = "blue"
 
 
-def values(schema: Any, named: dict[str, Any]) -> st.SearchStrategy[Any]:
-    """Any valid Python value of an Avro schema, as the domain would hand it to the codec."""
+def values(schema: Any, named: dict[str, Any], in_union: bool = False) -> st.SearchStrategy[Any]:
+    """Any valid Python value of an Avro schema, as the domain would hand it to the codec (an
+    array that is a union branch as a list: fastavro reads a tuple there as (branch, value),
+    so the wire mapping turns the domain's tuples into lists for those fields)."""
     if isinstance(schema, list):
-        return st.one_of([values(branch, named) for branch in schema])
+        return st.one_of([values(branch, named, in_union=True) for branch in schema])
     if isinstance(schema, str):
         schema = named.get(schema, {"type": schema})
     kind = schema["type"]
@@ -55,7 +57,7 @@ def values(schema: Any, named: dict[str, Any]) -> st.SearchStrategy[Any]:
         )
     if kind == "array":
         items = st.lists(values(schema["items"], named), max_size=4)
-        return items | items.map(tuple)
+        return items if in_union else items | items.map(tuple)
     if kind == "map":
         return st.dictionaries(st.text(), values(schema["values"], named), max_size=4)
     if schema.get("logicalType") == "timestamp-millis":

@@ -384,6 +384,7 @@ def workflow_tasks(depth: int) -> Any:
         type=st.sampled_from(["SIMPLE", "SWITCH", "FORK_JOIN", "DO_WHILE", "MY_TYPE"]),
         input_parameters=json_objects,
         optional=st.booleans(),
+        permissive=st.booleans(),
         start_delay=counts,
         async_complete=st.booleans(),
         retry_count=st.none() | counts,

@@ -103,6 +103,24 @@ def test_workflow_failure_sets_the_timed_out_status_and_failed_task() -> None:
     )
 
 
+def test_end_events_carry_their_failed_task_names_and_older_ones_none() -> None:
+    names = {"failed_ref_names": ("t1",), "failed_task_names": ("task_one",)}
+    ends = [
+        ev.WorkflowCompleted(**head("wf", 9), output={}, reason="why", **names),
+        ev.WorkflowFailed(**head("wf", 9), status=WorkflowStatus.FAILED, reason="x", **names),
+        ev.WorkflowTerminated(**head("wf", 9), reason="x", failed_task_id="t9", **names),
+    ]
+    for end in ends:
+        [op] = ops_for(end)
+        assert (op.params["failed_ref_names"], op.params["failed_task_names"]) == (
+            ["t1"],
+            ["task_one"],
+        )
+    [op] = ops_for(ev.WorkflowFailed(**head("wf", 9), status=WorkflowStatus.FAILED, reason="x"))
+    assert (op.params["failed_ref_names"], op.params["failed_task_names"]) == (None, None)
+    assert "COALESCE(%(failed_ref_names)s" in SQL["workflow_failed"]  # the older rule then
+
+
 def test_restart_retires_earlier_tasks_before_reopening_the_workflow() -> None:
     ops = ops_for(ev.WorkflowRestarted(**head("wf", 12), definition=DEFINITION, input={"x": 1}))
     assert statements(ops) == ["tasks_retire_all", "workflow_restart"]

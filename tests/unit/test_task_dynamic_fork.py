@@ -132,7 +132,10 @@ def test_an_optional_simplified_fork_makes_optional_branches():
     f.report("_work_0", TaskStatus.FAILED)
     f.report("_work_1", TaskStatus.COMPLETED, {"ok": True})
     assert f.task("_work_0").status is TaskStatus.COMPLETED_WITH_ERRORS
-    assert f.task("join").status is TaskStatus.COMPLETED
+    join = f.task("join")  # Conductor's Join over an optional task that failed
+    assert join.status is TaskStatus.COMPLETED_WITH_ERRORS
+    assert join.reason == f"work/{f.task('_work_0').task_id} completed with errors"
+    assert join.output == {"_work_1": {"ok": True}}  # the empty output is left out
     assert f.st.status is WorkflowStatus.RUNNING
 
 
@@ -159,31 +162,40 @@ def test_an_empty_list_completes_the_join_at_once():
 
 
 def _failed_with(f: Flow, text: str) -> None:
-    fork = f.task("fork")
-    assert fork.status is TaskStatus.FAILED, fork
-    assert fork.reason is not None and text in fork.reason, fork.reason
+    """Conductor's ForkJoinDynamicTaskMapper: the workflow fails with the reason itself and no
+    fork task is recorded (DynamicForkJoinSpec "fail when task input is invalid")."""
     assert f.st.status is WorkflowStatus.FAILED
+    assert f.st.reason is not None and text in f.st.reason, f.st.reason
+    assert not f.st.tasks, list(f.st.tasks.values())
+    assert f.st.failed_task_id is None
 
 
-def test_a_task_list_that_is_not_a_list_fails_the_fork_with_the_reason():
-    _failed_with(run(classic(), {"tasks": "nope", "in": {}}), "Input 'tasks' is invalid")
+def test_a_task_list_that_is_not_a_list_fails_the_workflow_with_the_reason():
+    f = run(classic(), {"tasks": "nope", "in": {}})
+    _failed_with(f, "Input 'tasks' is invalid. Cannot deserialize a list of Workflow Tasks")
 
 
-def test_a_task_without_reference_name_fails_the_fork_with_its_path():
+def test_a_task_without_reference_name_fails_the_workflow_with_its_path():
     f = run(classic(), {"tasks": [{"name": "work"}], "in": {}})
     _failed_with(f, "tasks[0].taskReferenceName: taskReferenceName is required")
 
 
-def test_an_input_map_that_is_not_a_map_fails_the_fork():
-    _failed_with(run(classic(), {"tasks": work_list(1), "in": [1]}), "is not a map")
+def test_an_input_map_that_is_not_a_map_fails_the_workflow():
+    f = run(classic(), {"tasks": work_list(1), "in": [1]})
+    _failed_with(f, "Input to the dynamically forked tasks is not a map")
 
 
-def test_duplicate_refs_fail_the_fork():
+def test_a_branch_input_that_is_not_a_map_fails_the_workflow():
+    f = run(classic(), {"tasks": work_list(2), "in": {"w0": "v1", "w1": "v2"}})
+    _failed_with(f, "Tasks could not be dynamically forked due to invalid input")
+
+
+def test_duplicate_refs_fail_the_workflow():
     tasks = work_list(1) * 2
     _failed_with(run(classic(), {"tasks": tasks, "in": {}}), "duplicate task reference name")
 
 
-def test_a_ref_of_the_definition_fails_the_fork():
+def test_a_ref_of_the_definition_fails_the_workflow():
     tasks = [{"name": "work", "taskReferenceName": "after"}]
     _failed_with(run(classic(), {"tasks": tasks, "in": {}}), "duplicate task reference name")
 
@@ -193,6 +205,23 @@ def test_a_branch_with_nested_tasks_is_refused():
     _failed_with(run(classic(), {"tasks": tasks, "in": {}}), "must be a single task")
 
 
+def test_an_invalid_fork_after_other_tasks_keeps_them_and_their_output():
+    fork = task(
+        "fork",
+        "FORK_JOIN_DYNAMIC",
+        input_parameters={"tasks": "${first.output.tasks}", "inputs": "${first.output.in}"},
+        dynamic_fork_tasks_param="tasks",
+        dynamic_fork_tasks_input_param_name="inputs",
+    )
+    definition = workflow("later", task("first", name="work"), fork, task("join", "JOIN"))
+    f = run(definition)
+    out = {"tasks": work_list(1), "in": {"w0": "v1"}}
+    f.report("first", TaskStatus.COMPLETED, out)
+    assert f.st.status is WorkflowStatus.FAILED
+    assert [t.ref for t in f.st.tasks.values()] == ["first"]
+    assert f.st.output == out
+
+
 def test_a_fork_not_followed_by_a_join_fails():
     fork = task(
         "fork",
@@ -200,7 +229,7 @@ def test_a_fork_not_followed_by_a_join_fails():
         input_parameters={"forkTaskName": "work", "forkTaskInputs": [1]},
     )
     f = run(workflow("nojoin", fork, task("after")))
-    _failed_with(f, "not followed by a join task")
+    _failed_with(f, "Dynamic join definition is not followed by a join task")
 
 
 def test_replaying_the_history_gives_the_same_state():

@@ -322,6 +322,16 @@ JOIN = task("join", "JOIN", joinOn=["x", "y"])
             "unknown evaluatorType 'lua'",
         ),
         (
+            [task("l", "LAMBDA")],
+            "$.tasks[0].inputParameters.scriptExpression",
+            "scriptExpression is required for a LAMBDA task",
+        ),
+        (
+            [task("l", "LAMBDA", inputParameters={"scriptExpression": 3})],
+            "$.tasks[0].inputParameters.scriptExpression",
+            "must be a non-empty string",
+        ),
+        (
             [task("j", "JSON_JQ_TRANSFORM")],
             "$.tasks[0].inputParameters.queryExpression",
             "queryExpression is required",
@@ -529,3 +539,9 @@ def test_load_task_def_returns_or_raises_with_every_problem() -> None:
     with pytest.raises(DefinitionError) as caught:
         load_task_def({"name": "t", "retryCount": -1, "timeoutSeconds": "x"})
     assert {p.path for p in caught.value.problems} == {"$.retryCount", "$.timeoutSeconds"}
+
+
+def test_permissive_must_be_a_boolean_and_names_the_field() -> None:
+    assert problems(wf(simple("x", permissive=True), simple("y", permissive="false"))) == []
+    [problem] = problems(wf(simple("x", permissive="maybe")))
+    assert problem.path == "$.tasks[0].permissive" and "a boolean" in problem.message

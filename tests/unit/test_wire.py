@@ -89,6 +89,7 @@ def _workflow_tasks(children: st.SearchStrategy[WorkflowTask]) -> st.SearchStrat
         type=st.sampled_from([t.value for t in TaskType]) | NAMES,
         input_parameters=JSON_OBJECTS,
         optional=st.booleans(),
+        permissive=st.booleans(),
         retry_count=opt(SMALL),
         task_definition=opt(TASK_DEFS),
         expression=opt(TEXT),

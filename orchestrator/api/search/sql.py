@@ -16,8 +16,8 @@ from orchestrator.api.search.sort import SortKey
 # What a workflow summary needs (not the definition, not the tsvector: they are large).
 WORKFLOW_COLUMNS = (
     "w.workflow_id, w.workflow_type, w.version, w.status, w.correlation_id, w.priority, "
-    "w.input, w.output, w.reason, w.failed_ref_names, w.create_time, w.start_time, "
-    "w.update_time, w.end_time, w.parent_workflow_id, w.root_workflow_id"
+    "w.input, w.output, w.reason, w.failed_ref_names, w.failed_task_names, w.create_time, "
+    "w.start_time, w.update_time, w.end_time, w.parent_workflow_id, w.root_workflow_id"
 )
 TASK_COLUMNS = (
     "t.task_id, t.task_type, t.name, t.ref, t.status, t.input, t.output, t.reason, "

@@ -2,7 +2,7 @@
 
 As Conductor's summaries (the documents it indexes for search): times are UTC text
 ``yyyy-MM-ddTHH:mm:ss.SSSZ`` (absent while unset), ``input``/``output`` are strings and
-``failedReferenceTaskNames`` is one comma-separated string. The strings are compact JSON, as
+``failedReferenceTaskNames`` is one comma-separated string (``failedTaskNames`` a list). The strings are compact JSON, as
 Conductor writes them with ``summary-input-output-json-serialization`` on (its default,
 Java's ``Map.toString()``, cannot be parsed back).
 """
@@ -45,6 +45,7 @@ def workflow_summary(row: Row) -> dict[str, Any]:
         "executionTime": end - row["start_time"] if end else 0,
         "event": None,
         "failedReferenceTaskNames": ",".join(row["failed_ref_names"] or ()),
+        "failedTaskNames": list(row.get("failed_task_names") or ()),
         "priority": row["priority"],
         "parentWorkflowId": row["parent_workflow_id"],
         "rootWorkflowId": row["root_workflow_id"],

@@ -12,6 +12,7 @@ from orchestrator.domain.tasks.fork import ForkHandler, JoinHandler
 from orchestrator.domain.tasks.inline import (
     InlineScriptHandler,
     JsonJqHandler,
+    LambdaHandler,
     NoopHandler,
     SetVariableHandler,
     TerminateHandler,
@@ -29,6 +30,7 @@ for _handler in (
     NoopHandler(),
     SetVariableHandler(),
     InlineScriptHandler(),
+    LambdaHandler(),
     JsonJqHandler(),
     TerminateHandler(),
     SwitchHandler(),

@@ -40,6 +40,11 @@ class TaskHandler(Protocol):
         """The task input, given the resolved inputParameters (hook: e.g. EVENT adds `sink`)."""
         ...
 
+    def refusal(self, c: Cascade, wt: WorkflowTask, task_input: JSON, iteration: int) -> str | None:
+        """Why the workflow fails instead of scheduling this task (Conductor's task mappers
+        throwing TerminateWorkflowException: no task is recorded), or None to schedule it."""
+        ...
+
     def start(self, c: Cascade, task: TaskState, wt: WorkflowTask) -> None:
         """Right after TaskScheduled: do the inline part, if any (complete, fail, branch...)."""
         ...

@@ -31,6 +31,9 @@ class BaseHandler:
     def prepare_input(self, c: Cascade, wt: WorkflowTask, resolved: JSON) -> JSON:
         return resolved
 
+    def refusal(self, c: Cascade, wt: WorkflowTask, task_input: JSON, iteration: int) -> str | None:
+        return None
+
     def start(self, c: Cascade, task: TaskState, wt: WorkflowTask) -> None:
         return None
 

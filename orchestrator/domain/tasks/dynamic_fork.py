@@ -9,7 +9,9 @@ branch's completion is one O(1) counter step (evolve), whatever the width. Each 
 (`dynamic_task`, `container_ref` = the fork), so retries, evolve and replay need no lookup.
 
 An invalid input (not a list of tasks, inputs not a map, duplicate or clashing refs, no JOIN
-after the fork) fails the fork task with the reason, by the usual failure rules.
+after the fork) fails the workflow with the reason before the fork task is recorded, as
+Conductor's ForkJoinDynamicTaskMapper does (its TerminateWorkflowException): the task list keeps
+only what ran before, the output is the last task's, no failureTaskId.
 """
 
 from __future__ import annotations
@@ -52,10 +54,17 @@ class DynamicForkHandler(BaseHandler):
             return {**params, FORKED: None, ERROR: str(error)}
         return {**params, FORKED: [b.task_reference_name for b in branches]}
 
+    def refusal(self, c: Cascade, wt: WorkflowTask, task_input: JSON, iteration: int) -> str | None:
+        try:
+            self._plan(c, task_input, wt, iteration)
+        except TaskError as error:
+            return str(error)
+        return None
+
     def start(self, c: Cascade, task: TaskState, wt: WorkflowTask) -> None:
         try:
-            branches, join = self._plan(c, task, wt)
-        except TaskError as error:
+            branches, join = self._plan(c, task.input, wt, task.iteration)
+        except TaskError as error:  # refused before it was scheduled: only an older log's fork
             c.fail(task.task_id, str(error))
             return
         c.complete(task.task_id, {}, settle=False)
@@ -72,9 +81,9 @@ class DynamicForkHandler(BaseHandler):
         c.schedule(join, task.iteration, input_override=join_input)
 
     def _plan(
-        self, c: Cascade, task: TaskState, wt: WorkflowTask
+        self, c: Cascade, task_input: JSON, wt: WorkflowTask, iteration: int
     ) -> tuple[tuple[WorkflowTask, ...], WorkflowTask]:
-        params = task.input if isinstance(task.input, dict) else {}
+        params = task_input if isinstance(task_input, dict) else {}
         recorded = params.get(FORKED)
         if not isinstance(recorded, list):  # prepare_input could not plan the branches
             raise TaskError(str(params.get(ERROR, "the dynamic fork has no branches")))
@@ -82,7 +91,7 @@ class DynamicForkHandler(BaseHandler):
         fields = {k: v for k, v in params.items() if k != FORKED}
         branches = plan_branches(wt, fields, prefixed=False, refs=refs)
         join = _join_after(c.state.definition, wt)
-        _check_refs(c.state, branches, task.iteration)
+        _check_refs(c.state, branches, iteration)
         return branches, join
 
 
@@ -91,7 +100,7 @@ def _join_after(definition: WorkflowDef, wt: WorkflowTask) -> WorkflowTask:
     following = position.next_task if position is not None else None
     if following is None or effective_type(following) is not TaskType.JOIN:
         raise TaskError(
-            "Dynamic join definition is not followed by a join task. Check the workflow definition."
+            "Dynamic join definition is not followed by a join task.  Check the workflow definition."
         )
     return following
 

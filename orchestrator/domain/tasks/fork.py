@@ -7,7 +7,8 @@ JOIN's counter of outstanding `joinOn` tasks is set when it is scheduled, from t
 already ended (a branch task may have completed inline before it); their consequences are
 queued, so none can reach the JOIN before it exists. The state counts down per JOIN as awaited
 tasks end successfully (evolve), so completing one branch of a 1,000-wide fork is O(1); the
-JOIN completes when its counter reaches zero, with the map ref -> output of its joinOn tasks.
+JOIN completes when its counter reaches zero, with the map ref -> output of its joinOn tasks
+(the non-empty ones, as Conductor), COMPLETED_WITH_ERRORS if optional ones among them failed.
 A workflow retry reopens a canceled or failed JOIN in place (`reopen_in_place`).
 """
 
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING
 from orchestrator.domain import ids
 from orchestrator.domain.defindex import index_of
 from orchestrator.domain.definitions import JSON, TaskType, WorkflowTask
-from orchestrator.domain.events import TaskProgressed
+from orchestrator.domain.events import TaskCanceled, TaskProgressed
 from orchestrator.domain.statuses import TaskStatus
 from orchestrator.domain.tasks.base import handler_for
 from orchestrator.domain.tasks.common import BaseHandler
@@ -57,13 +58,19 @@ class JoinHandler(BaseHandler):
     def on_awaited_done(self, c: Cascade, task: TaskState) -> None:
         if c.state.join_waiting.get(task.task_id, 0) > 0:
             return
-        output: dict[str, JSON] = {}
-        for ref in task.input.get("joinOn", []):
-            # Conductor's Join: inside a loop, joinOn means this iteration's refs (`ref__N`), and
-            # the output is keyed by those suffixed refs.
-            key = ids.loop_ref(str(ref), task.iteration)
-            done = c.state.current(key)
-            output[key] = done.output if done is not None else {}
+        joined = _joined(c, task)
+        if len(joined) < len(_join_on(task)) or not all(t.status.is_terminal for t in joined):
+            return  # a JOIN reopened by a retry waits for every new attempt (see reopen_in_place)
+        output = {t.ref: t.output for t in joined if t.output}
+        failed = [t for t in joined if not t.status.is_successful]
+        if failed:  # permissive tasks that failed: everything awaited has ended
+            _fail(c, task, failed, output)
+            return
+        with_errors = [t for t in joined if t.optional and t.status is _WITH_ERRORS]
+        if with_errors:
+            reason = " ".join(f"{t.name}/{t.task_id}" for t in with_errors)
+            c.complete_with_errors(task.task_id, output, f"{reason} completed with errors")
+            return
         c.complete(task.task_id, output)
 
     def on_retry(self, c: Cascade, task: TaskState, resume_subworkflow_tasks: bool) -> bool:
@@ -78,3 +85,32 @@ def reopen_in_place(c: Cascade, task: TaskState) -> bool:
     reopened = c.state.tasks[task.task_id]
     handler_for(reopened.kind).on_awaited_done(c, reopened)
     return True
+
+
+_WITH_ERRORS = TaskStatus.COMPLETED_WITH_ERRORS
+
+
+def _fail(c: Cascade, join: TaskState, failed: list[TaskState], output: JSON) -> None:
+    """Conductor's Join over permissive tasks that failed: FAILED with their reasons; CANCELED
+    if they were all canceled (a child workflow terminated by hand), so the workflow ends
+    TERMINATED rather than FAILED (that JOIN keeps no output)."""
+    reason = " ".join(t.reason for t in failed if t.reason)
+    if any(t.status is not TaskStatus.CANCELED for t in failed):
+        c.fail(join.task_id, reason, output=output)
+        return
+    c.emit(TaskCanceled, task_id=join.task_id, reason=reason)
+    c.settle(join.task_id)
+
+
+def _joined(c: Cascade, join: TaskState) -> list[TaskState]:
+    """The JOIN's joinOn tasks that exist, in joinOn order. Conductor's Join: inside a loop,
+    joinOn means this iteration's refs (`ref__N`), and the output is keyed by those refs; it
+    holds only the outputs that are not empty; optional tasks that failed make the JOIN
+    COMPLETED_WITH_ERRORS ("<name>/<task id> ... completed with errors")."""
+    found = (c.state.current(ids.loop_ref(str(r), join.iteration)) for r in _join_on(join))
+    return [t for t in found if t is not None]
+
+
+def _join_on(join: TaskState) -> list[JSON]:
+    refs = join.input.get("joinOn") if isinstance(join.input, dict) else None
+    return refs if isinstance(refs, list) else []

@@ -1,5 +1,5 @@
-"""System tasks evaluated inline by the engine: NOOP, SET_VARIABLE, INLINE, JSON_JQ_TRANSFORM,
-TERMINATE. They complete (or fail) within the decision that reached them."""
+"""System tasks evaluated inline by the engine: NOOP, SET_VARIABLE, INLINE, LAMBDA,
+JSON_JQ_TRANSFORM, TERMINATE. They complete (or fail) within the decision that reached them."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from orchestrator.domain.definitions import JSON, TaskType, WorkflowTask
 from orchestrator.domain.events import VariablesUpdated
+from orchestrator.domain.permissive import permissive_reason
 from orchestrator.domain.ports import ScriptError
 from orchestrator.domain.statuses import WorkflowStatus
 from orchestrator.domain.tasks.common import BaseHandler, InlineHandler, TaskError
@@ -64,6 +65,35 @@ class InlineScriptHandler(InlineHandler):
         return {"result": result}
 
 
+LAMBDA_SCRIPT = "scriptExpression"
+EMPTY_LAMBDA = (
+    "Empty 'scriptExpression' in Lambda task's input parameters. "
+    "A non-empty String value must be provided."
+)
+
+
+class LambdaHandler(InlineHandler):
+    """Conductor's LAMBDA (deprecated there in favour of INLINE): `scriptExpression` is the body
+    of a JavaScript function (`function scriptFun(){...} scriptFun();`, as Conductor wraps it),
+    `$` is the whole task input, the output is `result`; a script error fails the task (FAILED,
+    so retried per its TaskDef) with `error` in the output."""
+
+    kinds: tuple[TaskType, ...] = (TaskType.LAMBDA,)
+
+    def evaluate(self, c: Cascade, task: TaskState, wt: WorkflowTask) -> JSON:
+        params = _input(task)
+        script = params.get(LAMBDA_SCRIPT)
+        if not isinstance(script, str) or not script.strip():
+            raise TaskError(EMPTY_LAMBDA)
+        try:
+            result = evaluate_script(
+                c, "javascript", "function scriptFun(){" + script + "} scriptFun();", params
+            )
+        except TaskError as error:
+            raise TaskError(str(error), {"error": str(error)}) from error
+        return {"result": result}
+
+
 class JsonJqHandler(InlineHandler):
     kinds: tuple[TaskType, ...] = (TaskType.JSON_JQ_TRANSFORM,)
 
@@ -97,16 +127,21 @@ class TerminateHandler(BaseHandler):
             c.fail(task.task_id, f"invalid terminationStatus {params.get('terminationStatus')!r}")
             return
         output = termination_output(params.get("workflowOutput"))
+        # Conductor's endExecution: its reason, also on a COMPLETED workflow; the failure
+        # workflow starts for FAILED and TERMINATED alike, with this task as failureTaskId.
         reason = str(params.get("terminationReason") or "").strip() or (
             f"Workflow is {status} by TERMINATE task: {task.task_id}"
         )
         c.complete(task.task_id, output, settle=False)
+        permissive = permissive_reason(c.state)
+        if permissive is not None:  # Conductor: permissive failures win over any TERMINATE
+            c.end_workflow(WorkflowStatus.FAILED, permissive, output=output)
+            return
         c.end_workflow(
             status,
             reason,
             output=output,
             failed_task=c.state.tasks[task.task_id],
-            trigger_failure_workflow=status is WorkflowStatus.FAILED,
         )
 
 

@@ -13,6 +13,8 @@ const EVENT_KIND = {
   WorkflowTerminated: "bad",
   TaskCanceled: "muted",
   TaskSkipped: "muted",
+  TaskCompletedWithErrors: "warn",
+  TaskFailurePermitted: "warn",
   WorkflowPaused: "warn",
   WorkflowResumed: "op",
   WorkflowRetried: "op",
@@ -61,10 +63,14 @@ export function describe(event, refs) {
       return `${ref} CANCELED${d.reason ? `: ${brief(d.reason)}` : ""}`;
     case "TaskSkipped":
       return `${d.ref || ref} SKIPPED`;
+    case "TaskCompletedWithErrors":
+      return `${ref} COMPLETED_WITH_ERRORS${d.reason ? `: ${brief(d.reason)}` : ""}`;
+    case "TaskFailurePermitted":
+      return `${ref} failure permitted (permissive): the workflow goes on`;
     case "VariablesUpdated":
       return brief(d.variables);
     case "WorkflowCompleted":
-      return `output=${brief(d.output)}`;
+      return `${d.reason ? `${brief(d.reason, 60)} ` : ""}output=${brief(d.output)}`;
     case "WorkflowFailed":
     case "WorkflowTerminated":
       return brief(d.reason);
