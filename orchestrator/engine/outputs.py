@@ -19,16 +19,17 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from orchestrator.codec import CodecError, wire
-from orchestrator.codec.wire_infra import DeadLetter
 from orchestrator.domain.commands import Command
 from orchestrator.domain.effects import DispatchTask, EmitCommand
 from orchestrator.domain.events import Event
 from orchestrator.engine.intake import Record
-from orchestrator.engine.step import BatchOutput, Unpersistable
+from orchestrator.engine.step import BatchOutput, RetryBatch, Unpersistable
 from orchestrator.flow.routing import DispatchRouter
 from orchestrator.kafka.admin import ensure_topics
 from orchestrator.kafka.aio import AsyncProducer, OutRecord
+from orchestrator.kafka.dead_letters import dead_letter
 from orchestrator.kafka.topics import TopicNames, task_topic_spec
+from orchestrator.payloads.store import PayloadUnavailable
 from orchestrator.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,8 @@ class Outputs:
     def _keep(self, obj: object, encode: Any) -> None:
         try:
             value: bytes = encode()
+        except PayloadUnavailable as exc:  # a large payload cannot be stored now: transient
+            raise RetryBatch(str(exc)) from exc
         except CodecError as exc:
             raise Unpersistable(f"its {type(obj).__name__} cannot be encoded: {exc}") from None
         if len(value) > self.max_record_bytes:
@@ -165,30 +168,14 @@ class Outputs:
         msg = source.message
         log.warning("dead letter %s[%s]@%s: %s", msg.topic, msg.partition, msg.offset, reason)
         self.dead_letters += 1
-        record = wire.encode_dead_letter(
-            DeadLetter(
-                topic=msg.topic,
-                partition=msg.partition,
-                offset=msg.offset,
-                key=msg.key,
-                value=_clip(msg.value, self.max_record_bytes // 2),
-                reason=reason,
-                failed_at=now_ms(),
-                component="processor",
-            )
-        )
-        return self.out.send(self.topics.dlq, msg.key, record)
+        key, value = dead_letter(msg, reason, "processor")
+        return self.out.send(self.topics.dlq, key, value)
 
 
 def _rejection(command: Command, rejection: Any, command_id: str | None) -> bytes:
     return wire.encode_rejection(
         command, rejection.code, rejection.reason, rejected_at=now_ms(), command_id=command_id
     )
-
-
-def _clip(value: bytes | None, limit: int) -> bytes | None:
-    """A dead letter keeps the original record, cut so the letter itself fits in a record."""
-    return value if value is None or len(value) <= limit else value[:limit]
 
 
 def _partition(roots: dict[bytes, Record], key: bytes) -> int | None:

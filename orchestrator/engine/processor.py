@@ -25,6 +25,7 @@ uncommitted, and whoever takes its partitions over replays the batch.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import os
 import time
@@ -48,7 +49,7 @@ from orchestrator.engine.outputs import Outputs, now_ms
 from orchestrator.engine.registry import DefinitionRegistry, RegistryFollower
 from orchestrator.engine.retention import Retention
 from orchestrator.engine.statecodec import encode_state, stored_marker
-from orchestrator.engine.step import BatchOutput, process_batch
+from orchestrator.engine.step import BatchOutput, RetryBatch, process_batch
 from orchestrator.engine.store import StateStore
 from orchestrator.engine.timers import TimerHeap
 from orchestrator.flow.routing import DispatchRouter
@@ -57,6 +58,8 @@ from orchestrator.kafka.admin import admin_client
 from orchestrator.kafka.aio import AsyncProducer, OutRecord, producer_config
 from orchestrator.kafka.clients import service_membership
 from orchestrator.kafka.topics import TopicNames
+from orchestrator.payloads.limits import PayloadPolicy
+from orchestrator.payloads.store import PayloadUnavailable
 from orchestrator.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -98,6 +101,8 @@ class Processor:
             task_def=self.registry.task_def,
             scripts=ctx_scripts,
             max_decision_events=settings.max_decision_events,
+            # hard maximums of the outputs the core computes itself (INLINE, JQ, LAMBDA: ADR 0011)
+            payload_limits=PayloadPolicy.from_settings(settings).domain_limits(),
         )
         self.cache = StateCache(settings.finished_retention_s * 1000)
         self.store = StateStore(settings.database_url, settings.state_store_schema)
@@ -240,7 +245,7 @@ class Processor:
         futures: list[Any] = []
         for record in batch:
             try:
-                envelope = wire.decode_command_envelope(record.message.value)
+                envelope = await self._decode(record)
             except CodecError as exc:
                 futures.append(self.outputs.dead_letter(record, str(exc)))
                 continue
@@ -255,11 +260,36 @@ class Processor:
             return self._complete(batch, futures, {}, previous)
         await self._await_definitions(commands)
         await self._load_archived(commands, roots)
-        out = process_batch(self.cache.view(), commands, self.ctx, self.outputs.check)
+        out = await self._decide(commands)
         futures.extend(await self.outputs.produce(out, roots, self.cache))
         entries = self._remember(out, roots)
         self._count(len(commands), out)
         return self._complete(batch, futures, entries, previous)
+
+    async def _decode(self, record: Record) -> Any:
+        """A command's envelope; a large payload it refers to that cannot be read now (the
+        payload store down) is waited for: the command must not be lost (ADR 0011)."""
+        for attempt in itertools.count():
+            try:
+                return wire.decode_command_envelope(record.message.value)
+            except PayloadUnavailable as exc:
+                await self._backoff(attempt, f"read a command's payload ({exc})")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _decide(self, commands: list[tuple[Command, str | None]]) -> BatchOutput:
+        """process_batch, decided again whole while a large payload cannot be stored."""
+        for attempt in itertools.count():
+            try:
+                return process_batch(self.cache.view(), commands, self.ctx, self.outputs.check)
+            except RetryBatch as exc:
+                self.outputs.encoded.clear()
+                await self._backoff(attempt, f"store a payload ({exc})")
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _backoff(self, attempt: int, what: str) -> None:
+        delay = STORE_RETRY_S[min(attempt, len(STORE_RETRY_S) - 1)]
+        log.warning("payload store: cannot %s; retrying in %.1f s", what, delay)
+        await asyncio.sleep(delay)
 
     async def _definitions_ready(self) -> None:
         if self.definitions_loaded.is_set():

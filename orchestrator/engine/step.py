@@ -38,6 +38,11 @@ log = logging.getLogger(__name__)
 MAX_ERROR_CHARS = 500  # of the exception text kept in the workflow's reason
 
 
+class RetryBatch(Exception):
+    """The batch cannot be decided now (e.g. the payload store is unreachable while a large
+    payload is written): nothing of it is kept; the caller decides it again, whole, later."""
+
+
 class Unpersistable(Exception):
     """A command's outcome cannot be written; `reason` says which record and why."""
 
@@ -106,6 +111,8 @@ def process_batch(
                     check(step.events, step.effects)
                 except Unpersistable as exc:
                     step = _contain(state, command, command_id, ctx, check, exc.reason, out)
+        except RetryBatch:
+            raise
         except Exception as exc:  # a bug in the core must not stop the partition
             log.exception("engine error on %s for workflow %s", type(command).__name__, wid)
             step = _engine_error(state, command, command_id, ctx, check, exc, out)

@@ -1,4 +1,4 @@
-"""One deployment for the large-payload end-to-end tests: processor (tests/e2e/payload_processor),
+"""One deployment for the large-payload end-to-end tests: processor,
 gate, projector, API and an SDK worker process (tests/e2e/payload_workers), on the real Kafka and
 Postgres, with their own topic prefix, read-model schema and payload store schema."""
 
@@ -162,7 +162,7 @@ def large_payload_stack(log_dir: Path, extra_env: dict[str, str] | None = None) 
     port = _free_port()
     stack = Stack(rt, f"http://127.0.0.1:{port}", env, store_schema)
     try:
-        stack.spawn("processor", ["-m", "tests.e2e.payload_processor"])
+        stack.spawn("processor", ["-m", "orchestrator", "processor"])
         stack.spawn("gate", ["-m", "orchestrator", "gate"])
         stack.spawn("projector", ["-m", "orchestrator", "projector"])
         stack.spawn(

@@ -189,3 +189,29 @@ def test_a_start_that_would_run_away_at_once_is_refused() -> None:
     assert out.states == {} and out.events == []
     [(_, rejection, _)] = out.rejections
     assert "ORCHESTRATOR_MAX_DECISION_EVENTS" in rejection.reason
+
+
+def test_a_payload_store_outage_is_no_failure_the_batch_is_decided_again() -> None:
+    """RetryBatch (a large payload cannot be stored now) leaves the batch undecided whole: no
+    dead letter, no failed workflow; the processor decides it again later."""
+    from orchestrator.engine.step import RetryBatch
+
+    state, dispatch = started("wf-1")
+    report = cmd.ReportTaskResult(
+        workflow_id="wf-1", at=T0 + 5, actor="worker:w", task_id=dispatch.task_id,
+        status=TaskStatus.COMPLETED,
+    )  # fmt: skip
+
+    def store_down(
+        events: Sequence[tuple[ev.Event, str | None]], effects: Sequence[object]
+    ) -> None:
+        raise RetryBatch("payload store unreachable")
+
+    try:
+        step.process_batch({"wf-1": state}, [(report, None)], CTX, store_down)
+    except RetryBatch:
+        pass
+    else:  # pragma: no cover
+        raise AssertionError("RetryBatch was swallowed")
+    again = step.process_batch({"wf-1": state}, [(report, None)], CTX, lambda e, x: None)
+    assert again.states["wf-1"].status is WorkflowStatus.COMPLETED
