@@ -214,4 +214,5 @@ def test_a_payload_store_outage_is_no_failure_the_batch_is_decided_again() -> No
     else:  # pragma: no cover
         raise AssertionError("RetryBatch was swallowed")
     again = step.process_batch({"wf-1": state}, [(report, None)], CTX, lambda e, x: None)
-    assert again.states["wf-1"].status is WorkflowStatus.COMPLETED
+    assert [type(e) for e, _ in again.events][0] is ev.TaskCompleted
+    assert [d.task_def_name for d in again.dispatches] == ["b"]
