@@ -215,4 +215,5 @@ def test_every_json_field_has_a_payload_kind():
     assert kinds[("ReportTaskResult", "output")] is PayloadKind.TASK_OUTPUT
     assert kinds[("TaskSkipped", "input")] is PayloadKind.TASK_INPUT
     assert payload_kind("VariablesUpdated", "variables") is PayloadKind.WORKFLOW_OUTPUT
-    assert len(kinds) == 23
+    assert kinds[("TaskCompletedWithErrors", "output")] is PayloadKind.TASK_OUTPUT
+    assert len(kinds) == 24
