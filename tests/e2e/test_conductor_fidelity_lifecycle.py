@@ -77,7 +77,11 @@ def test_workflow_and_task_configuration_spec_callback_after_seconds(conductor: 
     first = c.poll_until(a)
     c.update(first, "IN_PROGRESS", {"p": 1}, callbackAfterSeconds=3)
     reported = time.monotonic()
-    waiting = c.until(wid, lambda w: w["tasks"][0]["status"] == "SCHEDULED")
+    # the read model may still show the task as first scheduled (pollCount 0): wait for the
+    # projection of the report, which put it back to SCHEDULED after one poll
+    waiting = c.until(
+        wid, lambda w: w["tasks"][0]["status"] == "SCHEDULED" and w["tasks"][0]["pollCount"] > 0
+    )
     task = waiting["tasks"][0]
     assert (task["callbackAfterSeconds"], task["pollCount"], task["outputData"]) == (3, 1, {"p": 1})
     assert c.poll(a) is None  # not before the callback
