@@ -214,5 +214,5 @@ def test_a_payload_store_outage_is_no_failure_the_batch_is_decided_again() -> No
     else:  # pragma: no cover
         raise AssertionError("RetryBatch was swallowed")
     again = step.process_batch({"wf-1": state}, [(report, None)], CTX, lambda e, x: None)
-    assert [type(e) for e, _ in again.events][0] is ev.TaskCompleted
+    assert next(type(e) for e, _ in again.events) is ev.TaskCompleted
     assert [d.task_def_name for d in again.dispatches] == ["b"]
