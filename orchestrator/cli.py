@@ -62,6 +62,7 @@ _COMMANDS: dict[str, str] = {
     "replay": "orchestrator.replay.cli:replay",
     "bench": "orchestrator.bench.cli:bench",
     "projections": "projections.rebuild_cli:projections",  # a Typer sub-app: projections rebuild
+    "keys": "orchestrator.auth.cli:keys",  # API keys: create, list, revoke
 }
 
 

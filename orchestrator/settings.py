@@ -85,6 +85,13 @@ def _host_list(raw: str) -> tuple[str, ...]:
     return tuple(part.strip().lower() for part in raw.split(",") if part.strip())
 
 
+def _name_list(raw: str) -> tuple[str, ...]:
+    names = tuple(part.strip() for part in raw.split(",") if part.strip())
+    if not names:
+        raise ValueError("expected a comma list of names")
+    return names
+
+
 def _bootstrap(raw: str) -> str:
     servers = [s.strip() for s in raw.split(",") if s.strip()]
     if not servers:
@@ -349,6 +356,45 @@ class Settings:
         "Hard maximum, KiB: a larger task output fails its task (FAILED_WITH_TERMINAL_ERROR)",
         _integer(1),
     )
+    auth: bool = _setting(
+        True,
+        "Authentication of the REST API and UI: on, or off for this process only (anyone who "
+        "reaches the API is then an admin; logged loudly at start)",
+        _boolean,
+    )
+    auth_token_ttl_s: int = _setting(
+        3600,
+        "Lifetime of a token from POST /api/token (Conductor SDKs renew theirs every 45 min)",
+        _integer(60, 30 * 24 * 3600),
+    )
+    auth_cache_s: int = _setting(
+        5,
+        "Seconds an API process trusts a verified credential before checking it again (a "
+        "revoked key stops working within this time)",
+        _integer(0, 3600),
+    )
+    auth_oidc_issuer: str | None = _setting(
+        None,
+        "OIDC issuer (the JWT 'iss') whose bearer tokens the API accepts (unset: no OIDC)",
+        _optional_url(("http", "https")),
+    )
+    auth_oidc_audience: str | None = _setting(
+        None, "Audience ('aud') an OIDC token must carry", _optional_text
+    )
+    auth_oidc_jwks_url: str | None = _setting(
+        None, "URL of the issuer's JWKS (its signing keys)", _optional_url(("http", "https"))
+    )
+    auth_oidc_principal_claim: str = _setting(
+        "sub", "Claim of an OIDC token that names the principal recorded as actor"
+    )
+    auth_oidc_roles_claim: str = _setting(
+        "roles",
+        "Claim holding the principal's roles (admin, operator, viewer, worker); a dotted path "
+        "reaches nested claims (realm_access.roles)",
+    )
+    auth_oidc_algorithms: tuple[str, ...] = _setting(
+        ("RS256", "ES256"), "Comma list of JWT signature algorithms accepted", _name_list
+    )
     processor_id: str = _setting(
         help="Id of this processor process (default: processor-<hostname>-<pid>)",
         factory=_process_id("processor"),
@@ -387,6 +433,15 @@ class Settings:
                 f"{env_name('min_insync_replicas')}: {self.min_insync_replicas} is more than "
                 f"{env_name('replication_factor')} ({self.replication_factor})"
             )
+
+        oidc = {
+            "auth_oidc_issuer": self.auth_oidc_issuer,
+            "auth_oidc_audience": self.auth_oidc_audience,
+            "auth_oidc_jwks_url": self.auth_oidc_jwks_url,
+        }
+        if any(oidc.values()) and not all(oidc.values()):
+            missing = ", ".join(env_name(k) for k, v in oidc.items() if not v)
+            raise SettingsError(f"{missing}: needed too when OIDC is configured")
 
     @property
     def effective_min_insync_replicas(self) -> int:

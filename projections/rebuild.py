@@ -52,7 +52,7 @@ PROGRESS_EVERY_S = 2.0
 # locking them in this order cannot deadlock with it; then what the API writes.
 PROJECTED_TABLES = ("events", "workflows", "tasks", "definitions", "projector_offsets")
 # Not a fold of the log: owned by the API (docs/search-and-operations.md), copied over.
-API_OWNED_TABLES = ("workflow_removals",)
+API_OWNED_TABLES = ("workflow_removals", "api_keys", "api_tokens")
 
 Report = Callable[[str], None]
 

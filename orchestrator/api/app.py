@@ -10,14 +10,18 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.routing import APIRoute
 from psycopg_pool import AsyncConnectionPool
+from starlette.routing import Route
 
 from orchestrator.api import errors
+from orchestrator.api.access import RouteIndex
 from orchestrator.api.freshness import ProjectionWatch
 from orchestrator.api.kafka_out import AsyncProducer
 from orchestrator.api.rejections import RejectionFollower
@@ -58,49 +62,107 @@ def runtime(request: Request) -> Runtime:
 
 
 def create_app(settings: Settings) -> FastAPI:
+    from orchestrator.api.auth import (
+        Authenticator,
+        AuthMiddleware,
+        authorize,
+        document_security,
+        failure_response,
+    )
+    from orchestrator.auth.roles import AuthFailure
+
     app = FastAPI(
         title="Kafka orchestrator",
         description="Conductor-compatible REST API of an event-sourced workflow orchestrator.",
         lifespan=_lifespan(settings),
+        dependencies=[Depends(authorize)],  # every route: credentials, then its access rule
     )
     errors.install(app)
-    # Registered first: their fixed paths (/workflow/search, /workflow/bulk/pause,
-    # /workflow/running/x, /tasks/search) would otherwise be taken by /workflow/{id}... routes.
-    from orchestrator.api import (
-        metrics,
-        routes_bulk,
-        routes_lists,
-        routes_operations,
-        routes_search,
-    )
+    app.add_exception_handler(AuthFailure, lambda _, exc: failure_response(exc))
+    routers = _routers()
+    for prefix, router in routers:
+        app.include_router(router, prefix=prefix)
+    app.state.authenticator = Authenticator(settings)
+    app.state.route_index = index = RouteIndex.build(_routes(app, routers))
+    for rule in index.missing:
+        log.warning(
+            "api: no access rule for %s %s: admins only (orchestrator/api/access.py)",
+            rule.method,
+            rule.path,
+        )
+    app.add_middleware(AuthMiddleware, index=index, authenticator=app.state.authenticator)
+    document_security(app)
+    return app
 
-    app.include_router(metrics.router)
-    for module in (routes_search, routes_bulk, routes_lists, routes_operations):
-        app.include_router(module.router, prefix="/api")
+
+def _routers() -> list[tuple[str, APIRouter]]:
+    """(prefix, router) in the order they are matched."""
+    # First: their fixed paths (/workflow/search, /workflow/bulk/pause, /workflow/running/x,
+    # /tasks/search) would otherwise be taken by /workflow/{id}... routes.
     from orchestrator.api import (
+        auth,
+        metrics,
         routes_audit,
+        routes_bulk,
         routes_events,
         routes_health,
+        routes_lists,
         routes_metadata,
+        routes_operations,
+        routes_search,
         routes_tasks,
+        routes_ui,
         routes_workflow,
     )
 
-    app.include_router(routes_health.router)
-    app.include_router(routes_metadata.router, prefix="/api")
-    app.include_router(routes_events.router, prefix="/api")
-    app.include_router(routes_workflow.router, prefix="/api")
-    app.include_router(routes_tasks.router, prefix="/api")
-    app.include_router(routes_audit.router, prefix="/api")
-    from orchestrator.api import routes_ui  # the web UI: pages, /ui/ files, /api/ui/*
+    first = [("", metrics.router)]
+    first += [
+        ("/api", m.router) for m in (routes_search, routes_bulk, routes_lists, routes_operations)
+    ]
+    rest = [
+        ("", routes_health.router),
+        ("/api", auth.router),
+        ("/api", routes_metadata.router),
+        ("/api", routes_events.router),
+        ("/api", routes_workflow.router),
+        ("/api", routes_tasks.router),
+        ("/api", routes_audit.router),
+        ("", routes_ui.router),  # the web UI: pages, /ui/ files, /api/ui/*
+    ]
+    return first + rest
 
-    app.include_router(routes_ui.router)
-    return app
+
+def _routes(
+    app: FastAPI, routers: list[tuple[str, APIRouter]]
+) -> Iterator[tuple[str, str, Callable[..., Any]]]:
+    """(method, full path, endpoint) of every route: ours and FastAPI's own (/docs ...)."""
+    for prefix, router in routers:
+        for route in router.routes:
+            if isinstance(route, APIRoute):
+                for method in sorted(route.methods or ()):
+                    yield method, prefix + route.path, route.endpoint
+    for own in app.router.routes:
+        if isinstance(own, Route) and not isinstance(own, APIRoute):
+            yield "GET", own.path, own.endpoint
+
+
+def _warn_auth_off(settings: Settings) -> None:
+    line = "!" * 78
+    log.warning(
+        "\n%s\n AUTHENTICATION IS OFF (ORCHESTRATOR_AUTH=off): anyone who reaches %s:%s can\n"
+        " register, start, terminate and delete anything, as 'anonymous'. Never expose it.\n%s",
+        line,
+        settings.api_host,
+        settings.api_port,
+        line,
+    )
 
 
 def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if not settings.auth:
+            _warn_auth_off(settings)
         await asyncio.to_thread(_migrate, settings.database_url)
         await asyncio.to_thread(_ensure_topics, settings)
         pool = AsyncConnectionPool(
@@ -114,6 +176,9 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         # Large payloads: this process's store, for the routes, the task bridge and its
         # consumers (which decode with the module-level codec functions); ADR 0011.
         configure_process(settings)
+        from orchestrator.api.auth import PostgresKeyStore
+
+        app.state.authenticator.store = PostgresKeyStore(pool)
         producer = AsyncProducer(settings.kafka_bootstrap)
         watch = ProjectionWatch(settings.database_url)
         await watch.start()

@@ -7,18 +7,29 @@ import time
 from fastapi import Request
 from psycopg import AsyncConnection
 
+from orchestrator.api.auth import principal_of
+from orchestrator.auth.roles import Role
 from orchestrator.domain.definitions import TaskDef
 from orchestrator.domain.definitions_json import parse_task_def
 from orchestrator.domain.problems import Problem
 from projections import queries
 
-CALLER_HEADER = "X-Caller"
-
 
 def actor_of(request: Request) -> str:
-    """``api:<caller>``: the X-Caller header (there is no authentication yet) or anonymous."""
-    caller = (request.headers.get(CALLER_HEADER) or "").strip()
-    return f"api:{caller or 'anonymous'}"
+    """``api:<principal>``: who the request's credential names (orchestrator/api/auth.py); no
+    header a client sets can change it (``api:anonymous`` when authentication is off)."""
+    return principal_of(request).api_actor
+
+
+def worker_actor_of(request: Request) -> str:
+    """``worker:<principal>``: a worker authenticated over HTTP (polls, task results)."""
+    return principal_of(request).worker_actor
+
+
+def reporter_actor_of(request: Request) -> str:
+    """A task finished by reference: ``worker:<principal>`` for a worker key, else ``api:``."""
+    principal = principal_of(request)
+    return principal.worker_actor if principal.roles == {Role.WORKER} else principal.api_actor
 
 
 def now_ms() -> int:

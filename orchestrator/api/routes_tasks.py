@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from orchestrator.api import payload_guard
 from orchestrator.api.app import Runtime, runtime
-from orchestrator.api.common import actor_of, now_ms
+from orchestrator.api.common import now_ms, reporter_actor_of, worker_actor_of
 from orchestrator.api.errors import bad_request, not_found
 from orchestrator.api.models import Task
 from orchestrator.api.openapi_errors import errors
@@ -54,6 +54,7 @@ BridgeDep = Annotated[TaskBridge, Depends(task_bridge)]
 @router.get("/poll/batch/{taskType}")
 async def batch_poll(
     bridge: BridgeDep,
+    request: Request,
     taskType: str,
     workerid: Annotated[str | None, Query()] = None,
     domain: Annotated[str | None, Query()] = None,
@@ -61,7 +62,9 @@ async def batch_poll(
     timeout: Annotated[int, Query(ge=0, le=MAX_POLL_TIMEOUT_MS)] = 100,
 ) -> list[dict[str, Any]]:
     """Long poll: wait up to ``timeout`` ms for up to ``count`` tasks ([] when none)."""
-    return await bridge.poll(taskType, domain, workerid, count, timeout)
+    return await bridge.poll(
+        taskType, domain, workerid, count, timeout, actor=worker_actor_of(request)
+    )
 
 
 NO_TASK: dict[int | str, dict[str, Any]] = {204: {"description": "No task to hand out"}}
@@ -70,12 +73,14 @@ NO_TASK: dict[int | str, dict[str, Any]] = {204: {"description": "No task to han
 @router.get("/poll/{taskType}", responses=NO_TASK)
 async def poll(
     bridge: BridgeDep,
+    request: Request,
     taskType: str,
     workerid: Annotated[str | None, Query()] = None,
     domain: Annotated[str | None, Query()] = None,
 ) -> Response:
     """One task (Conductor Task JSON), or 204 when there is none."""
-    tasks = await bridge.poll(taskType, domain, workerid, 1, SINGLE_POLL_WAIT_MS)
+    actor = worker_actor_of(request)
+    tasks = await bridge.poll(taskType, domain, workerid, 1, SINGLE_POLL_WAIT_MS, actor=actor)
     return JSONResponse(tasks[0]) if tasks else Response(status_code=204)
 
 
@@ -110,7 +115,7 @@ def _worker_status(status: TaskStatus) -> TaskStatus:
 
 async def _report(rt: Runtime, bridge: TaskBridge, request: Request, body: TaskResultBody) -> None:
     root = await _root_of(rt, bridge, body.taskId, body.workflowInstanceId)
-    actor = f"worker:{body.workerId}" if body.workerId else actor_of(request)
+    actor = worker_actor_of(request)
     if body.extendLease:  # Conductor's extendLease: only the lease, whatever else was sent
         command = cmd.ReportTaskResult(
             workflow_id=body.workflowInstanceId,
@@ -172,7 +177,8 @@ async def update_task_v2(
     queue = await _queue_of(rt, bridge, body.taskId)
     if queue is None:
         return Response(status_code=204)
-    tasks = await bridge.poll(queue[0], queue[1], body.workerId, 1, 0)
+    actor = worker_actor_of(request)
+    tasks = await bridge.poll(queue[0], queue[1], body.workerId, 1, 0, actor=actor)
     return JSONResponse(tasks[0]) if tasks else Response(status_code=204)
 
 
@@ -221,7 +227,7 @@ async def update_task_by_ref(
         workflow_id=workflowId,
         root_workflow_id=workflow["root_workflow_id"] or "",
         at=now_ms(),
-        actor=actor_of(request),
+        actor=reporter_actor_of(request),
         task_ref=taskRefName,
         status=_worker_status(status),
         output=body or {},

@@ -57,6 +57,7 @@ SINGLE_POLL_WAIT_MS = 100  # GET /tasks/poll/{type}: a short wait, as Conductor'
 _REMEMBERED = 50_000  # handed-out tasks whose root id / queue we keep for their reports
 _DEAD_LETTER_WAIT_S = 10.0
 COMPONENT = "api:task-bridge"
+Poller = tuple[str | None, str]  # (the worker id it sent, the actor it is recorded as)
 
 EndedLookup = Callable[[list[str]], Awaitable[set[str]]]  # task ids -> those that have ended
 
@@ -109,9 +110,17 @@ class TaskBridge:
     # -- polling ---------------------------------------------------------------------------
 
     async def poll(
-        self, task_type: str, domain: str | None, worker_id: str | None, count: int, timeout_ms: int
+        self,
+        task_type: str,
+        domain: str | None,
+        worker_id: str | None,
+        count: int,
+        timeout_ms: int,
+        actor: str | None = None,
     ) -> list[dict[str, Any]]:
-        """Up to ``count`` tasks, waiting up to ``timeout_ms`` for the first one."""
+        """Up to ``count`` tasks, waiting up to ``timeout_ms`` for the first one. ``actor``:
+        who the hand-outs are recorded as (the authenticated principal, ``worker:<name>``)."""
+        actor = actor or _actor(worker_id)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(0, timeout_ms) / 1000
         key = (task_type, domain or None)
@@ -120,7 +129,7 @@ class TaskBridge:
             self._announce(key, worker_id)
             sub.poller_enters()
             try:
-                tasks = await self._poll_until(sub, worker_id, count, deadline)
+                tasks = await self._poll_until(sub, (worker_id, actor), count, deadline)
             finally:
                 sub.poller_leaves()
             if tasks is not None:
@@ -128,14 +137,15 @@ class TaskBridge:
             # None: the subscription closed under us (idle race); take a fresh one.
 
     async def _poll_until(
-        self, sub: Subscription, worker_id: str | None, count: int, deadline: float
+        self, sub: Subscription, poller: Poller, count: int, deadline: float
     ) -> list[dict[str, Any]] | None:
         loop = asyncio.get_running_loop()
+        worker_id = poller[0]
         while True:
             sub.arrived.clear()
             taken = sub.take(count)
             if taken:
-                tasks = await self._hand_out(sub, taken, worker_id)
+                tasks = await self._hand_out(sub, taken, poller)
                 if tasks:
                     return tasks
                 continue  # all set aside (duplicates, missing secrets): look again
@@ -188,11 +198,11 @@ class TaskBridge:
     # -- hand-out --------------------------------------------------------------------------
 
     async def _hand_out(
-        self, sub: Subscription, taken: list[Held], worker_id: str | None
+        self, sub: Subscription, taken: list[Held], poller: Poller
     ) -> list[dict[str, Any]]:
         taken = await self._drop_ended(sub, taken)
         now = _now_ms()
-        handed = await asyncio.gather(*(self._hand_out_one(sub, h, worker_id, now) for h in taken))
+        handed = await asyncio.gather(*(self._hand_out_one(sub, h, poller, now) for h in taken))
         return [task for task in handed if task is not None]
 
     async def _drop_ended(self, sub: Subscription, taken: list[Held]) -> list[Held]:
@@ -211,9 +221,10 @@ class TaskBridge:
         return [h for h in taken if h.dispatch.task_id not in ended]
 
     async def _hand_out_one(
-        self, sub: Subscription, held: Held, worker_id: str | None, now: int
+        self, sub: Subscription, held: Held, poller: Poller, now: int
     ) -> dict[str, Any] | None:
         d: DispatchTask = held.dispatch
+        worker_id, actor = poller
         seen = self._handed.get(d.task_id)
         if seen is not None and seen.poll_count >= d.poll_count:
             # The same dispatch again (a processor's resume re-dispatches): already with a worker.
@@ -226,13 +237,13 @@ class TaskBridge:
             resolved = resolve_task_secrets(d.input_data, self._secrets)
         except MissingSecrets as exc:  # the message names the secrets, never a value
             self._forget(d, seen)
-            await self._set_aside(sub, held, str(exc), worker_id)
+            await self._set_aside(sub, held, str(exc), poller)
             return None
         ack = TaskStarted(
             workflow_id=d.workflow_instance_id,
             root_workflow_id=d.root_workflow_id,
             at=now,
-            actor=_actor(worker_id),
+            actor=actor,
             task_id=d.task_id,
             worker_id=worker_id,
         )
@@ -243,17 +254,16 @@ class TaskBridge:
         sub.finish(held)
         return task_json(d, resolved.value, worker_id, now)
 
-    async def _set_aside(
-        self, sub: Subscription, held: Held, reason: str, worker_id: str | None
-    ) -> None:
+    async def _set_aside(self, sub: Subscription, held: Held, reason: str, poller: Poller) -> None:
         """Fail a task that cannot be handed out (as the Kafka SDK does for missing secrets)."""
         d: DispatchTask = held.dispatch
+        worker_id, actor = poller
         log.warning("task bridge: task %s cannot be handed out: %s", d.task_id, reason)
         failed = ReportTaskResult(
             workflow_id=d.workflow_instance_id,
             root_workflow_id=d.root_workflow_id,
             at=_now_ms(),
-            actor=_actor(worker_id),
+            actor=actor,
             task_id=d.task_id,
             status=TaskStatus.FAILED,
             reason=reason,

@@ -93,20 +93,27 @@ def _produce(producer: Producer, topic: str, key: bytes, value: bytes) -> None:
 
 
 def run_api_load(
-    api_url: str, schedule: Schedule, result: LoadResult, stop: threading.Event
+    api_url: str,
+    schedule: Schedule,
+    result: LoadResult,
+    stop: threading.Event,
+    key: str | None = None,
 ) -> None:
     """POST /api/workflow at the intended times; many requests may be in flight at once."""
-    asyncio.run(_api_load(api_url, schedule, result, stop))
+    asyncio.run(_api_load(api_url, schedule, result, stop, key))
 
 
 async def _api_load(
-    api_url: str, schedule: Schedule, result: LoadResult, stop: threading.Event
+    api_url: str, schedule: Schedule, result: LoadResult, stop: threading.Event, key: str | None
 ) -> None:
     import httpx
 
     rng = random.Random(7)
     limits = httpx.Limits(max_connections=256, max_keepalive_connections=256)
-    async with httpx.AsyncClient(base_url=api_url, timeout=60.0, limits=limits) as client:
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
+    async with httpx.AsyncClient(
+        base_url=api_url, timeout=60.0, limits=limits, headers=headers
+    ) as client:
         tasks = []
         t0 = result.t0_ms / 1000
         for i in range(schedule.count):

@@ -9,7 +9,8 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ class BenchConfig:
     stack_dir: Path = Path(".stack")
     soak: bool = False  # RSS and executions sampled, then a fresh processor's recovery timed
     retention_s: int | None = None  # ORCHESTRATOR_FINISHED_RETENTION_S of the run's processors
+    api_key: str | None = None  # --via-api: an operator key of the run, revoked at its end
 
 
 def say(line: str) -> None:
@@ -86,7 +88,8 @@ def run_bench(cfg: BenchConfig, base: Settings) -> dict[str, Any]:
                               cfg.worker_concurrency, projector, cfg.via_api)  # fmt: skip
         api_url = env["ORCHESTRATOR_API_URL"]
         if cfg.via_api:
-            setup.wait_for_api_definitions(api_url, WORKFLOW)
+            cfg = replace(cfg, api_key=setup.create_api_key(settings))
+            setup.wait_for_api_definitions(api_url, WORKFLOW, cfg.api_key)
         topics = TopicNames(prefix)
         observer = EventObserver(settings.kafka_bootstrap, topics.events, f"{prefix}-observer",
                                  track_offsets=projector)  # fmt: skip
@@ -103,6 +106,8 @@ def run_bench(cfg: BenchConfig, base: Settings) -> dict[str, Any]:
         if observer is not None:
             observer.stop()
         fleet.stop()
+        if cfg.api_key is not None:
+            setup.revoke_api_key(settings, cfg.api_key)
         deleted = setup.delete_run_topics(settings.kafka_bootstrap, prefix)
         setup.drop_state_store(settings.database_url, env["ORCHESTRATOR_STATE_STORE_SCHEMA"])
         say(f"stopped {len(fleet.children)} processes, deleted {deleted} topics")
@@ -135,7 +140,7 @@ def _warm_up(cfg: BenchConfig, settings: Settings, topics: TopicNames, observer:
 def _run_load(cfg: BenchConfig, settings: Settings, topics: TopicNames, api_url: str,
               schedule: Schedule, load: LoadResult, stop: threading.Event) -> threading.Thread:  # fmt: skip
     if cfg.via_api:
-        return start_load(run_api_load, api_url, schedule, load, stop)
+        return start_load(partial(run_api_load, key=cfg.api_key), api_url, schedule, load, stop)
     return start_load(
         run_kafka_load, settings.kafka_bootstrap, topics.commands, schedule, load, stop
     )

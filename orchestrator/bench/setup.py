@@ -79,12 +79,37 @@ def processor_env(slot: int) -> dict[str, str]:
     return {"ORCHESTRATOR_INSTANCE_ID": f"bench-processor-{slot}"}
 
 
-def wait_for_api_definitions(api_url: str, name: str, timeout_s: float = 60.0) -> None:
+def create_api_key(settings: Settings) -> str:
+    """An operator key for the run's load through the API (revoked at the end of the run)."""
+    import psycopg
+
+    from orchestrator.auth.keys import create_key
+    from projections.migrate import migrate
+
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        migrate(conn)
+        return create_key(conn, "operator", settings.topic_prefix, created_by="bench").key
+
+
+def revoke_api_key(settings: Settings, key: str) -> None:
+    import psycopg
+
+    from orchestrator.auth.keys import revoke_key
+
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        revoke_key(conn, key.partition(".")[0])
+
+
+def wait_for_api_definitions(
+    api_url: str, name: str, key: str | None, timeout_s: float = 60.0
+) -> None:
     """The API resolves versions from the read model: wait until the projector has it."""
     deadline = time.monotonic() + timeout_s
+    headers = {"Authorization": f"Bearer {key}"} if key else {}
     while time.monotonic() < deadline:
         try:
-            if httpx.get(f"{api_url}/api/metadata/workflow/{name}", timeout=5).status_code == 200:
+            url = f"{api_url}/api/metadata/workflow/{name}"
+            if httpx.get(url, headers=headers, timeout=5).status_code == 200:
                 return
         except httpx.HTTPError:
             pass

@@ -28,6 +28,7 @@ from orchestrator.kafka.topics import TopicNames
 from orchestrator.settings import Settings
 from projections.projector import Projector
 from tests import readmodel_support as support
+from tests.auth_support import authed
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
 
@@ -52,7 +53,7 @@ def settings() -> Iterator[Settings]:
 
 @pytest.fixture(scope="module")
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
+    with authed(TestClient(create_app(settings)), settings) as client:
         yield client
 
 
@@ -186,7 +187,7 @@ def test_definitions_are_published_to_the_definitions_topic(
         consumer.close()
     record = keys[b"workflow:published_flow:1"]
     assert record.name == "published_flow"
-    assert record.actor == "api:anonymous"
+    assert record.actor == "api:test-admin"
 
 
 def _read(consumer: Consumer, into: dict) -> bool:
@@ -377,7 +378,8 @@ def test_start_pins_the_latest_version_and_a_get_right_after_sees_the_workflow(
     assert (got["status"], got["version"], got["workflowName"]) == ("RUNNING", 3, "pinned_flow")
     assert (got["input"], got["correlationId"], got["priority"]) == ({"n": 1}, "c-1", 7)
     [command] = [c for c in engine.seen if c.workflow_id == workflow_id]
-    assert (command.version, command.actor, command.root) == (3, "api:carol", workflow_id)
+    # the actor is the key's principal; the X-Caller header of old changes nothing
+    assert (command.version, command.actor, command.root) == (3, "api:test-admin", workflow_id)
 
 
 def test_start_by_name_uses_the_query_parameters_and_the_body_as_input(

@@ -24,6 +24,7 @@ from orchestrator.api.app import create_app
 from orchestrator.settings import Settings
 from projections.projector import Projector
 from tests import readmodel_support as support
+from tests.auth_support import authed
 from tests.e2e.test_processor_faults import wait_until_ready
 from tests.runtime_support import Runtime
 
@@ -109,7 +110,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Runtime, S
 
 @pytest.fixture(scope="module")
 def client(stack: tuple[Runtime, Settings]) -> Iterator[TestClient]:
-    with TestClient(create_app(stack[1])) as client:
+    with authed(TestClient(create_app(stack[1])), stack[1]) as client:
         for definition in (INLINE_FLOW, HUMAN_FLOW, PARENT_FLOW):
             assert client.post("/api/metadata/workflow", json=definition).status_code == 200
         yield client

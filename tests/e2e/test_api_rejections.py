@@ -31,6 +31,7 @@ from orchestrator.domain.statuses import TaskStatus
 from orchestrator.settings import Settings
 from projections.projector import Projector
 from tests import readmodel_support as support
+from tests.auth_support import authed
 from tests.e2e.test_processor_faults import wait_until_ready
 from tests.runtime_support import CommandSender, EventLog, Runtime, now_ms
 
@@ -97,7 +98,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         rt.start_processor()
         wait_until_ready(rt, "processor", 1, 90)
-        with TestClient(create_app(settings)) as client:
+        with authed(TestClient(create_app(settings)), settings) as client:
             stack = Stack(rt, settings, client, CommandSender(rt), log)
             stack.start_projector()
             assert client.post("/api/metadata/taskdefs", json=[TASK_DEF]).status_code == 200

@@ -25,6 +25,7 @@ from orchestrator.domain import serde
 from orchestrator.settings import Settings
 from projections.projector import Projector
 from tests import readmodel_support as support
+from tests.auth_support import authed
 from tests.readmodel_fixtures import happy_history
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres]
@@ -75,7 +76,7 @@ def _projected(settings: Settings) -> int:
 
 @pytest.fixture(scope="module")
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
+    with authed(TestClient(create_app(settings)), settings) as client:
         yield client
 
 

@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 from tests import readmodel_support as support
+from tests.auth_support import new_key
 from tests.runtime_support import Runtime
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
@@ -99,12 +100,22 @@ def test_conductor_python_sdk_runs_a_workflow_against_this_server(
 ) -> None:
     rt, api_url, env = stack
     models, Configuration, OrkesClients, ApiException = _sdk()
-    clients = OrkesClients(Configuration(server_api_url=api_url))
+    from conductor.client.configuration.settings.authentication_settings import (
+        AuthenticationSettings,
+    )
+
+    task_name = f"sdk_double_{uuid.uuid4().hex[:6]}"
+    flow_name = f"sdk_flow_{uuid.uuid4().hex[:6]}"
+    # Keys as an operator hands them out: an admin for this script, a worker key for the SDK
+    # worker, limited to its task type. The SDK exchanges each for a token (POST /api/token).
+    db = env["ORCHESTRATOR_DATABASE_URL"]
+    admin_id, admin_secret = new_key(db, "admin", "sdk-admin").split(".", 1)
+    worker_id, worker_secret = new_key(db, "worker", "sdk-worker", [task_name]).split(".", 1)
+    auth = AuthenticationSettings(key_id=admin_id, key_secret=admin_secret)
+    clients = OrkesClients(Configuration(server_api_url=api_url, authentication_settings=auth))
     metadata = clients.get_metadata_client()
     workflows = clients.get_workflow_client()
     tasks = clients.get_task_client()
-    task_name = f"sdk_double_{uuid.uuid4().hex[:6]}"
-    flow_name = f"sdk_flow_{uuid.uuid4().hex[:6]}"
 
     metadata.register_task_def(
         models.TaskDef(
@@ -148,7 +159,13 @@ def test_conductor_python_sdk_runs_a_workflow_against_this_server(
         models.StartWorkflowRequest(name=flow_name, version=1, input={"n": 21})
     )
 
-    worker_env = {**env, "CONDUCTOR_SERVER_URL": api_url, "BRIDGE_E2E_TASK": task_name}
+    worker_env = {
+        **env,
+        "CONDUCTOR_SERVER_URL": api_url,
+        "CONDUCTOR_AUTH_KEY": worker_id,  # the SDK's standard variables
+        "CONDUCTOR_AUTH_SECRET": worker_secret,
+        "BRIDGE_E2E_TASK": task_name,
+    }
     _spawn(rt, "sdk-worker", [sys.executable, str(WORKER_SCRIPT)], worker_env)
 
     def human_waiting() -> bool:
@@ -186,3 +203,12 @@ def test_conductor_python_sdk_runs_a_workflow_against_this_server(
     support.wait_until(
         lambda: tasks.get_queue_size_for_task(task_name) == 0, 15, "the queue to be empty"
     )
+    # Who did what, as the history records it: the keys' principals, never a client's claim.
+    history = httpx.get(
+        f"{api_url}/workflow/{workflow_id}/history",
+        headers={"X-Authorization": f"{admin_id}.{admin_secret}"},
+    ).json()
+    actors = {(e["type"], e["actor"]) for e in history}
+    assert ("WorkflowStarted", "api:sdk-admin") in actors
+    assert ("TaskPickedUp", "worker:sdk-worker") in actors
+    assert any(t == "TaskCompleted" and a == "worker:sdk-worker" for t, a in actors)

@@ -34,6 +34,7 @@ from orchestrator.engine.changelog import read_changelog
 from orchestrator.settings import Settings
 from projections.projector import Projector
 from tests import readmodel_support as support
+from tests.auth_support import authed
 from tests.e2e.e2e_support import read_topic, start_worker
 from tests.e2e.test_processor_faults import wait_until_ready
 from tests.runtime_support import CommandSender, Runtime, kill9
@@ -189,7 +190,7 @@ def deployment(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deplo
 
 
 def api(d: Deployment, *definitions: dict[str, Any]) -> TestClient:
-    client = TestClient(create_app(d.settings))
+    client = authed(TestClient(create_app(d.settings)), d.settings)
     client.__enter__()
     echo = {"name": "e2e_echo", "retryCount": 0, "timeoutSeconds": 0, "responseTimeoutSeconds": 60}
     assert client.post("/api/metadata/taskdefs", json=[echo]).status_code == 200

@@ -31,6 +31,7 @@ from orchestrator.domain.definitions import TaskDef, WorkflowDef, WorkflowTask
 from orchestrator.flow.presence import PresenceView
 from orchestrator.worker import TaskContext, worker_task
 from tests import readmodel_support as support
+from tests.auth_support import bearer, new_key
 from tests.e2e.e2e_support import register, start_process, start_processor, start_worker
 from tests.e2e.test_processor_faults import wait_until_ready
 from tests.runtime_support import CommandSender, EventLog, Runtime, now_ms
@@ -57,6 +58,7 @@ class HttpPoller:
     api: str
     domain: str
     worker_id: str
+    key: str  # a worker key (tests/auth_support.py)
     handed: list[str] = field(default_factory=list)  # workflow ids of the tasks it got
     domains: set[str | None] = field(default_factory=set)  # the `domain` of those tasks
     stop: threading.Event = field(default_factory=threading.Event)
@@ -70,6 +72,7 @@ class HttpPoller:
                 "workerid": self.worker_id,
                 "domain": self.domain,
             },
+            headers=bearer(self.key),
             timeout=timeout_ms / 1000 + 10,
         )
         answer.raise_for_status()
@@ -82,7 +85,9 @@ class HttpPoller:
                 "outputData": {"by": self.worker_id},
                 "workerId": self.worker_id,
             }
-            client.post(f"{self.api}/api/tasks", json=result, timeout=10).raise_for_status()
+            client.post(
+                f"{self.api}/api/tasks", json=result, headers=bearer(self.key), timeout=10
+            ).raise_for_status()
             self.handed.append(task["workflowInstanceId"])
             self.domains.add(task["domain"])
         return tasks
@@ -102,6 +107,7 @@ class Deployment:
     log: EventLog
     blue: Any  # the blue SDK worker process
     green: HttpPoller
+    worker_key: str
 
     def start(self, task_to_domain: dict[str, str]) -> str:
         wid = str(uuid.uuid4())
@@ -159,7 +165,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
     window = {"ORCHESTRATOR_ACTIVE_WORKER_LAST_POLL_SECS": str(WINDOW_S)}
     port = _free_port()
     api = f"http://127.0.0.1:{port}"
-    green = HttpPoller(api, "green", "http-green")
+    worker_key = new_key(support.schema_url(base, schema), "worker", "http-workers", [TASK])
+    green = HttpPoller(api, "green", "http-green", worker_key)
     view = PresenceView.from_settings(
         support.settings_for(base, rt.prefix, active_worker_last_poll_secs=str(WINDOW_S))
     )
@@ -182,7 +189,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             support.wait_until(lambda d=domain: view.active(TASK, d), 60, f"a poller on {domain}")
         time.sleep(1.0)  # the processor's view follows the same topic: give it a moment
         log = EventLog(rt)
-        yield Deployment(rt, api, view, CommandSender(rt), log, blue, green)
+        yield Deployment(rt, api, view, CommandSender(rt), log, blue, green, worker_key)
     finally:
         green.stop.set()
         for thread in threads:
@@ -230,7 +237,7 @@ def test_with_no_active_domain_the_task_waits_in_the_last_listed_domain(
     deployment.log.poll(0.5)
     taken = (ev.TaskPickedUp, ev.TaskProgressed, ev.TaskCompleted, ev.TaskFailed)
     assert not any(isinstance(e, taken) for e, _ in deployment.log.records[wid])
-    purple = HttpPoller(deployment.api, "purple", "http-purple")
+    purple = HttpPoller(deployment.api, "purple", "http-purple", deployment.worker_key)
     with httpx.Client() as client:
         support.wait_until(lambda: bool(purple.poll_once(client)), 20, "the task in purple")
     assert purple.handed == [wid]

@@ -21,6 +21,7 @@ from orchestrator.kafka.topics import TopicNames, TopicSpec, gate_topic_specs, p
 from orchestrator.settings import Settings
 from projections.migrate import migrate_url
 from tests import readmodel_support as support
+from tests.auth_support import authed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
 T0 = 1_700_000_000_000
@@ -43,7 +44,7 @@ def settings() -> Iterator[Settings]:
 
 @pytest.fixture(scope="module")
 def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(create_app(settings)) as client:
+    with authed(TestClient(create_app(settings)), settings) as client:
         yield client
 
 

@@ -26,6 +26,7 @@ from orchestrator.settings import Settings
 from projections.migrate import available_migrations, migrate
 from projections.rebuild import RebuildError, rebuild
 from tests import readmodel_support as support
+from tests.auth_support import authed
 from tests.readmodel_fixtures import DEFINITION, happy_history
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
@@ -164,7 +165,7 @@ def test_rebuild_restores_corrupted_rows_while_projector_and_api_run(env: Env) -
             what="the first projection",
         )
         fresh = snapshot(env.url, first)
-        with TestClient(create_app(env.settings)) as client:
+        with authed(TestClient(create_app(env.settings)), env.settings) as client:
             for _ in range(8):  # past psycopg's prepare threshold: prepared statements too
                 assert status(client, "wf-0") == "COMPLETED"
             corrupt(env.url)

@@ -18,6 +18,7 @@ from fastapi.testclient import TestClient
 from orchestrator.api.app import create_app
 from projections.migrate import migrate_url
 from tests import readmodel_support as support
+from tests.auth_support import authed
 
 pytestmark = [pytest.mark.postgres, pytest.mark.kafka]
 
@@ -89,7 +90,7 @@ def _insert_tasks(conn: psycopg.Connection) -> None:
 def client(schema_url: str) -> Iterator[TestClient]:
     prefix = f"test-search-{os.urandom(4).hex()}"
     settings = support.settings_for(schema_url, prefix)
-    with TestClient(create_app(settings)) as client:
+    with authed(TestClient(create_app(settings)), settings) as client:
         yield client
     support.remove_topics(settings)
 
@@ -247,11 +248,16 @@ def test_running_lists_open_ids_of_a_version_in_a_time_window(client: TestClient
     assert client.get("/api/workflow/running/orders", params=window).json() == ["wf-04"]
 
 
-def test_remove_hides_an_ended_workflow_from_lists_but_keeps_it(client: TestClient) -> None:
+def test_remove_hides_an_ended_workflow_from_lists_but_keeps_it(
+    client: TestClient, schema_url: str
+) -> None:
     assert client.delete("/api/workflow/wf-01/remove").status_code == 409  # still running
     assert client.delete("/api/workflow/no-such/remove").status_code == 404
     response = client.delete("/api/workflow/wf-07/remove", headers={"X-Caller": "dora"})
     assert response.status_code == 200 and response.json()["removed"] is True
+    with psycopg.connect(schema_url) as conn:  # who removed it: the key's principal, no header
+        row = conn.execute("SELECT actor FROM workflow_removals WHERE workflow_id = 'wf-07'")
+        assert row.fetchone() == ("api:test-admin",)
     assert client.delete("/api/workflow/wf-07/remove").status_code == 200  # again: harmless
     assert ids(client, query="workflowType = payments", sort="workflowId") == ["wf-05", "wf-06"]
     assert ids(client, freeText="wf-07") == []

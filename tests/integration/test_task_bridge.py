@@ -33,6 +33,7 @@ from orchestrator.settings import Settings
 from orchestrator.worker.registry import WorkerSpec
 from orchestrator.worker.runner import group_id
 from tests import readmodel_support as support
+from tests.auth_support import authed
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres]
 
@@ -65,7 +66,7 @@ def _topics_with_prefix(bootstrap: str, prefix: str) -> list[str]:
 def client(settings: Settings) -> Iterator[TestClient]:
     os.environ[SECRET_ENV] = "s3cr3t-value"
     try:
-        with TestClient(create_app(settings)) as client:
+        with authed(TestClient(create_app(settings)), settings) as client:
             yield client
     finally:
         os.environ.pop(SECRET_ENV, None)
@@ -222,7 +223,7 @@ def test_dispatched_task_is_handed_out_once_in_progress_and_acknowledged(
         root,
         "w-1",
     )
-    assert ack.actor == "worker:w-1"
+    assert ack.actor == "worker:test-admin"  # the key's principal; the worker id is only data
     for _ in range(5):  # handed out once: later polls find nothing
         assert client.get("/api/tasks/poll/hand_out").status_code == 204
 
@@ -292,7 +293,7 @@ def test_posted_task_result_becomes_a_report_keyed_by_the_root(
     assert report.status == "COMPLETED"
     assert report.output == {"doubled": 42}
     assert report.logs == ("started",)
-    assert (report.worker_id, report.actor) == ("w-1", "worker:w-1")
+    assert (report.worker_id, report.actor) == ("w-1", "worker:test-admin")
 
 
 def test_task_result_with_a_status_a_worker_cannot_set_is_rejected(client: TestClient) -> None:
