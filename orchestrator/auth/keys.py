@@ -180,3 +180,14 @@ async def verify_token(conn: AsyncConnection, token: str) -> tuple[KeyRecord | N
     if record.revoked_at is not None:
         return None, False
     return (None, True) if row[-1] else (record, False)
+
+
+def key_is_valid(conn: psycopg.Connection, key: str) -> bool:
+    """True when ``key`` is a key of this database, with its secret, not revoked."""
+    parts = split_key(key)
+    if parts is None:
+        return False
+    row = conn.execute(
+        "SELECT secret_hash FROM api_keys WHERE key_id = %s AND revoked_at IS NULL", (parts[0],)
+    ).fetchone()
+    return row is not None and hmac.compare_digest(row[0], digest(parts[1]))

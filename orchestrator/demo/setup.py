@@ -29,9 +29,12 @@ def definition(name: str) -> Any:
     return json.loads(text)
 
 
-def register_demo(api_url: str, client: httpx.Client | None = None) -> None:
-    """Register the task definitions, then the child workflow, then the main one (idempotent)."""
-    with _client(api_url, client) as http:
+def register_demo(
+    api_url: str, client: httpx.Client | None = None, key: str | None = None
+) -> None:
+    """Register the task definitions, then the child workflow, then the main one (idempotent).
+    ``key``: an admin API key (registering definitions needs one)."""
+    with _client(api_url, client, key) as http:
         _check(http.post("/api/metadata/taskdefs", json=definition("taskdefs")), "task definitions")
         for name in (CHILD_WORKFLOW, WORKFLOW):  # the child first: the parent refers to it
             body = definition(name)
@@ -41,9 +44,9 @@ def register_demo(api_url: str, client: httpx.Client | None = None) -> None:
             _check(response, f"workflow {name}")
 
 
-def start_demo(api_url: str, client: httpx.Client | None = None) -> str:
+def start_demo(api_url: str, client: httpx.Client | None = None, key: str | None = None) -> str:
     """Register the demo definitions and start one ``image_pipeline``; returns its id."""
-    register_demo(api_url, client)
+    register_demo(api_url, client, key)
     picture = random.choice(("cat", "harbour", "mountain", "bicycle", "lighthouse"))
     request = {
         "name": WORKFLOW,
@@ -55,7 +58,7 @@ def start_demo(api_url: str, client: httpx.Client | None = None) -> str:
             "bucket": "demo-renditions",
         },
     }
-    with _client(api_url, client) as http:
+    with _client(api_url, client, key) as http:
         response = http.post("/api/workflow", json=request)
         _check(response, f"start of {WORKFLOW}")
     return _workflow_id(response)
@@ -74,9 +77,12 @@ def _workflow_id(response: httpx.Response) -> str:
 class _client:
     """The caller's client (left open), or a new one closed on exit."""
 
-    def __init__(self, api_url: str, client: httpx.Client | None) -> None:
+    def __init__(self, api_url: str, client: httpx.Client | None, key: str | None) -> None:
         self._own = client is None
-        self._client = client or httpx.Client(base_url=api_url.rstrip("/"), timeout=TIMEOUT_S)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self._client = client or httpx.Client(
+            base_url=api_url.rstrip("/"), timeout=TIMEOUT_S, headers=headers
+        )
 
     def __enter__(self) -> httpx.Client:
         return self._client

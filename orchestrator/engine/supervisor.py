@@ -239,11 +239,12 @@ def serve(settings: Settings, demo: bool = False) -> int:
             log("the API did not become healthy within 90 s; see the output above")
             return 1
         log(f"API and UI: {settings.api_url}  (OpenAPI at {settings.api_url}/docs)")
+        key = _admin_key(settings, log)
         if demo:
             from orchestrator.demo.setup import start_demo
 
             try:
-                workflow_id = start_demo(settings.api_url)
+                workflow_id = start_demo(settings.api_url, key=key)
             except Exception as exc:  # the services keep running; say what went wrong
                 log(f"could not start the demo workflow: {exc}")
             else:
@@ -258,6 +259,20 @@ def serve(settings: Settings, demo: bool = False) -> int:
         return 0
     finally:
         supervisor.stop()
+
+
+def _admin_key(settings: Settings, log: Callable[[str], None]) -> str | None:
+    """The local admin key, printed for the UI's prompt (None when authentication is off)."""
+    if not settings.auth:
+        log("authentication is OFF (ORCHESTRATOR_AUTH=off): no key needed, none created")
+        return None
+    from orchestrator.auth.local import key_file, local_admin_key
+
+    key, created = local_admin_key(settings)
+    how = "created for this stack" if created else "kept from a previous run"
+    log(f"admin key ({how}, in {key_file(settings)}; the UI asks for it once):")
+    log(f"  {key}")
+    return key
 
 
 def _wait_healthy(settings: Settings, supervisor: Supervisor, timeout_s: float) -> bool:

@@ -51,11 +51,15 @@ def test_serve_demo_runs_the_demo_to_completion_and_stops_on_ctrl_c(tmp_path: Pa
         )
     try:
         workflow_id = _wait_for_demo_id(log_path, 120)
+        key = _admin_key(log_path)
+        assert (tmp_path / "state" / "admin.key").read_text().strip() == key
+        assert httpx.get(f"{api}/api/workflow/{workflow_id}").status_code == 401
         health = httpx.get(f"{api}/health", timeout=5)
         assert health.status_code == 200
         assert health.json()["components"]["kafka"]["healthy"]
         assert health.json()["components"]["postgres"]["healthy"]
-        workflow = _wait_for_status(f"{api}/api/workflow/{workflow_id}", "COMPLETED", 90)
+        url = f"{api}/api/workflow/{workflow_id}"
+        workflow = _wait_for_status(url, {"Authorization": f"Bearer {key}"}, "COMPLETED", 90)
         refs = [t["referenceTaskName"] for t in workflow["tasks"]]
         assert {"resize_small_ref", "resize_medium_ref", "resize_large_ref"} <= set(refs)
         watermark = [
@@ -83,11 +87,18 @@ def _wait_for_demo_id(log_path: Path, timeout_s: float) -> str:
     raise AssertionError(f"no demo workflow within {timeout_s} s:\n{log_path.read_text()[-3000:]}")
 
 
-def _wait_for_status(url: str, status: str, timeout_s: float) -> dict:
+def _admin_key(log_path: Path) -> str:
+    """The admin key `serve` printed (the line after "admin key (...)")."""
+    lines = log_path.read_text(errors="replace").splitlines()
+    index = next(i for i, line in enumerate(lines) if "[serve] admin key (" in line)
+    return lines[index + 1].removeprefix("[serve]").strip()
+
+
+def _wait_for_status(url: str, headers: dict[str, str], status: str, timeout_s: float) -> dict:
     deadline = time.monotonic() + timeout_s
     body: dict = {}
     while time.monotonic() < deadline:
-        response = httpx.get(url, params={"includeTasks": "true"}, timeout=5)
+        response = httpx.get(url, params={"includeTasks": "true"}, headers=headers, timeout=5)
         if response.status_code == 200:
             body = response.json()
             if body["status"] == status:

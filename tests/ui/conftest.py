@@ -9,6 +9,7 @@ screenshot folder when its test fails.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.auth_support import bearer
 from tests.ui import ui_support
 from tests.ui.ui_support import CHROMIUM, CHROMIUM_ARGS, UiStack
 
@@ -59,8 +61,9 @@ def base_url(ui_stack: UiStack) -> str:
 
 
 @pytest.fixture(scope="module")
-def api(base_url: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=base_url, timeout=60) as client:
+def api(ui_stack: UiStack) -> Iterator[httpx.Client]:
+    headers = bearer(ui_stack.admin_key)
+    with httpx.Client(base_url=ui_stack.base_url, timeout=60, headers=headers) as client:
         yield client
 
 
@@ -93,10 +96,15 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def page(
-    browser: Any, base_url: str, screenshots: Path, request: pytest.FixtureRequest
+    browser: Any, ui_stack: UiStack, screenshots: Path, request: pytest.FixtureRequest
 ) -> Iterator[Any]:
-    context = browser.new_context(base_url=base_url, viewport={"width": 1440, "height": 900})
+    context = browser.new_context(
+        base_url=ui_stack.base_url, viewport={"width": 1440, "height": 900}
+    )
     context.set_default_timeout(PAGE_TIMEOUT_MS)
+    if "signed_out" not in request.keywords:  # signed in, as after the UI asked once
+        key = json.dumps(ui_stack.admin_key)
+        context.add_init_script(f"localStorage.setItem('orchestrator.apiKey', {key})")
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -36,12 +36,12 @@ def register_task_defs(api: httpx.Client, *defs: dict[str, Any]) -> None:
 
 
 @contextmanager
-def polling(base_url: str, task_type: str, domain: str, worker_id: str) -> Iterator[None]:
+def polling(api: httpx.Client, task_type: str, domain: str, worker_id: str) -> Iterator[None]:
     """An HTTP worker long-polling a queue meanwhile, as an SDK worker does (it stays active)."""
     stop = threading.Event()
 
     def run() -> None:
-        with httpx.Client(base_url=base_url, timeout=30) as client:
+        with httpx.Client(base_url=api.base_url, headers=api.headers, timeout=30) as client:
             while not stop.is_set():
                 params: dict[str, str | int] = {
                     "workerid": worker_id,
@@ -109,7 +109,7 @@ def test_a_domain_poller_shows_under_its_domain(
     register_task_defs(api, {"name": "ui_resize"})
     page.goto("/queues")
     blue = queue_row(page, "ui_resize", "blue")
-    with polling(base_url, "ui_resize", "blue", "blue-1"):
+    with polling(api, "ui_resize", "blue", "blue-1"):
         expect(blue.locator("td").first).to_contain_text("blue")
         expect(blue.locator('[data-poller="blue-1"]')).to_contain_text("last poll")
         expect(blue.locator("[data-active-pollers]")).to_have_text("1 active")

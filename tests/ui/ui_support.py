@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import httpx
 
 from tests import readmodel_support as support
+from tests.auth_support import new_key
 from tests.e2e.test_processor_faults import wait_until_ready
 from tests.runtime_support import Runtime
 
@@ -44,6 +45,7 @@ class UiStack:
     rt: Runtime
     database_url: str  # with the test's schema as search_path
     base_url: str
+    admin_key: str = ""  # what the browser and the test's client sign in with
 
     def env(self) -> dict[str, str]:
         return {**self.rt.env(), "ORCHESTRATOR_DATABASE_URL": self.database_url}
@@ -81,6 +83,7 @@ def start_stack(log_dir: Path, label: str) -> tuple[UiStack, str]:
     api = stack.start("api", "api", "--host", "127.0.0.1", "--port", str(port))
     wait_until_ready(rt, "processor", 1, READY_TIMEOUT_S)
     _wait_api(stack, api)
+    stack.admin_key = new_key(stack.database_url, "admin", "ui-tester")
     return stack, schema
 
 

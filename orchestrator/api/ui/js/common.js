@@ -1,6 +1,8 @@
 // Shared by every page: the API client, a DOM helper, status badges, formatting, the top nav
 // and toasts. Plain ES module, no dependency: the UI must work without internet access.
 
+import { askForKey, authHeaders, forgetKey, storedKey, whoAmI } from "./auth.js";
+
 /** An API error: `message` is the server's message, `problems` its validationErrors. */
 export class ApiError extends Error {
   constructor(status, body) {
@@ -23,12 +25,19 @@ export async function api(path, options = {}) {
   let url = path.startsWith("/api/") ? path : `/api${path.startsWith("/") ? "" : "/"}${path}`;
   const params = toParams(query);
   if (params) url += (url.includes("?") ? "&" : "?") + params;
-  const init = { method, signal, headers: { Accept: "application/json", ...headers } };
+  const init = { method, signal, headers: { ...authHeaders(storedKey()), ...headers } };
   if (body !== undefined) {
     init.body = typeof body === "string" ? body : JSON.stringify(body);
     init.headers["Content-Type"] = "application/json";
   }
-  const response = await fetch(url, init);
+  let response = await fetch(url, init);
+  if (response.status === 401) {
+    // No key yet, or a revoked one: ask (once for all pending requests), then try again.
+    const refused = await response.clone().json().catch(() => ({}));
+    await askForKey(storedKey() ? `Your key was refused: ${refused.message || "401"}` : "");
+    init.headers = { ...init.headers, ...authHeaders(storedKey()) };
+    response = await fetch(url, init);
+  }
   const text = await response.text();
   let data = null;
   if (text) {
@@ -159,9 +168,20 @@ export function renderNav(active) {
     el("a", { class: "brand", href: "/" }, el("span", { class: "brand-mark" }, "◆"), "Orchestrator"),
     el("nav", { "aria-label": "Main" }, links),
     el("a", { class: "topbar-aside", href: "/docs", target: "_blank" }, "API docs"),
+    el("span", { class: "topbar-user" }),
   );
   document.body.prepend(bar);
+  showUser(bar.querySelector(".topbar-user"));
   return bar;
+}
+
+/** Who is signed in, and a way to sign out (forget the key in this browser). */
+async function showUser(slot) {
+  // Every page asks at once when it has no working key, not at its first API call.
+  const me = (await whoAmI().catch(() => null)) || (await askForKey(storedKey() ? "Your key was refused." : ""));
+  const name = me.via === "auth-off" ? "authentication off" : `${me.id} (${me.roles.join(", ")})`;
+  const out = el("button", { type: "button", class: "link-button", onclick: () => { forgetKey(); location.reload(); } }, "Sign out");
+  slot.replaceChildren(el("span", { class: "topbar-who" }, name), me.via === "auth-off" ? null : out);
 }
 
 /** A short message in the corner; kind: "info" | "success" | "error". */
