@@ -92,6 +92,20 @@ def _name_list(raw: str) -> tuple[str, ...]:
     return names
 
 
+def _networks(raw: str) -> tuple[str, ...]:
+    import ipaddress
+
+    found = []
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        try:
+            found.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise ValueError(f"{part!r} is not a network (CIDR such as 10.0.0.0/8)") from None
+    return tuple(found)
+
+
 def _bootstrap(raw: str) -> str:
     servers = [s.strip() for s in raw.split(",") if s.strip()]
     if not servers:
@@ -254,6 +268,12 @@ class Settings:
     )
     http_deny_hosts: tuple[str, ...] = _setting(
         (), "Comma list of hosts HTTP tasks may never call (wins over the allow list)", _host_list
+    )
+    http_allow_networks: tuple[str, ...] = _setting(
+        (),
+        "Comma list of networks (CIDR) HTTP tasks may call although they are loopback, "
+        "link-local or private, e.g. 10.0.0.0/8 (default: public addresses only; SSRF)",
+        _networks,
     )
     active_worker_last_poll_secs: int = _setting(
         10,

@@ -29,9 +29,7 @@ def definition(name: str) -> Any:
     return json.loads(text)
 
 
-def register_demo(
-    api_url: str, client: httpx.Client | None = None, key: str | None = None
-) -> None:
+def register_demo(api_url: str, client: httpx.Client | None = None, key: str | None = None) -> None:
     """Register the task definitions, then the child workflow, then the main one (idempotent).
     ``key``: an admin API key (registering definitions needs one)."""
     with _client(api_url, client, key) as http:

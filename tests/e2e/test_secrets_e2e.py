@@ -95,7 +95,7 @@ def test_secret_is_resolved_at_hand_off_and_never_stored_or_logged(tmp_path: Pat
     secret, canary = random_text(), random_text()
     url = database_url()
     schema = create_schema(url)
-    env = {SECRET_ENV: secret}
+    env = {SECRET_ENV: secret, "ORCHESTRATOR_HTTP_ALLOW_NETWORKS": "127.0.0.0/8"}
     try:
         with (
             http_server() as http,

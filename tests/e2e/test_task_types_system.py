@@ -59,6 +59,24 @@ def scenarios(prefix: str, http_url: str) -> dict[str, tuple[dict[str, Any], dic
             ),
             {"tag": "t-1", "order": 5},
         ),
+        # Loopback is allowed for this module's server; link-local (the cloud metadata
+        # endpoint) is not: SSRF protection by default.
+        "metadata": (
+            workflow(
+                "e2e_http_metadata",
+                system(
+                    "steal",
+                    "HTTP",
+                    inputParameters={
+                        "http_request": {
+                            "uri": "http://169.254.169.254/latest/meta-data/iam/",
+                            "method": "GET",
+                        }
+                    },
+                ),
+            ),
+            {},
+        ),
         "inline": (
             workflow(
                 "e2e_inline",
@@ -203,6 +221,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             system=True,
             definitions=task_defs(),
             sink_topics=["{prefix}.sink-event", "{prefix}.sink-kafka"],
+            env={"ORCHESTRATOR_HTTP_ALLOW_NETWORKS": "127.0.0.0/8"},  # the loopback server
         ) as s,
     ):
         for name, (definition, workflow_input) in scenarios(s.rt.prefix, http.url).items():
@@ -224,6 +243,16 @@ def test_http_task_calls_the_server_and_captures_the_response(stack: Stack) -> N
     assert failed.output["response"]["body"] == "nothing here"
     assert of_task(h, missing.task_id, ev.TaskCompletedWithErrors)
     assert isinstance(h[-1], ev.WorkflowCompleted)
+
+
+def test_http_task_to_the_cloud_metadata_endpoint_fails_with_the_reason(stack: Stack) -> None:
+    h = stack.finished("metadata")
+    steal = scheduled(h, "steal")[0]
+    [failed] = of_task(h, steal.task_id, ev.TaskFailed)
+    assert failed.status is TaskStatus.FAILED_WITH_TERMINAL_ERROR
+    assert failed.reason.startswith("HTTP task refused: 169.254.169.254 is a link-local address")
+    assert "ORCHESTRATOR_HTTP_ALLOW_NETWORKS" in failed.reason
+    assert isinstance(h[-1], ev.WorkflowFailed)
 
 
 def test_inline_runs_javascript_in_v8_and_value_param(stack: Stack) -> None:

@@ -94,9 +94,10 @@ def settings() -> Iterator[Settings]:
         )
     prefix = f"its-{uuid.uuid4().hex[:10]}"
     # "localhost" is denied, 127.0.0.1 is not: the same server, reachable or not by name.
-    settings = load_settings(
-        overrides={"topic_prefix": prefix, "worker_id": "it-system", "http_deny_hosts": "localhost"}
-    )
+    # Loopback itself is allowed here (HTTP tasks are refused non-public addresses by default).
+    overrides = {"topic_prefix": prefix, "worker_id": "it-system", "http_deny_hosts": "localhost",
+                 "http_allow_networks": "127.0.0.0/8"}  # fmt: skip
+    settings = load_settings(overrides=overrides)
     try:
         admin_client(settings.kafka_bootstrap, timeout_s=10)
     except KafkaUnavailable as exc:

@@ -1,8 +1,13 @@
-"""The HTTP executor's rules that need no network: host policy, request building, outcomes."""
+"""The HTTP executor's rules: host policy, request building, outcomes, and the addresses it may
+connect to (against a loopback server and the unreachable metadata address: no internet)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 import pytest
@@ -14,11 +19,14 @@ from orchestrator.worker.system.http import (
     MISSING_URI,
     HostNotAllowed,
     HostPolicy,
+    HttpExecutor,
     build_request,
     decode_body,
     outcome_of_response,
     request_of,
 )
+from orchestrator.worker.system.ssrf import AddressNotAllowed, AddressPolicy, parse_networks
+from orchestrator.worker.task import Outcome
 
 
 def test_empty_lists_allow_any_host() -> None:
@@ -102,3 +110,96 @@ def test_non_2xx_fails_with_status_and_body_and_keeps_the_response() -> None:
 
 def test_redirect_status_left_unfollowed_is_a_failure() -> None:
     assert outcome_of_response(httpx.Response(304)).status is TaskStatus.FAILED
+
+
+# -- where HTTP tasks may connect (SSRF): checked at connection time, every hop ------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [
+        ("169.254.169.254", "link-local address (cloud metadata endpoints live there)"),
+        ("127.0.0.1", "loopback address"),
+        ("::1", "loopback address"),
+        ("10.0.0.5", "private address"),
+        ("172.16.9.9", "private address"),
+        ("192.168.1.1", "private address"),
+        ("fd00:ec2::254", "private address"),  # AWS's IPv6 metadata endpoint
+        ("::ffff:169.254.169.254", "link-local address"),  # IPv4-mapped
+        ("0.0.0.0", "unspecified address"),
+        ("100.64.0.1", "not a public address"),  # carrier-grade NAT
+    ],
+)
+def test_non_public_addresses_are_refused_by_default(address: str, kind: str) -> None:
+    with pytest.raises(AddressNotAllowed, match=re.escape(kind)):
+        AddressPolicy().check("host.example", address)
+
+
+def test_public_addresses_and_allowed_networks_pass() -> None:
+    AddressPolicy().check("example.com", "93.184.215.14")
+    AddressPolicy().check("example.com", "2606:2800:21f:cb07:6820:80da:af6b:8b2c")
+    allowed = AddressPolicy(parse_networks(["10.0.0.0/8", "127.0.0.1"]))
+    allowed.check("internal", "10.20.30.40")
+    allowed.check("localhost", "127.0.0.1")
+    with pytest.raises(AddressNotAllowed):
+        allowed.check("localhost", "127.0.0.2")
+
+
+def test_a_bad_network_is_named() -> None:
+    with pytest.raises(ValueError, match=re.escape("'10.0.0.0/33' is not a network")):
+        parse_networks(["10.0.0.0/33"])
+
+
+def _run(executor: HttpExecutor, uri: str) -> Outcome:
+    request = {"http_request": {"uri": uri, "method": "GET", "connectionTimeOut": 2000}}
+    return asyncio.run(executor(request))
+
+
+def test_the_metadata_endpoint_fails_the_task_for_good_with_the_reason() -> None:
+    outcome = _run(HttpExecutor(HostPolicy()), "http://169.254.169.254/latest/meta-data/")
+    assert outcome.status is TaskStatus.FAILED_WITH_TERMINAL_ERROR
+    assert outcome.reason == (
+        "HTTP task refused: 169.254.169.254 is a link-local address (cloud metadata endpoints "
+        "live there); HTTP tasks may only call public addresses unless "
+        "ORCHESTRATOR_HTTP_ALLOW_NETWORKS includes it"
+    )
+
+
+def test_a_name_is_checked_by_the_address_it_resolves_to() -> None:
+    outcome = _run(HttpExecutor(HostPolicy()), "http://localhost:9/")
+    assert outcome.status is TaskStatus.FAILED_WITH_TERMINAL_ERROR
+    assert "localhost (127.0.0.1) is a loopback address" in (outcome.reason or "")
+
+
+class _Redirect(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        if self.path == "/ok":
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+            return
+        self.send_response(302)  # to the metadata endpoint: must be refused at that hop
+        self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_an_allowed_server_answers_but_its_redirect_to_metadata_is_refused() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        executor = HttpExecutor(HostPolicy(), AddressPolicy(parse_networks(["127.0.0.0/8"])))
+        assert _run(executor, f"{base}/ok").status is TaskStatus.COMPLETED
+        refused = _run(executor, f"{base}/elsewhere")
+        assert refused.status is TaskStatus.FAILED_WITH_TERMINAL_ERROR
+        assert "169.254.169.254 is a link-local address" in (refused.reason or "")
+        default = _run(HttpExecutor(HostPolicy()), f"{base}/ok")  # loopback not allowed
+        assert "127.0.0.1 is a loopback address" in (default.reason or "")
+    finally:
+        server.shutdown()
+        server.server_close()

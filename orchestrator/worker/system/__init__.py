@@ -14,6 +14,7 @@ from orchestrator.worker.system.event import EventExecutor
 from orchestrator.worker.system.http import HostPolicy, HttpExecutor
 from orchestrator.worker.system.kafka_publish import KafkaPublishExecutor
 from orchestrator.worker.system.publish import Publisher
+from orchestrator.worker.system.ssrf import AddressPolicy, parse_networks
 
 HTTP_CONCURRENCY = 64  # coroutines: mostly waiting on the network
 PUBLISH_CONCURRENCY = 8  # threads: each waits for its record's acknowledgement
@@ -23,7 +24,10 @@ __all__ = ["HostPolicy", "system_workers"]
 
 def system_workers(settings: Any) -> list[WorkerSpec]:
     """Worker specs of the three executors, configured from ``settings``."""
-    http = HttpExecutor(HostPolicy(settings.http_allow_hosts, settings.http_deny_hosts))
+    http = HttpExecutor(
+        HostPolicy(settings.http_allow_hosts, settings.http_deny_hosts),
+        AddressPolicy(parse_networks(settings.http_allow_networks)),
+    )
     publisher = Publisher(settings.kafka_bootstrap, client_id=f"{settings.worker_id}:system")
     event = EventExecutor(publisher, TopicNames.from_settings(settings).event_queues)
     kafka = KafkaPublishExecutor(publisher)

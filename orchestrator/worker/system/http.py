@@ -6,8 +6,10 @@ readTimeOut}`` (Conductor's defaults: accept and contentType ``application/json`
 is decoded. Rules (Conductor's HttpTask): 2xx -> COMPLETED; any other status -> FAILED with the
 response kept in the output; a connection error or timeout -> FAILED "Failed to invoke HTTP task
 due to: ..."; a missing request, uri or method -> FAILED with Conductor's message. A target
-host outside HTTP_ALLOW_HOSTS or inside HTTP_DENY_HOSTS -> FAILED_WITH_TERMINAL_ERROR, checked
-for every redirect hop too.
+host outside HTTP_ALLOW_HOSTS or inside HTTP_DENY_HOSTS, or an address that is not public
+(loopback, link-local such as the cloud metadata endpoint 169.254.169.254, private) outside
+HTTP_ALLOW_NETWORKS -> FAILED_WITH_TERMINAL_ERROR with the reason, checked for every redirect hop
+too (ssrf.py).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import httpx
 
 from orchestrator.domain.expressions import to_text
 from orchestrator.domain.statuses import TaskStatus
+from orchestrator.worker.system.ssrf import AddressNotAllowed, AddressPolicy, GuardedTransport
 from orchestrator.worker.task import Outcome, failed
 
 MISSING_REQUEST = (
@@ -150,8 +153,9 @@ def outcome_of_response(response: httpx.Response) -> Outcome:
 class HttpExecutor:
     """One AsyncClient per event loop (created lazily inside the loop that uses it)."""
 
-    def __init__(self, policy: HostPolicy) -> None:
+    def __init__(self, policy: HostPolicy, addresses: AddressPolicy | None = None) -> None:
         self.policy = policy
+        self.addresses = addresses or AddressPolicy()
         self._client: httpx.AsyncClient | None = None
 
     def client(self) -> httpx.AsyncClient:
@@ -161,7 +165,10 @@ class HttpExecutor:
                 self.policy.check(request.url)  # every hop, redirects included
 
             self._client = httpx.AsyncClient(
-                follow_redirects=True, event_hooks={"request": [check_host]}
+                follow_redirects=True,
+                event_hooks={"request": [check_host]},
+                transport=GuardedTransport(self.addresses),
+                trust_env=False,
             )
         return self._client
 
@@ -173,7 +180,7 @@ class HttpExecutor:
             self.policy.check(str(request["uri"]))
             client = self.client()
             response = await client.send(build_request(client, request))
-        except HostNotAllowed as exc:
+        except (HostNotAllowed, AddressNotAllowed) as exc:
             return failed(str(exc), terminal=True)
         except (httpx.HTTPError, ValueError) as exc:
             detail = f"{type(exc).__name__}: {exc}".rstrip(": ")
