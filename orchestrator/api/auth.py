@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from orchestrator.api.access import RouteIndex, Rule, TaskTypeFrom, rule_for
+from orchestrator.api.openapi_errors import json_body
 from orchestrator.auth import keys
 from orchestrator.auth.keys import KeyRecord
 from orchestrator.auth.oidc import OidcVerifier
@@ -300,16 +301,26 @@ class TokenResponse(BaseModel):
     token: str
 
 
-@router.post("", response_model=TokenResponse)
-async def token(request: Request, body: TokenRequest) -> Any:
+@router.post(
+    "",
+    response_model=TokenResponse,
+    openapi_extra=json_body(TokenRequest.model_json_schema(), "The key id and its secret"),
+)
+async def token(request: Request) -> Any:
     """Exchange a key id and secret for a bearer token (conductor-python's
-    ``AuthenticationSettings(key_id, key_secret)``); 404 when authentication is off, which
-    Conductor's SDKs take as "no authentication here"."""
+    ``AuthenticationSettings(key_id, key_secret)``); 401 without valid ones; 404 when
+    authentication is off, which Conductor's SDKs take as "no authentication here"."""
     authenticator: Authenticator = request.app.state.authenticator
     if not authenticator.enabled:
         return JSONResponse(
             {"status": 404, "message": "authentication is off on this server (no tokens)"}, 404
         )
+    try:  # read by hand: a missing or malformed body is a refused credential (401), not a 400
+        body = TokenRequest.model_validate_json(await request.body())
+    except ValueError:
+        raise unauthenticated(
+            'no credentials: send {"keyId": "key_...", "keySecret": "..."}', "INVALID_KEY"
+        ) from None
     key_id, secret = body.keyId.strip(), body.keySecret.strip()
     if (whole := keys.split_key(key_id)) is not None:  # the whole key given as the id
         key_id, secret = whole
