@@ -203,7 +203,7 @@ def topics_command(
     failed = False
     try:
         if not describe_only:
-            report = ensure_topics(settings.kafka_bootstrap, specs, timeout)
+            report = ensure_topics(settings, specs, timeout)
             for name in report.created:
                 typer.echo(f"created  {name}")
             for line in report.warnings:
@@ -211,8 +211,8 @@ def topics_command(
             for line in report.errors:
                 typer.echo(f"error: {line}", err=True)
             failed = not report.ok
-        present = _existing(settings.kafka_bootstrap, [s.name for s in specs], timeout)
-        for description in describe_topics(settings.kafka_bootstrap, present, timeout):
+        present = _existing(settings, [s.name for s in specs], timeout)
+        for description in describe_topics(settings, present, timeout):
             configs = " ".join(f"{k}={v}" for k, v in sorted(description.overrides.items()))
             typer.echo(
                 f"{description.name}  partitions={description.partitions} "
@@ -228,10 +228,10 @@ def topics_command(
         raise typer.Exit(1)
 
 
-def _existing(bootstrap: str, names: list[str], timeout: float) -> list[str]:
+def _existing(settings: Settings, names: list[str], timeout: float) -> list[str]:
     from orchestrator.kafka.admin import admin_client
 
-    present = admin_client(bootstrap, timeout).list_topics(timeout=timeout).topics
+    present = admin_client(settings, timeout).list_topics(timeout=timeout).topics
     return [n for n in names if n in present]
 
 

@@ -21,6 +21,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from orchestrator.kafka.security import MECHANISMS, PROTOCOLS
+
 ENV_PREFIX = "ORCHESTRATOR_"
 SECRET_ENV_PREFIX = "ORCHESTRATOR_SECRET_"
 STACK_ENV_PREFIX = "ORCHESTRATOR_STACK_"
@@ -83,6 +85,36 @@ def _boolean(raw: str) -> bool:
 
 def _host_list(raw: str) -> tuple[str, ...]:
     return tuple(part.strip().lower() for part in raw.split(",") if part.strip())
+
+
+def _choice(choices: tuple[str, ...], upper: bool = False) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().upper() if upper else raw.strip()
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}")
+        return value
+
+    return parse
+
+
+def _optional_choice(choices: tuple[str, ...]) -> Callable[[str], str | None]:
+    def parse(raw: str) -> str | None:
+        return _choice(choices, upper=True)(raw) if raw.strip() else None
+
+    return parse
+
+
+def _existing_file(raw: str) -> Path | None:
+    if not raw.strip():
+        return None
+    path = Path(raw.strip()).expanduser()
+    if not path.is_file():
+        raise ValueError(f"no such file: {path}")
+    return path
+
+
+def _masked(value: Any) -> str | None:
+    return None if value is None else "***"
 
 
 def _name_list(raw: str) -> tuple[str, ...]:
@@ -202,15 +234,61 @@ def _setting(
     mask: Callable[[Any], Any] | None = None,
 ) -> Any:
     meta = {"help": help, "parse": parse, "mask": mask}
+    shown = mask is None  # a secret (or a URL with a password) stays out of repr() and logs
     if factory is not None:
-        return field(default_factory=factory, metadata=meta)
-    return field(default=default, metadata=meta)
+        return field(default_factory=factory, metadata=meta, repr=shown)
+    return field(default=default, metadata=meta, repr=shown)
 
 
 @dataclass(frozen=True, slots=True)
 class Settings:
     kafka_bootstrap: str = _setting(
         "127.0.0.1:39092", "Kafka bootstrap servers, host:port[,host:port...]", _bootstrap
+    )
+    kafka_security_protocol: str = _setting(
+        "PLAINTEXT",
+        "How every Kafka client connects: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
+        _choice(PROTOCOLS, upper=True),
+    )
+    kafka_ssl_ca_file: Path | None = _setting(  # noqa: RUF009 (returns a dataclasses.field)
+        None,
+        "CA certificate(s), PEM, that signed the brokers' certificates (unset: the system's)",
+        _existing_file,
+    )
+    kafka_ssl_cert_file: Path | None = _setting(  # noqa: RUF009 (returns a dataclasses.field)
+        None, "Client certificate, PEM, for mutual TLS", _existing_file
+    )
+    kafka_ssl_key_file: Path | None = _setting(  # noqa: RUF009 (returns a dataclasses.field)
+        None, "Private key, PEM, of the client certificate", _existing_file
+    )
+    kafka_ssl_key_password: str | None = _setting(
+        None, "Password of the client certificate's private key", _optional_text, mask=_masked
+    )
+    kafka_ssl_check_hostname: bool = _setting(
+        True, "Check that a broker's certificate names the host connected to", _boolean
+    )
+    kafka_sasl_mechanism: str | None = _setting(
+        None,
+        "SASL mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER",
+        _optional_choice(MECHANISMS),
+    )
+    kafka_sasl_username: str | None = _setting(None, "SASL user (PLAIN, SCRAM)", _optional_text)
+    kafka_sasl_password: str | None = _setting(
+        None, "SASL password (PLAIN, SCRAM)", _optional_text, mask=_masked
+    )
+    kafka_sasl_oauth_token_url: str | None = _setting(
+        None,
+        "OAUTHBEARER: the OIDC token endpoint (client credentials grant)",
+        _optional_url(("http", "https")),
+    )
+    kafka_sasl_oauth_client_id: str | None = _setting(
+        None, "OAUTHBEARER: the OIDC client id", _optional_text
+    )
+    kafka_sasl_oauth_client_secret: str | None = _setting(
+        None, "OAUTHBEARER: the OIDC client secret", _optional_text, mask=_masked
+    )
+    kafka_sasl_oauth_scope: str | None = _setting(
+        None, "OAUTHBEARER: the scope asked for (optional)", _optional_text
     )
     database_url: str = _setting(
         "postgresql://orchestrator@127.0.0.1:55432/orchestrator",
@@ -454,6 +532,7 @@ class Settings:
                 f"{env_name('replication_factor')} ({self.replication_factor})"
             )
 
+        self._check_kafka_security()
         oidc = {
             "auth_oidc_issuer": self.auth_oidc_issuer,
             "auth_oidc_audience": self.auth_oidc_audience,
@@ -463,11 +542,44 @@ class Settings:
             missing = ", ".join(env_name(k) for k, v in oidc.items() if not v)
             raise SettingsError(f"{missing}: needed too when OIDC is configured")
 
+    def _check_kafka_security(self) -> None:
+        protocol, mechanism = self.kafka_security_protocol, self.kafka_sasl_mechanism
+        sasl = protocol.startswith("SASL_")
+        if sasl and mechanism is None:
+            raise SettingsError(
+                f"{env_name('kafka_sasl_mechanism')}: needed with {protocol} "
+                f"(one of {', '.join(MECHANISMS)})"
+            )
+        if mechanism is not None and not sasl:
+            raise SettingsError(
+                f"{env_name('kafka_sasl_mechanism')} is set but "
+                f"{env_name('kafka_security_protocol')} is {protocol}: use SASL_SSL"
+            )
+        needed = {
+            "OAUTHBEARER": (
+                "kafka_sasl_oauth_token_url",
+                "kafka_sasl_oauth_client_id",
+                "kafka_sasl_oauth_client_secret",
+            ),
+        }.get(mechanism or "", ("kafka_sasl_username", "kafka_sasl_password") if sasl else ())
+        missing = [env_name(n) for n in needed if not getattr(self, n)]
+        if missing:
+            raise SettingsError(f"{', '.join(missing)}: needed with {mechanism}")
+        if bool(self.kafka_ssl_cert_file) != bool(self.kafka_ssl_key_file):
+            raise SettingsError(
+                f"{env_name('kafka_ssl_cert_file')} and {env_name('kafka_ssl_key_file')}: "
+                "set both (a client certificate and its key) or neither"
+            )
+
     @property
     def effective_min_insync_replicas(self) -> int:
         if self.min_insync_replicas is not None:
             return self.min_insync_replicas
         return max(1, self.replication_factor - 1)
+
+    @classmethod
+    def field_names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
 
     @classmethod
     def env_var_names(cls) -> tuple[str, ...]:

@@ -24,7 +24,7 @@ def projector(ctx: typer.Context) -> None:
 
     hold_if_standby()  # a spare of `orchestrator serve` waits here, imports done
     settings = settings_of(ctx)
-    report = ensure_topics(settings.kafka_bootstrap, core_topics(settings))
+    report = ensure_topics(settings, core_topics(settings))
     if not report.ok:
         typer.echo("error: " + "; ".join(report.errors), err=True)
         raise typer.Exit(1)

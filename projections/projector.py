@@ -32,7 +32,13 @@ from confluent_kafka import (
 
 from orchestrator.codec.wire import Wire, default_wire
 from orchestrator.health.beacon import Beacon, service_beacon
-from orchestrator.kafka.clients import consumer_config, exit_if_fatal, service_membership, take
+from orchestrator.kafka.clients import (
+    client_config,
+    consumer_config,
+    exit_if_fatal,
+    service_membership,
+    take,
+)
 from orchestrator.kafka.topics import TopicNames
 from orchestrator.kafka.transient import Backoff, QuietLog, retry_transient
 from orchestrator.payloads.store import PayloadUnavailable
@@ -118,14 +124,7 @@ class Projector:
         migrate(self._conn)
         self._consumer = Consumer(self._consumer_config())
         self._beacon = service_beacon(self.settings, "projector", _member_id())
-        dlq = Producer(
-            {
-                "bootstrap.servers": self.settings.kafka_bootstrap,
-                "enable.idempotence": True,
-                "linger.ms": 5,
-                "logger": logging.getLogger("orchestrator.kafka.librdkafka"),
-            }
-        )
+        dlq = Producer(client_config(self.settings, **{"enable.idempotence": True, "linger.ms": 5}))
         topics = [self.topics.events, self.topics.definitions]
         self._consumer.subscribe(topics, on_assign=self._on_assign, on_revoke=self._on_revoke)
         log.info("projector %s reading %s", self.name, ", ".join(topics))
@@ -148,7 +147,7 @@ class Projector:
 
     def _consumer_config(self) -> dict[str, object]:
         return consumer_config(
-            self.settings.kafka_bootstrap,
+            self.settings,
             self.name,
             client_id=_member_id(),
             cooperative=False,  # eager: _on_assign seeks with assign()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Message, TopicPartition
 
 from orchestrator.codec.wire import Wire
+from orchestrator.kafka.clients import client_config
 from orchestrator.kafka.topics import TopicNames
 from orchestrator.settings import Settings
 from projections.apply import Batch, LoggedEvent, Position
@@ -38,15 +39,16 @@ class LogReader:
     def __init__(self, settings: Settings, topics: TopicNames, wire: Wire) -> None:
         self.topics = topics
         self.wire = wire
-        config = {
-            "bootstrap.servers": settings.kafka_bootstrap,
-            # Required by the client; never used: no subscribe(), no commit().
-            "group.id": f"{settings.topic_prefix}-projector-rebuild",
-            "enable.auto.commit": False,
-            "enable.partition.eof": True,  # tells us a partition's end was reached
-            "auto.offset.reset": "earliest",
-            "logger": logging.getLogger("orchestrator.kafka.librdkafka"),
-        }
+        config = client_config(
+            settings,
+            **{
+                # Required by the client; never used: no subscribe(), no commit().
+                "group.id": f"{settings.topic_prefix}-projector-rebuild",
+                "enable.auto.commit": False,
+                "enable.partition.eof": True,  # tells us a partition's end was reached
+                "auto.offset.reset": "earliest",
+            },
+        )
         self.consumer = Consumer(config)
         # Log end offsets are asked on a client of their own: on the fetching one, each query
         # queues behind the pending fetch (up to fetch.wait.max.ms, 500 ms, per partition),

@@ -67,7 +67,7 @@ def settings_for(url: str, prefix: str, **extra: str) -> Settings:
 
 
 def create_topics(settings: Settings) -> TopicNames:
-    report = ensure_topics(settings.kafka_bootstrap, core_topics(settings))
+    report = ensure_topics(settings, core_topics(settings))
     assert report.ok, report.errors
     return TopicNames.from_settings(settings)
 
@@ -76,13 +76,11 @@ def remove_topics(settings: Settings) -> None:
     """Every topic of the test's prefix: the core ones and those made on the way (presence...)."""
     from orchestrator.kafka.admin import admin_client
 
-    names = admin_client(settings.kafka_bootstrap).list_topics(timeout=10).topics
+    names = admin_client(settings).list_topics(timeout=10).topics
     mine = [
         n for n in names if n.startswith((settings.topic_prefix + ".", settings.topic_prefix + "-"))
     ]
-    delete_topics(
-        settings.kafka_bootstrap, sorted({*mine, *(s.name for s in core_topics(settings))})
-    )
+    delete_topics(settings, sorted({*mine, *(s.name for s in core_topics(settings))}))
 
 
 def produce(

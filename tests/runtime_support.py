@@ -32,6 +32,7 @@ from orchestrator.domain.statuses import TaskStatus
 from orchestrator.kafka.admin import delete_topics, ensure_topics
 from orchestrator.kafka.aio import producer_config
 from orchestrator.kafka.clients import take
+from orchestrator.kafka.security import KafkaAccess, kafka_access
 from orchestrator.kafka.topics import TopicNames, core_topics, task_topic_spec
 from orchestrator.settings import Settings, load_settings
 
@@ -45,6 +46,12 @@ def bootstrap() -> str:
     if not value:
         pytest.fail("ORCHESTRATOR_KAFKA_BOOTSTRAP is not set: run make stack-up (or make test)")
     return value
+
+
+def kafka() -> KafkaAccess:
+    """The test stack's cluster with its security, as the environment sets them (. .stack/env)."""
+    bootstrap()  # fails with the clear message when the stack is not up
+    return kafka_access(load_settings())
 
 
 @dataclass
@@ -90,7 +97,7 @@ class Runtime:
     def create_topics(self, task_types: Iterable[str] = ()) -> None:
         s = self.settings
         specs = core_topics(s) + [task_topic_spec(s, t) for t in task_types]
-        report = ensure_topics(s.kafka_bootstrap, specs, 15.0)
+        report = ensure_topics(s, specs, 15.0)
         assert report.ok, report.errors
 
     def start_processor(
@@ -120,8 +127,8 @@ class Runtime:
 
     def delete_topics(self) -> None:
         """The deployment's topics, and its state store schema."""
-        admin_topics = [t for t in _all_topics(bootstrap()) if t.startswith(self.prefix)]
-        delete_topics(bootstrap(), admin_topics, 15.0)
+        admin_topics = [t for t in _all_topics(kafka()) if t.startswith(self.prefix)]
+        delete_topics(kafka(), admin_topics, 15.0)
         _drop_schema(self.state_store_schema)
 
 
@@ -135,7 +142,7 @@ def _drop_schema(schema: str) -> None:
         conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
-def _all_topics(boot: str) -> list[str]:
+def _all_topics(boot: KafkaAccess) -> list[str]:
     from orchestrator.kafka.admin import admin_client
 
     return list(admin_client(boot, 10.0).list_topics(timeout=10).topics)
@@ -160,7 +167,7 @@ def runtime(tmp_path: Path) -> Iterable[Runtime]:
 class CommandSender:
     def __init__(self, rt: Runtime) -> None:
         self.topics = rt.topics
-        self.producer = Producer(producer_config(bootstrap()))
+        self.producer = Producer(producer_config(kafka()))
 
     def start(self, definition: WorkflowDef, workflow_input: dict[str, Any] | None = None) -> str:
         wid = str(uuid.uuid4())
@@ -217,7 +224,7 @@ class RawWorker:
             }
         )
         self.consumer.subscribe([rt.topics.task(t) for t in task_types])
-        self.producer = Producer(producer_config(bootstrap()))
+        self.producer = Producer(producer_config(kafka()))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 

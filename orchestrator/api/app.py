@@ -179,13 +179,13 @@ def _lifespan(settings: Settings) -> Callable[[FastAPI], AbstractAsyncContextMan
         from orchestrator.api.auth import PostgresKeyStore
 
         app.state.authenticator.store = PostgresKeyStore(pool)
-        producer = AsyncProducer(settings.kafka_bootstrap)
+        producer = AsyncProducer(settings)
         watch = ProjectionWatch(settings.database_url)
         await watch.start()
         topics = TopicNames.from_settings(settings)
-        rejections = RejectionFollower(settings.kafka_bootstrap, topics.rejections, default_wire())
+        rejections = RejectionFollower(settings, topics.rejections, default_wire())
         await rejections.start()
-        status = StatusView.for_topic(settings.kafka_bootstrap, topics.status).start()
+        status = StatusView.for_topic(settings, topics.status).start()
         app.state.runtime = Runtime(
             settings, topics, default_wire(), pool, producer, watch, rejections, status
         )
@@ -234,7 +234,7 @@ def _ensure_topics(settings: Settings) -> None:
     from orchestrator.kafka.admin import KafkaUnavailable, ensure_topics
 
     try:
-        report = ensure_topics(settings.kafka_bootstrap, core_topics(settings), timeout_s=5)
+        report = ensure_topics(settings, core_topics(settings), timeout_s=5)
     except KafkaUnavailable as exc:
         log.warning("api: %s", exc)
         return

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.kafka import aio
-from orchestrator.kafka.clients import producer_config
+from orchestrator.kafka.clients import new_admin, producer_config
+
+if TYPE_CHECKING:
+    from orchestrator.kafka.clients import Kafka
 
 log = logging.getLogger(__name__)
 
@@ -28,12 +31,12 @@ class DeliveryFailed(RuntimeError):
 class AsyncProducer:
     """Create it on the event loop that will await its sends (the app's lifespan does)."""
 
-    def __init__(self, bootstrap: str, **config: Any) -> None:
+    def __init__(self, kafka: Kafka, **config: Any) -> None:
         # The project's producer settings: idempotent, and the Java-compatible partitioner, so a
         # command lands on the partition whose processor owns the workflow.
-        self._bootstrap = bootstrap
+        self._kafka = kafka
         self._out = aio.AsyncProducer(
-            producer_config(bootstrap, client_id="orchestrator-api", extra=config),
+            producer_config(kafka, client_id="orchestrator-api", extra=config),
             asyncio.get_running_loop(),
         )
         self._admin: Any = None
@@ -59,9 +62,7 @@ class AsyncProducer:
         the first health check, then reused) asks the same cluster.
         """
         if self._admin is None:
-            from confluent_kafka.admin import AdminClient
-
-            self._admin = AdminClient({"bootstrap.servers": self._bootstrap})
+            self._admin = new_admin(self._kafka)
         metadata = self._admin.list_topics(timeout=timeout_s)
         found = metadata.topics
         return {

@@ -97,7 +97,7 @@ class Metrics(Collector):
         self.depths: dict[str, int] = {}
         self.task_types: list[str] = []
         self.up: dict[str, bool] = {}
-        self.queues = QueueDepths(rt.settings.kafka_bootstrap, rt.settings.topic_prefix)
+        self.queues = QueueDepths(rt.settings, rt.settings.topic_prefix)
         self.lock = asyncio.Lock()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(self)

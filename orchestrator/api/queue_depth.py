@@ -9,12 +9,17 @@ round.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from orchestrator.api.queue_lags import QueueLags
+
+if TYPE_CHECKING:
+    from orchestrator.kafka.clients import Kafka
 
 
 class QueueDepths:
-    def __init__(self, bootstrap: str, prefix: str) -> None:
-        self._lags = QueueLags(bootstrap, prefix)
+    def __init__(self, kafka: Kafka, prefix: str) -> None:
+        self._lags = QueueLags(kafka, prefix)
 
     def get(self, task_types: list[str]) -> dict[str, int]:
         """Blocking (run it in a thread): ``{task type: depth}`` of the default queues."""

@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import Future
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
@@ -24,6 +24,9 @@ from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-d
 from orchestrator.api.task_subscription import worker_group
 from orchestrator.kafka.admin import admin_client
 from orchestrator.kafka.topics import TopicNames
+
+if TYPE_CHECKING:
+    from orchestrator.kafka.clients import Kafka
 
 CACHE_S = 5.0
 TIMEOUT_S = 5.0
@@ -48,8 +51,8 @@ def parse_task_topic(topic: str, topics: TopicNames, known: dict[str, Queue]) ->
 class QueueLags:
     """Blocking (run it in a thread); one Kafka round per CACHE_S for the same question."""
 
-    def __init__(self, bootstrap: str, prefix: str) -> None:
-        self._bootstrap = bootstrap
+    def __init__(self, kafka: Kafka, prefix: str) -> None:
+        self._kafka = kafka
         self._prefix = prefix
         self._topics = TopicNames(prefix)
         self._admin: AdminClient | None = None
@@ -70,7 +73,7 @@ class QueueLags:
 
     def _measure(self, candidates: frozenset[Queue]) -> dict[Queue, int]:
         if self._admin is None:
-            self._admin = admin_client(self._bootstrap, TIMEOUT_S)
+            self._admin = admin_client(self._kafka, TIMEOUT_S)
         admin = self._admin
         known = {self._topics.task(t, d): (t, d) for t, d in candidates}
         partitions: dict[Queue, list[TopicPartition]] = {}

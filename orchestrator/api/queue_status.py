@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 
@@ -22,6 +22,9 @@ from orchestrator.flow.presence import PresenceView
 from orchestrator.flow.status import read_gate_status
 from orchestrator.kafka.topics import TopicNames
 from orchestrator.settings import Settings
+
+if TYPE_CHECKING:
+    from orchestrator.kafka.clients import Kafka
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +99,12 @@ class GateStatusCache:
 
     def __init__(
         self,
-        bootstrap: str,
+        kafka: Kafka,
         topic: str,
         ttl_s: float = GATE_STATUS_TTL_S,
         read: Callable[..., dict[str, dict[str, Any]]] = read_gate_status,
     ) -> None:
-        self._bootstrap = bootstrap
+        self._kafka = kafka
         self._topic = topic
         self._ttl_s = ttl_s
         self._read = read
@@ -113,7 +116,7 @@ class GateStatusCache:
         with self._lock:  # concurrent callers wait for one read instead of each reading
             if self._cached and time.monotonic() - self._cached[0] < self._ttl_s:
                 return self._cached[1]
-            found = self._read(self._bootstrap, self._topic, GATE_STATUS_TIMEOUT_S)
+            found = self._read(self._kafka, self._topic, GATE_STATUS_TIMEOUT_S)
             self._cached = (time.monotonic(), found)
             return found
 
@@ -123,7 +126,7 @@ def gate_status_cache(app: FastAPI, settings: Settings) -> GateStatusCache:
     cache: GateStatusCache | None = getattr(app.state, "gate_status", None)
     if cache is None:
         topic = TopicNames.from_settings(settings).gate_status
-        cache = app.state.gate_status = GateStatusCache(settings.kafka_bootstrap, topic)
+        cache = app.state.gate_status = GateStatusCache(settings, topic)
     return cache
 
 

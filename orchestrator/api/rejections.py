@@ -31,6 +31,10 @@ from orchestrator.codec.wire import Wire
 from orchestrator.codec.wire_infra import Rejection
 from orchestrator.domain import commands as cmd
 from orchestrator.domain.outcome import RejectionCode
+from orchestrator.kafka.clients import new_reader
+
+if TYPE_CHECKING:
+    from orchestrator.kafka.clients import Kafka
 
 if TYPE_CHECKING:
     from orchestrator.api.app import Runtime
@@ -73,8 +77,8 @@ def rejection_error(rejection: Rejection) -> ApiError:
 
 
 class RejectionFollower:
-    def __init__(self, bootstrap: str, topic: str, wire: Wire) -> None:
-        self._bootstrap = bootstrap
+    def __init__(self, kafka: Kafka, topic: str, wire: Wire) -> None:
+        self._kafka = kafka
         self._topic = topic
         self._wire = wire
         self._by_id: dict[str, asyncio.Future[Rejection]] = {}
@@ -125,17 +129,15 @@ class RejectionFollower:
     # -- the consumer thread ------------------------------------------------------------------
 
     def _run(self) -> None:
-        consumer = Consumer(
-            {
-                "bootstrap.servers": self._bootstrap,
+        consumer = new_reader(
+            self._kafka,
+            **{
                 # No group is joined (assign, no commits); librdkafka still wants an id.
                 "group.id": f"orchestrator-api-rejections-{uuid.uuid4().hex[:8]}",
                 "client.id": "orchestrator-api-rejections",
                 "enable.auto.commit": False,
                 "fetch.wait.max.ms": 10,
-                # librdkafka logs every failed connect to stderr; route it to logging.
-                "logger": logging.getLogger("orchestrator.kafka.librdkafka"),
-            }
+            },
         )
         try:
             while not self._stop.is_set() and not self.ready.is_set():

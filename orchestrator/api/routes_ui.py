@@ -171,7 +171,7 @@ def _pending(
     """Blocking: every queue's pending count; None (shown as unknown) when Kafka is down."""
     lags: QueueLags | None = getattr(request.app.state, "ui_queue_lags", None)
     if lags is None:
-        lags = QueueLags(rt.settings.kafka_bootstrap, rt.settings.topic_prefix)
+        lags = QueueLags(rt.settings, rt.settings.topic_prefix)
         request.app.state.ui_queue_lags = lags
     polled = {(t, d) for t, found in polls.items() for d, _, _ in found}
     try:
@@ -232,7 +232,7 @@ def _group_members(rt: Runtime, queues: list[Queue]) -> dict[Queue, dict[str, An
         return {}
     groups = {worker_group(rt.settings.topic_prefix, t, d): (t, d) for t, d in queues}
     try:
-        admin = admin_client(rt.settings.kafka_bootstrap, KAFKA_TIMEOUT_S)
+        admin = admin_client(rt.settings, KAFKA_TIMEOUT_S)
         futures = admin.describe_consumer_groups(list(groups), request_timeout=KAFKA_TIMEOUT_S)
     except Exception:  # Kafka down: the page still shows the read model's part
         return {}

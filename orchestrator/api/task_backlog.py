@@ -27,7 +27,7 @@ def queue_size(settings: Settings, task_type: str, domain: str | None = None) ->
     # A consumer that never subscribes does not join the group; it only reads its offsets.
     consumer = Consumer(
         consumer_config(
-            settings.kafka_bootstrap,
+            settings,
             group,
             client_id="orchestrator-api:queue-sizes",
             extra={"enable.auto.commit": False},

@@ -175,9 +175,7 @@ class TaskBridge:
             specs = (
                 [spec] if self._presence_topic_ready else [spec, presence_topic_spec(self.settings)]
             )
-            report = await asyncio.to_thread(
-                ensure_topics, self.settings.kafka_bootstrap, specs, 15.0
-            )
+            report = await asyncio.to_thread(ensure_topics, self.settings, specs, 15.0)
             if not report.ok:
                 raise RuntimeError(f"cannot create task topic {spec.name}: {report.errors}")
             self._presence_topic_ready = True

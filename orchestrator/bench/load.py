@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from confluent_kafka import Producer
 
@@ -21,6 +22,9 @@ from orchestrator.bench.workload import WORKFLOW, workflow_input
 from orchestrator.codec import wire
 from orchestrator.domain.commands import StartWorkflow
 from orchestrator.kafka.aio import producer_config
+
+if TYPE_CHECKING:
+    from orchestrator.kafka.clients import Kafka
 
 
 @dataclass
@@ -54,11 +58,11 @@ def _wait_until(t: float, stop: threading.Event) -> None:
 
 
 def run_kafka_load(
-    bootstrap: str, commands_topic: str, schedule: Schedule, result: LoadResult,
+    kafka: Kafka, commands_topic: str, schedule: Schedule, result: LoadResult,
     stop: threading.Event,
 ) -> None:  # fmt: skip
     """Produce StartWorkflow commands straight to the commands topic (the users' fast path)."""
-    producer = Producer(producer_config(bootstrap, **{"client.id": "bench-load"}))
+    producer = Producer(producer_config(kafka, **{"client.id": "bench-load"}))
     rng = random.Random(7)
     t0 = result.t0_ms / 1000
     for i in range(schedule.count):

@@ -17,15 +17,16 @@ import threading
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from typing import Any
-
-from confluent_kafka import Consumer
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.codec import wire
 from orchestrator.codec.wire_convert import from_timestamp
 from orchestrator.codec.wire_types import EVENTS
 from orchestrator.domain import events as ev
-from orchestrator.kafka.clients import take
+from orchestrator.kafka.clients import new_reader, take
+
+if TYPE_CHECKING:
+    from orchestrator.kafka.clients import Kafka
 
 
 def _fingerprints() -> dict[bytes, type]:
@@ -55,20 +56,20 @@ class Observations:
 class EventObserver:
     """Consumes the events topic from the beginning in a thread, filling ``Observations``."""
 
-    def __init__(self, bootstrap: str, topic: str, group: str, track_offsets: bool) -> None:
+    def __init__(self, kafka: Kafka, topic: str, group: str, track_offsets: bool) -> None:
         self.obs = Observations()
         self.lock = threading.Lock()
         self.track_offsets = track_offsets  # for the projection lag: (offset, ts) per partition
         self._types = _fingerprints()
         self._codec = wire.default_wire().codec
-        self._consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
+        self._consumer = new_reader(
+            kafka,
+            **{
                 "group.id": group,
                 "auto.offset.reset": "earliest",
                 "enable.auto.commit": False,
                 "fetch.wait.max.ms": 100,  # no added latency: see kafka/clients.py
-            }
+            },
         )
         self._consumer.subscribe([topic])
         self._stop = threading.Event()

@@ -9,32 +9,37 @@ from __future__ import annotations
 
 import os
 import time
+from typing import TYPE_CHECKING
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 
 from orchestrator.kafka.admin import ensure_topics
 from orchestrator.kafka.aio import producer_config
+from orchestrator.kafka.clients import new_reader
 from orchestrator.kafka.topics import TopicSpec
+
+if TYPE_CHECKING:
+    from orchestrator.kafka.clients import Kafka
 
 MAX_MESSAGES = 300_000
 TIMEOUT_S = 120.0
 
 
-def relay_baseline(bootstrap: str, prefix: str, count: int, size: int, partitions: int) -> float:
+def relay_baseline(kafka: Kafka, prefix: str, count: int, size: int, partitions: int) -> float:
     """Messages/s of the relay (0.0 when nothing was relayed)."""
     count = max(1_000, min(count, MAX_MESSAGES))
     source, sink = f"{prefix}.relay-in", f"{prefix}.relay-out"
     report = ensure_topics(
-        bootstrap, [TopicSpec(source, partitions), TopicSpec(sink, partitions)], 15.0
+        kafka, [TopicSpec(source, partitions), TopicSpec(sink, partitions)], 15.0
     )
     if not report.ok:
         raise RuntimeError(f"cannot create the relay topics: {report.errors}")
-    _fill(bootstrap, source, count, max(1, size))
-    return _relay(bootstrap, prefix, source, sink, count)
+    _fill(kafka, source, count, max(1, size))
+    return _relay(kafka, prefix, source, sink, count)
 
 
-def _fill(bootstrap: str, topic: str, count: int, size: int) -> None:
-    producer = Producer(producer_config(bootstrap, **{"client.id": "bench-relay-fill"}))
+def _fill(kafka: Kafka, topic: str, count: int, size: int) -> None:
+    producer = Producer(producer_config(kafka, **{"client.id": "bench-relay-fill"}))
     payload = os.urandom(size)
     for i in range(count):
         while True:
@@ -48,18 +53,18 @@ def _fill(bootstrap: str, topic: str, count: int, size: int) -> None:
     producer.flush(60)
 
 
-def _relay(bootstrap: str, prefix: str, source: str, sink: str, count: int) -> float:
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
+def _relay(kafka: Kafka, prefix: str, source: str, sink: str, count: int) -> float:
+    consumer = new_reader(
+        kafka,
+        **{
             "group.id": f"{prefix}-relay",
             "auto.offset.reset": "earliest",
             "enable.auto.commit": True,
             "fetch.wait.max.ms": 10,
-        }
+        },
     )
     consumer.subscribe([source])
-    producer = Producer(producer_config(bootstrap, **{"client.id": "bench-relay"}))
+    producer = Producer(producer_config(kafka, **{"client.id": "bench-relay"}))
     relayed = 0
     started: float | None = None
     deadline = time.monotonic() + TIMEOUT_S

@@ -61,9 +61,10 @@ def run_bench(cfg: BenchConfig, base: Settings) -> dict[str, Any]:
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     workdir = Path(tempfile.mkdtemp(prefix=f"orchestrator-{prefix}-"))
     projector = cfg.with_projector or cfg.via_api  # the API reads definitions from Postgres
+    kafka = {n: getattr(base, n) for n in Settings.field_names() if n.startswith("kafka_")}
     settings = load_settings(
         overrides={
-            "kafka_bootstrap": base.kafka_bootstrap,
+            **kafka,  # the cluster and its security (TLS, SASL)
             "database_url": base.database_url,
             "topic_prefix": prefix,
             "partitions": str(cfg.partitions),
@@ -91,7 +92,7 @@ def run_bench(cfg: BenchConfig, base: Settings) -> dict[str, Any]:
             cfg = replace(cfg, api_key=setup.create_api_key(settings))
             setup.wait_for_api_definitions(api_url, WORKFLOW, cfg.api_key)
         topics = TopicNames(prefix)
-        observer = EventObserver(settings.kafka_bootstrap, topics.events, f"{prefix}-observer",
+        observer = EventObserver(settings, topics.events, f"{prefix}-observer",
                                  track_offsets=projector)  # fmt: skip
         observer.start()
         _warm_up(cfg, settings, topics, observer, api_url, stop)
@@ -108,7 +109,7 @@ def run_bench(cfg: BenchConfig, base: Settings) -> dict[str, Any]:
         fleet.stop()
         if cfg.api_key is not None:
             setup.revoke_api_key(settings, cfg.api_key)
-        deleted = setup.delete_run_topics(settings.kafka_bootstrap, prefix)
+        deleted = setup.delete_run_topics(settings, prefix)
         setup.drop_state_store(settings.database_url, env["ORCHESTRATOR_STATE_STORE_SCHEMA"])
         say(f"stopped {len(fleet.children)} processes, deleted {deleted} topics")
         signal.signal(signal.SIGTERM, previous)
@@ -141,9 +142,7 @@ def _run_load(cfg: BenchConfig, settings: Settings, topics: TopicNames, api_url:
               schedule: Schedule, load: LoadResult, stop: threading.Event) -> threading.Thread:  # fmt: skip
     if cfg.via_api:
         return start_load(partial(run_api_load, key=cfg.api_key), api_url, schedule, load, stop)
-    return start_load(
-        run_kafka_load, settings.kafka_bootstrap, topics.commands, schedule, load, stop
-    )
+    return start_load(run_kafka_load, settings, topics.commands, schedule, load, stop)
 
 
 def _measure(cfg: BenchConfig, settings: Settings, fleet: Fleet, observer: EventObserver,
@@ -283,7 +282,7 @@ def _relay(cfg: BenchConfig, settings: Settings, obs: Any) -> float:
     count = sum(obs.events.values())
     size = sum(obs.event_bytes.values()) // max(1, count)
     say(f"kafka relay baseline: {count} messages of {size} B")
-    return round(relay_baseline(settings.kafka_bootstrap, settings.topic_prefix, count, size,
+    return round(relay_baseline(settings, settings.topic_prefix, count, size,
                                 cfg.partitions))  # fmt: skip
 
 

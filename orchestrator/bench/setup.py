@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 from confluent_kafka import Producer
@@ -19,12 +19,15 @@ from orchestrator.kafka.clients import producer_config
 from orchestrator.kafka.topics import TopicNames, core_topics, definition_key, task_topic_spec
 from orchestrator.settings import Settings
 
+if TYPE_CHECKING:
+    from orchestrator.kafka.clients import Kafka
+
 READY_TIMEOUT_S = 90.0
 
 
 def create_topics(settings: Settings, task_types: tuple[str, ...]) -> None:
     specs = core_topics(settings) + [task_topic_spec(settings, t) for t in task_types]
-    report = ensure_topics(settings.kafka_bootstrap, specs, 15.0)
+    report = ensure_topics(settings, specs, 15.0)
     if not report.ok:
         raise RuntimeError(f"cannot create the bench topics: {report.errors}")
 
@@ -32,7 +35,7 @@ def create_topics(settings: Settings, task_types: tuple[str, ...]) -> None:
 def publish_definitions(settings: Settings) -> None:
     """Register the task and workflow definitions as the API does: records on the definitions
     topic, keyed by kind, name (and version); the child workflow before its parent."""
-    producer = Producer(producer_config(settings.kafka_bootstrap, client_id="bench-definitions"))
+    producer = Producer(producer_config(settings, client_id="bench-definitions"))
     topic = TopicNames.from_settings(settings).definitions
     now = int(time.time() * 1000)
     for data in task_definitions():
@@ -117,12 +120,12 @@ def wait_for_api_definitions(
     raise RuntimeError(f"the API does not know {name} after {timeout_s:.0f} s")
 
 
-def delete_run_topics(bootstrap: str, prefix: str) -> int:
+def delete_run_topics(kafka: Kafka, prefix: str) -> int:
     """Delete every topic (and consumer group) of the run; returns how many topics."""
-    admin = admin_client(bootstrap, 10.0)
+    admin = admin_client(kafka, 10.0)
     names = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
     if names:
-        delete_topics(bootstrap, names, 30.0)
+        delete_topics(kafka, names, 30.0)
     try:
         groups = [
             g.group_id
@@ -139,7 +142,9 @@ def delete_run_topics(bootstrap: str, prefix: str) -> int:
 
 def run_env(settings: Settings, prefix: str, state_dir: Path, payload_bytes: int,
             ack_after_ms: int, partitions: int, api_port: int) -> dict[str, str]:  # fmt: skip
-    env = dict(os.environ)
+    from orchestrator.engine.supervisor import child_env
+
+    env = child_env(settings)  # every setting, Kafka's security included
     env.update(
         ORCHESTRATOR_KAFKA_BOOTSTRAP=settings.kafka_bootstrap,
         ORCHESTRATOR_DATABASE_URL=settings.database_url,

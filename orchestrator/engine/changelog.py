@@ -23,11 +23,15 @@ import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
 from orchestrator.engine.statecodec import RecordHead, StateRecordError, read_head
+from orchestrator.kafka.clients import new_reader
+
+if TYPE_CHECKING:
+    from orchestrator.kafka.clients import Kafka
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +63,7 @@ class ChangelogRead:
 
 
 def read_changelog(
-    bootstrap: str,
+    kafka: Kafka,
     topic: str,
     partitions: Iterable[int],
     timeout_s: float = READ_TIMEOUT_S,
@@ -71,9 +75,9 @@ def read_changelog(
     wanted = sorted(set(partitions))
     if not wanted:
         return ChangelogRead()
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
+    consumer = new_reader(
+        kafka,
+        **{
             # No group: assign() + no commits. The id only names the client in broker logs.
             "group.id": f"changelog-reader-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
@@ -81,7 +85,7 @@ def read_changelog(
             "fetch.wait.max.ms": 10,
             "fetch.max.bytes": 64 * 1024 * 1024,
             "max.partition.fetch.bytes": 16 * 1024 * 1024,
-        }
+        },
     )
     try:
         ends = _high_watermarks(consumer, topic, wanted)

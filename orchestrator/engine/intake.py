@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
@@ -46,6 +46,9 @@ from orchestrator.kafka.clients import (
     service_membership,
     take,
 )
+
+if TYPE_CHECKING:
+    from orchestrator.kafka.clients import Kafka
 
 log = logging.getLogger(__name__)
 
@@ -84,7 +87,7 @@ BeforeCommit = Callable[[], Awaitable[None]]
 class CommandIntake:
     def __init__(
         self,
-        bootstrap: str,
+        kafka: Kafka,
         group_id: str,
         topic: str,
         loop: asyncio.AbstractEventLoop,
@@ -104,7 +107,7 @@ class CommandIntake:
         self.before_commit = before_commit
         self.consumer = Consumer(
             consumer_config(
-                bootstrap,
+                kafka,
                 group_id,
                 client_id="orchestrator-processor",
                 extra={

@@ -147,9 +147,7 @@ class Outputs:
         problem = ""
         for delay in TOPIC_RETRY_S:  # a broker restarting, a controller moving: transient
             try:
-                report = await loop.run_in_executor(
-                    None, ensure_topics, self.settings.kafka_bootstrap, specs, 15.0
-                )
+                report = await loop.run_in_executor(None, ensure_topics, self.settings, specs, 15.0)
             except Exception as exc:  # KafkaUnavailable and the like
                 problem = str(exc)
             else:

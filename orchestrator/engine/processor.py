@@ -57,6 +57,7 @@ from orchestrator.health.beacon import processor_beacon
 from orchestrator.kafka.admin import admin_client
 from orchestrator.kafka.aio import AsyncProducer, OutRecord, producer_config
 from orchestrator.kafka.clients import service_membership
+from orchestrator.kafka.security import kafka_access
 from orchestrator.kafka.topics import TopicNames
 from orchestrator.payloads.limits import PayloadPolicy
 from orchestrator.payloads.store import PayloadUnavailable
@@ -94,7 +95,7 @@ class Processor:
         self.topics = TopicNames.from_settings(settings)
         self.registry = DefinitionRegistry()
         self.follower = RegistryFollower(
-            settings.kafka_bootstrap, self.topics.definitions, self.registry, _decode_definition
+            settings, self.topics.definitions, self.registry, _decode_definition
         )
         self.ctx = Context(
             workflow_def=self.registry.workflow_def,
@@ -129,6 +130,7 @@ class Processor:
         app = faust.App(
             self.topics.processor_app_id,
             broker=f"kafka://{s.kafka_bootstrap}",
+            broker_credentials=kafka_access(s).security.faust_credentials(),
             store="memory://",
             datadir=str(datadir),
             topic_partitions=s.partitions,
@@ -155,7 +157,7 @@ class Processor:
         log.info("definitions loaded")
         await loop.run_in_executor(None, self._learn_task_topics)
         self.intake = CommandIntake(
-            self.settings.kafka_bootstrap,
+            self.settings,
             f"{self.topics.processor_app_id}-commands",
             self.topics.commands,
             loop,
@@ -173,7 +175,7 @@ class Processor:
         """The task topics that exist already: their first dispatch then skips the admin call
         (~100 ms that would hold up the whole batch, timers' firings included)."""
         try:
-            names = admin_client(self.settings.kafka_bootstrap).list_topics(timeout=10).topics
+            names = admin_client(self.settings).list_topics(timeout=10).topics
         except Exception:  # only an optimisation: the first dispatch checks anyway
             log.warning("could not list the task topics", exc_info=True)
             return
@@ -188,9 +190,7 @@ class Processor:
     def out(self) -> AsyncProducer:
         """The producer of everything the processor writes, made on first use (on faust's loop)."""
         if self._out is None:
-            self._out = AsyncProducer(
-                producer_config(self.settings.kafka_bootstrap), asyncio.get_running_loop()
-            )
+            self._out = AsyncProducer(producer_config(self.settings), asyncio.get_running_loop())
         return self._out
 
     # -- the agent ----------------------------------------------------------------------------
@@ -500,7 +500,7 @@ class Processor:
             return await loop.run_in_executor(
                 None,
                 read_changelog,
-                self.settings.kafka_bootstrap,
+                self.settings,
                 self.topics.state_changelog,
                 partitions,
             )

@@ -11,10 +11,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.domain.definitions import TaskDef, WorkflowDef
 from orchestrator.kafka.follower import TopicFollower
+
+if TYPE_CHECKING:
+    from orchestrator.kafka.clients import Kafka
 
 log = logging.getLogger(__name__)
 
@@ -76,11 +79,11 @@ class RegistryFollower(TopicFollower):
     """Keeps a DefinitionRegistry in step with the definitions topic (a daemon thread)."""
 
     def __init__(
-        self, bootstrap: str, topic: str, registry: DefinitionRegistry, decode: Decoder
+        self, kafka: Kafka, topic: str, registry: DefinitionRegistry, decode: Decoder
     ) -> None:
         self.registry = registry
         self._decode = decode
-        super().__init__(bootstrap, topic, self._apply_record, name="definitions")
+        super().__init__(kafka, topic, self._apply_record, name="definitions")
 
     def _apply_record(self, key: bytes | None, value: bytes | None) -> None:
         try:

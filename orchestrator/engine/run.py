@@ -37,7 +37,7 @@ def run_processor(settings: Settings, scripts: Any = None) -> None:
     waited = 0.0
     while report is None:  # Kafka starting (or restarting) is waited for, not a crash
         try:
-            report = ensure_topics(settings.kafka_bootstrap, core_topics(settings), 15.0)
+            report = ensure_topics(settings, core_topics(settings), 15.0)
         except KafkaUnavailable as exc:
             if waited >= KAFKA_WAIT_S:
                 print(f"orchestrator processor: {exc}", file=sys.stderr)

@@ -33,7 +33,7 @@ def run_event_handlers(settings: Settings) -> int:
 
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
-        report = ensure_topics(settings.kafka_bootstrap, core_topics(settings), 15.0)
+        report = ensure_topics(settings, core_topics(settings), 15.0)
     except KafkaUnavailable as exc:
         print(f"orchestrator event-handlers: {exc}", file=sys.stderr)
         return 1

@@ -64,7 +64,7 @@ class EventProcessor:
         self.topics = TopicNames.from_settings(settings)
         self.registry = registry or HandlerRegistry()
         self.client_id = f"event-handlers-{os.uname().nodename}-{os.getpid()}"
-        boot = settings.kafka_bootstrap
+        boot = settings  # every client: its bootstrap servers and security
         extra = {
             "partition.assignment.strategy": "range",  # eager: on_assign places every start
             "topic.metadata.refresh.interval.ms": 5_000,  # a user topic created later is seen

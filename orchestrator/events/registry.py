@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from typing import TYPE_CHECKING
 
 from orchestrator.codec import CodecError, wire
 from orchestrator.codec.wire_infra import EVENT_HANDLER
@@ -17,6 +18,9 @@ from orchestrator.domain.definitions import WorkflowDef
 from orchestrator.domain.event_actions import handlers_for
 from orchestrator.domain.event_handlers import EventHandler, event_type
 from orchestrator.kafka.follower import TopicFollower
+
+if TYPE_CHECKING:
+    from orchestrator.kafka.clients import Kafka
 
 log = logging.getLogger(__name__)
 
@@ -73,5 +77,5 @@ class HandlerRegistry:
             return max(versions) if versions else None
 
 
-def follow(bootstrap: str, topic: str, registry: HandlerRegistry) -> TopicFollower:
-    return TopicFollower(bootstrap, topic, registry.apply, name="event-handler-definitions")
+def follow(kafka: Kafka, topic: str, registry: HandlerRegistry) -> TopicFollower:
+    return TopicFollower(kafka, topic, registry.apply, name="event-handler-definitions")

@@ -77,7 +77,7 @@ class Gate:
         self.topics = TopicNames.from_settings(settings)
         self.prefetch: int = settings.flow_gate_prefetch
         self.gate_id = f"gate-{os.uname().nodename}-{os.getpid()}"
-        boot = settings.kafka_bootstrap
+        boot = settings  # every client: its bootstrap servers and security
         extra = {
             "enable.auto.commit": False,
             "partition.assignment.strategy": "range",  # eager: every assignment rebuilds
@@ -279,7 +279,7 @@ class Gate:
         if not missing:
             return
         specs = [task_topic_spec(self.settings, t, d) for t, d in missing]
-        report = ensure_topics(self.settings.kafka_bootstrap, specs, 15.0)
+        report = ensure_topics(self.settings, specs, 15.0)
         if not report.ok:
             raise RuntimeError(f"cannot create task topics: {report.errors}")
         self.known_topics.update(spec.name for spec in specs)

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import KafkaException
 
@@ -34,6 +34,9 @@ from orchestrator.kafka.dead_letters import DeadLetterSink
 from orchestrator.kafka.follower import OnError, TopicFollower
 from orchestrator.kafka.topics import TopicNames, presence_topic_spec
 from orchestrator.settings import Settings
+
+if TYPE_CHECKING:
+    from orchestrator.kafka.clients import Kafka
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +165,7 @@ class PresenceView:
 
     def __init__(
         self,
-        bootstrap: str,
+        kafka: Kafka,
         topic: str,
         window_ms: int,
         *,
@@ -176,7 +179,7 @@ class PresenceView:
         self.window_ms = window_ms
         self._ensure = ensure
         self._wall_ms = wall_ms
-        self._bootstrap = bootstrap
+        self._kafka = kafka
         self._follower: TopicFollower | None = None  # made by start(): never started, no client
 
     @classmethod
@@ -185,15 +188,15 @@ class PresenceView:
         aside by it (else they are logged and skipped)."""
         spec = presence_topic_spec(settings)
         names = TopicNames.from_settings(settings)
-        sink = DeadLetterSink(settings.kafka_bootstrap, names.dlq, component) if component else None
+        sink = DeadLetterSink(settings, names.dlq, component) if component else None
 
         def ensure(timeout_s: float) -> None:
-            report = ensure_topics(settings.kafka_bootstrap, [spec], timeout_s)
+            report = ensure_topics(settings, [spec], timeout_s)
             if not report.ok:
                 raise RuntimeError(f"cannot create {spec.name}: {report.errors}")
 
         return cls(
-            settings.kafka_bootstrap,
+            settings,
             names.presence,
             settings.active_worker_last_poll_secs * 1000,
             ensure=ensure,
@@ -218,7 +221,7 @@ class PresenceView:
         if self._ensure is not None:
             self._ensure(timeout_s)
         self._follower = TopicFollower(
-            self._bootstrap, self.topic, self._apply, name="presence", on_error=self._on_error
+            self._kafka, self.topic, self._apply, name="presence", on_error=self._on_error
         )
         if not self._follower.start(timeout_s):
             log.warning("presence: not caught up after %.0f s; going on", timeout_s)

@@ -168,7 +168,7 @@ class DispatchRouter:
 
     def _create_gate_topics(self) -> None:
         specs = gate_topic_specs(self._settings)
-        report = ensure_topics(self._settings.kafka_bootstrap, specs, 15.0)
+        report = ensure_topics(self._settings, specs, 15.0)
         if not report.ok:
             raise RuntimeError(f"cannot create the gate topics: {report.errors}")
 

@@ -24,7 +24,7 @@ def run_gate(settings: Settings) -> int:
     faulthandler.register(signal.SIGUSR1, all_threads=True)  # where a stuck gate waits
     try:
         specs = [*core_topics(settings), *gate_topic_specs(settings)]
-        report = ensure_topics(settings.kafka_bootstrap, specs, 15.0)
+        report = ensure_topics(settings, specs, 15.0)
     except KafkaUnavailable as exc:
         print(f"orchestrator gate: {exc}", file=sys.stderr)
         return 1

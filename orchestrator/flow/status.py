@@ -13,11 +13,15 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, TopicPartition
 
 from orchestrator.flow.gate_state import Limits, PartitionGate
+from orchestrator.kafka.clients import new_reader
+
+if TYPE_CHECKING:
+    from orchestrator.kafka.clients import Kafka
 
 REFRESH_S = 15.0
 STALE_MS = 60_000
@@ -69,20 +73,18 @@ class StatusPublisher:
         return sent
 
 
-def read_gate_status(
-    bootstrap: str, topic: str, timeout_s: float = 5.0
-) -> dict[str, dict[str, Any]]:
+def read_gate_status(kafka: Kafka, topic: str, timeout_s: float = 5.0) -> dict[str, dict[str, Any]]:
     """The latest counts per task definition name, each with ``"stale": bool`` added.
 
     For the API's metrics: ``held`` is the number of tasks of that type waiting in the gate
     (over their rate or concurrency limit, or behind higher-priority ones).
     """
-    consumer = Consumer(
-        {
-            "bootstrap.servers": bootstrap,
+    consumer = new_reader(
+        kafka,
+        **{
             "group.id": f"gate-status-reader-{uuid.uuid4().hex[:8]}",
             "enable.auto.commit": False,
-        }
+        },
     )
     latest: dict[str, dict[str, Any]] = {}
     try:

@@ -21,9 +21,12 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.health.heartbeat import INTERVAL_MS, Heartbeat, Lag, encode
+
+if TYPE_CHECKING:
+    from orchestrator.kafka.clients import Kafka
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +75,7 @@ class Beacon:
     @classmethod
     def to_topic(
         cls,
-        bootstrap: str,
+        kafka: Kafka,
         topic: str,
         component: str,
         member: str,
@@ -84,7 +87,7 @@ class Beacon:
 
         from orchestrator.kafka.clients import producer_config
 
-        producer = Producer(producer_config(bootstrap, client_id=f"{member}-status", linger_ms=0))
+        producer = Producer(producer_config(kafka, client_id=f"{member}-status", linger_ms=0))
 
         def produce(key: bytes, value: bytes | None) -> None:
             # Kafka away for minutes (queue full): drop it, the next one says it all.
@@ -183,7 +186,7 @@ def service_beacon(
     from orchestrator.kafka.topics import TopicNames
 
     return Beacon.to_topic(
-        settings.kafka_bootstrap,
+        settings,
         TopicNames.from_settings(settings).status,
         component,
         member,

@@ -12,9 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from orchestrator.health.heartbeat import Heartbeat, decode
 from orchestrator.kafka.follower import TopicFollower
+
+if TYPE_CHECKING:
+    from orchestrator.kafka.clients import Kafka
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +40,8 @@ class StatusView:
         self._thread = threading.Thread(target=self._run, name="status-view", daemon=True)
 
     @classmethod
-    def for_topic(cls, bootstrap: str, topic: str) -> StatusView:
-        return cls(lambda apply: TopicFollower(bootstrap, topic, apply, name="status"))
+    def for_topic(cls, kafka: Kafka, topic: str) -> StatusView:
+        return cls(lambda apply: TopicFollower(kafka, topic, apply, name="status"))
 
     def start(self) -> StatusView:
         self._thread.start()

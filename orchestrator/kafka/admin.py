@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from confluent_kafka import KafkaError, KafkaException
 
@@ -22,7 +23,12 @@ from confluent_kafka.admin import (  # type: ignore[attr-defined]
     ResourceType,
 )
 
+from orchestrator.kafka.clients import new_admin
+from orchestrator.kafka.security import access_of
 from orchestrator.kafka.topics import TopicSpec
+
+if TYPE_CHECKING:
+    from orchestrator.kafka.clients import Kafka
 
 log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT_S = 10.0
@@ -53,31 +59,26 @@ class EnsureReport:
         return not self.errors
 
 
-def admin_client(bootstrap: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> AdminClient:
+def admin_client(kafka: Kafka, timeout_s: float = DEFAULT_TIMEOUT_S) -> AdminClient:
     """An AdminClient that fails fast with a clear message when the broker is unreachable."""
-    client = AdminClient(
-        {
-            "bootstrap.servers": bootstrap,
-            "socket.timeout.ms": int(timeout_s * 1000),
-            # librdkafka logs every failed connect attempt to stderr; route it to logging.
-            "logger": logging.getLogger("orchestrator.kafka.librdkafka"),  # type: ignore[dict-item]
-        }
-    )
+    client = new_admin(kafka, **{"socket.timeout.ms": int(timeout_s * 1000)})
     try:
         client.list_topics(timeout=timeout_s)
     except KafkaException as exc:
+        access = access_of(kafka)
         raise KafkaUnavailable(
-            f"cannot reach Kafka at {bootstrap} within {timeout_s:g} s: is the stack up? "
-            f"(make stack-up) [{_reason(exc)}]"
+            f"cannot reach Kafka at {access.bootstrap} ({access.security.protocol}) within "
+            f"{timeout_s:g} s: is the stack up (make stack-up), are the credentials right? "
+            f"[{_reason(exc)}]"
         ) from None
     return client
 
 
 def ensure_topics(
-    bootstrap: str, specs: Sequence[TopicSpec], timeout_s: float = DEFAULT_TIMEOUT_S
+    kafka: Kafka, specs: Sequence[TopicSpec], timeout_s: float = DEFAULT_TIMEOUT_S
 ) -> EnsureReport:
     """Create the missing topics of ``specs``; compare the existing ones with their spec."""
-    client = admin_client(bootstrap, timeout_s)
+    client = admin_client(kafka, timeout_s)
     report = EnsureReport()
     present = set(client.list_topics(timeout=timeout_s).topics)
     missing = [s for s in specs if s.name not in present]
@@ -93,17 +94,17 @@ def ensure_topics(
 
 
 def describe_topics(
-    bootstrap: str, names: Iterable[str], timeout_s: float = DEFAULT_TIMEOUT_S
+    kafka: Kafka, names: Iterable[str], timeout_s: float = DEFAULT_TIMEOUT_S
 ) -> list[TopicDescription]:
     """Partitions, replication and configs of existing topics (missing ones raise KeyError)."""
-    return _describe(admin_client(bootstrap, timeout_s), list(names), timeout_s)
+    return _describe(admin_client(kafka, timeout_s), list(names), timeout_s)
 
 
 def delete_topics(
-    bootstrap: str, names: Iterable[str], timeout_s: float = DEFAULT_TIMEOUT_S
+    kafka: Kafka, names: Iterable[str], timeout_s: float = DEFAULT_TIMEOUT_S
 ) -> list[str]:
     """Delete topics (tests clean up with this); returns the names actually deleted."""
-    client = admin_client(bootstrap, timeout_s)
+    client = admin_client(kafka, timeout_s)
     present = set(client.list_topics(timeout=timeout_s).topics)
     doomed = [n for n in names if n in present]
     if not doomed:

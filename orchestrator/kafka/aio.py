@@ -131,7 +131,7 @@ def _settle(future: asyncio.Future[None], err: Any) -> None:
         future.set_exception(DeliveryError(str(err)))
 
 
-def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
+def producer_config(kafka: clients.Kafka, **overrides: Any) -> dict[str, Any]:
     """The project's producer settings (orchestrator.kafka.clients) tuned for large batches."""
     extra: dict[str, Any] = {
         "batch.size": 512 * 1024,
@@ -139,5 +139,5 @@ def producer_config(bootstrap: str, **overrides: Any) -> dict[str, Any]:
     }
     extra.update(overrides)
     return clients.producer_config(
-        bootstrap, client_id="orchestrator-processor", linger_ms=4, extra=extra
+        kafka, client_id="orchestrator-processor", linger_ms=4, extra=extra
     )

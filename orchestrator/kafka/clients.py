@@ -50,10 +50,15 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from orchestrator.kafka.security import KafkaAccess, access_of
+
 if TYPE_CHECKING:
     from confluent_kafka import Consumer, Producer
+    from confluent_kafka.admin import AdminClient
 
     from orchestrator.settings import Settings
+
+    Kafka = Settings | KafkaAccess  # where the cluster is, and its security
 
 PARTITIONER = "murmur2_random"
 SESSION_TIMEOUT_MS = 6_000
@@ -64,8 +69,16 @@ DEFAULT_COMPRESSION = "lz4"
 _LIBRDKAFKA_LOGGER = "orchestrator.kafka.librdkafka"
 
 
+def client_config(kafka: Kafka, **props: Any) -> dict[str, Any]:
+    """Bootstrap servers, TLS and SASL (orchestrator/kafka/security.py), librdkafka's log
+    routed to ``logging``, then ``props``: the base of every client of the project."""
+    config = access_of(kafka).client_config(logger=logging.getLogger(_LIBRDKAFKA_LOGGER))
+    config.update(props)
+    return config
+
+
 def producer_config(
-    bootstrap: str,
+    kafka: Kafka,
     *,
     client_id: str = "orchestrator",
     compression: str = DEFAULT_COMPRESSION,
@@ -73,16 +86,17 @@ def producer_config(
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The project's producer settings; ``extra`` overrides (never the partitioner silently)."""
-    config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
-        "client.id": client_id,
-        "enable.idempotence": True,
-        "acks": "all",
-        "linger.ms": linger_ms,
-        "compression.type": compression,
-        "partitioner": PARTITIONER,
-        "logger": logging.getLogger(_LIBRDKAFKA_LOGGER),
-    }
+    config = client_config(
+        kafka,
+        **{
+            "client.id": client_id,
+            "enable.idempotence": True,
+            "acks": "all",
+            "linger.ms": linger_ms,
+            "compression.type": compression,
+            "partitioner": PARTITIONER,
+        },
+    )
     config.update(extra or {})
     if config["partitioner"] != PARTITIONER:
         raise ValueError(
@@ -92,7 +106,7 @@ def producer_config(
 
 
 def consumer_config(
-    bootstrap: str,
+    kafka: Kafka,
     group_id: str,
     *,
     client_id: str = "orchestrator",
@@ -100,18 +114,19 @@ def consumer_config(
     extra: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The project's consumer settings: store offsets yourself (``consumer.store_offsets``)."""
-    config: dict[str, Any] = {
-        "bootstrap.servers": bootstrap,
-        "group.id": group_id,
-        "client.id": client_id,
-        "enable.auto.commit": True,
-        "auto.commit.interval.ms": 1000,
-        "enable.auto.offset.store": False,
-        "auto.offset.reset": "earliest",
-        "fetch.wait.max.ms": 100,
-        "partition.assignment.strategy": "cooperative-sticky" if cooperative else "range",
-        "logger": logging.getLogger(_LIBRDKAFKA_LOGGER),
-    }
+    config = client_config(
+        kafka,
+        **{
+            "group.id": group_id,
+            "client.id": client_id,
+            "enable.auto.commit": True,
+            "auto.commit.interval.ms": 1000,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+            "fetch.wait.max.ms": 100,
+            "partition.assignment.strategy": "cooperative-sticky" if cooperative else "range",
+        },
+    )
     config.update(extra or {})
     return config
 
@@ -174,22 +189,32 @@ def cached_lag(consumer: Any, topic: str, positions: Mapping[int, int]) -> dict[
     return lag
 
 
-def new_producer(
-    settings: Settings, client_id: str, extra: Mapping[str, Any] | None = None
-) -> Producer:
+def new_producer(kafka: Kafka, client_id: str, extra: Mapping[str, Any] | None = None) -> Producer:
     from confluent_kafka import Producer
 
-    return Producer(producer_config(settings.kafka_bootstrap, client_id=client_id, extra=extra))
+    return Producer(producer_config(kafka, client_id=client_id, extra=extra))
 
 
 def new_consumer(
-    settings: Settings, group_id: str, client_id: str, extra: Mapping[str, Any] | None = None
+    kafka: Kafka, group_id: str, client_id: str, extra: Mapping[str, Any] | None = None
 ) -> Consumer:
     from confluent_kafka import Consumer
 
-    return Consumer(
-        consumer_config(settings.kafka_bootstrap, group_id, client_id=client_id, extra=extra)
-    )
+    return Consumer(consumer_config(kafka, group_id, client_id=client_id, extra=extra))
+
+
+def new_reader(kafka: Kafka, **props: Any) -> Consumer:
+    """A consumer with exactly ``props`` besides the connection (readers that assign() their
+    partitions, own groups that commit by hand ...)."""
+    from confluent_kafka import Consumer
+
+    return Consumer(client_config(kafka, **props))
+
+
+def new_admin(kafka: Kafka, **props: Any) -> AdminClient:
+    from confluent_kafka.admin import AdminClient
+
+    return AdminClient(client_config(kafka, **props))
 
 
 # -- Java-compatible partitioning ------------------------------------------------------------

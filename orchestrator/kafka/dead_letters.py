@@ -15,10 +15,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.codec.wire import Wire, default_wire
 from orchestrator.codec.wire_infra import DeadLetter
+
+if TYPE_CHECKING:
+    from orchestrator.kafka.clients import Kafka
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +79,8 @@ class DeadLetterSink:
     """Dead letters of a consumer that has no producer of its own (a topic follower): produced
     on a producer made on first use, fire and forget (delivery is logged if it fails)."""
 
-    def __init__(self, bootstrap: str, topic: str, component: str) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, kafka: Kafka, topic: str, component: str) -> None:
+        self.kafka = kafka
         self.topic = topic
         self.component = component
         self._producer: Any = None
@@ -102,7 +105,7 @@ class DeadLetterSink:
         from orchestrator.kafka.clients import producer_config
 
         self._producer = Producer(
-            producer_config(self.bootstrap, client_id=f"{self.component}-dead-letters")
+            producer_config(self.kafka, client_id=f"{self.component}-dead-letters")
         )
         return self._producer
 

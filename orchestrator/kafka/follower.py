@@ -13,12 +13,15 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
-from orchestrator.kafka.clients import take
+from orchestrator.kafka.clients import new_reader, take
 from orchestrator.kafka.transient import QuietLog
+
+if TYPE_CHECKING:
+    from orchestrator.kafka.clients import Kafka
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +32,7 @@ OnError = Callable[[Any, str], None]  # (the record, why): e.g. a dead_letters.D
 class TopicFollower:
     def __init__(
         self,
-        bootstrap: str,
+        kafka: Kafka,
         topic: str,
         apply: Apply,
         *,
@@ -42,18 +45,18 @@ class TopicFollower:
         self._apply = apply
         self._on_error = on_error
         self._name = name
-        self._consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
+        self._consumer = new_reader(
+            kafka,
+            **{
                 "group.id": f"unused-{name}-follower",  # we assign, never commit
                 "enable.auto.commit": False,
                 "enable.partition.eof": True,
                 "fetch.wait.max.ms": 50,
-            }
+            },
         )
         # Watermark look-ups get their own client: calls on the consumer that the follower
         # thread is blocked in consume() on can hang.
-        self._meta = Consumer({"bootstrap.servers": bootstrap, "group.id": f"unused-{name}-meta"})
+        self._meta = new_reader(kafka, **{"group.id": f"unused-{name}-meta"})
         self._meta_lock = threading.Lock()
         self._stop = threading.Event()
         self._positions: dict[int, int] = {}

@@ -71,7 +71,7 @@ def _from_log(settings: Settings, workflow_id: str) -> list[Entry]:
 
     wire = default_wire()
     try:
-        reader = LogReader(settings.kafka_bootstrap, TopicNames.from_settings(settings).events)
+        reader = LogReader(settings, TopicNames.from_settings(settings).events)
     except LogUnavailable as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None

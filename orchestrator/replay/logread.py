@@ -11,8 +11,14 @@ import logging
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
+
+from orchestrator.kafka.clients import new_reader
+
+if TYPE_CHECKING:
+    from orchestrator.kafka.clients import Kafka
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +42,11 @@ class Record:
 class LogReader:
     """``records()`` yields every record of ``topic`` below the start-time end offsets."""
 
-    def __init__(self, bootstrap: str, topic: str, partitions: Iterable[int] | None = None) -> None:
+    def __init__(self, kafka: Kafka, topic: str, partitions: Iterable[int] | None = None) -> None:
         self.topic = topic
-        self._consumer = Consumer(
-            {
-                "bootstrap.servers": bootstrap,
+        self._consumer = new_reader(
+            kafka,
+            **{
                 # Required by the client even when no group is joined; never committed.
                 "group.id": f"replay-{uuid.uuid4().hex[:12]}",
                 "enable.auto.commit": False,
@@ -49,8 +55,7 @@ class LogReader:
                 "fetch.max.bytes": 64 * 1024 * 1024,
                 # Everything wanted is already there: never let the broker hold a fetch back.
                 "fetch.wait.max.ms": 10,
-                "logger": logging.getLogger("orchestrator.kafka.librdkafka"),
-            }
+            },
         )
         try:
             chosen = self._partitions() if partitions is None else sorted(set(partitions))

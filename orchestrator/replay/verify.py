@@ -95,7 +95,7 @@ def verify(
             workflow_id=workflow_id,
             root_key=where[0].encode() if where else None,
         )
-        reader = LogReader(settings.kafka_bootstrap, topic, where[1] if where else None)
+        reader = LogReader(settings, topic, where[1] if where else None)
         report.scan, report.partitions = scan, len(reader.ends)
         started = time.monotonic()
         try:

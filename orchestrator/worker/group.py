@@ -78,7 +78,7 @@ class WorkerGroup:
         commands = [t for t in core_topics(s) if t.name == TopicNames.from_settings(s).commands]
         specs = commands + [task_topic_spec(s, w.task_type, w.domain) for w in self.specs]
         specs.append(presence_topic_spec(s))
-        report = ensure_topics(s.kafka_bootstrap, specs)
+        report = ensure_topics(s, specs)
         for warning in report.warnings:
             log.warning("%s", warning)
         if not report.ok:

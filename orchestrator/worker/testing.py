@@ -112,14 +112,14 @@ def produce_dispatch(settings: Any, dispatch: DispatchTask, *, producer: Any = N
         from orchestrator.kafka.topics import task_topic_spec
 
         spec = task_topic_spec(settings, dispatch.task_type, dispatch.domain)
-        if not ensure_topics(settings.kafka_bootstrap, [spec]).ok:
+        if not ensure_topics(settings, [spec]).ok:
             raise RuntimeError(f"cannot create {topic}")
         _ENSURED.add((settings.kafka_bootstrap, topic))
     own = producer is None
     if producer is None:  # one per cluster: a new idempotent producer costs ~0.5 s to set up
         producer = _PRODUCERS.get(settings.kafka_bootstrap)
         if producer is None:
-            producer = Producer(producer_config(settings.kafka_bootstrap))
+            producer = Producer(producer_config(settings))
             _PRODUCERS[settings.kafka_bootstrap] = producer
     producer.produce(topic, key=dispatch.task_id.encode(), value=wire.encode_dispatch(dispatch))
     if own:
@@ -138,17 +138,16 @@ class CommandsReader:
     """Reads the commands topic from the beginning (its own consumer group)."""
 
     def __init__(self, settings: Any) -> None:
-        from confluent_kafka import Consumer
-
+        from orchestrator.kafka.clients import new_reader
         from orchestrator.kafka.topics import TopicNames
 
-        self._consumer = Consumer(
-            {
-                "bootstrap.servers": settings.kafka_bootstrap,
+        self._consumer = new_reader(
+            settings,
+            **{
                 "group.id": f"reader-{uuid.uuid4().hex}",
                 "auto.offset.reset": "earliest",
                 "enable.auto.commit": False,
-            }
+            },
         )
         self._consumer.subscribe([TopicNames.from_settings(settings).commands])
         self.records: list[Record] = []

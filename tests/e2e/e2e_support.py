@@ -31,7 +31,7 @@ from orchestrator.kafka.admin import ensure_topics
 from orchestrator.kafka.aio import producer_config
 from orchestrator.kafka.topics import TopicSpec, definition_key
 from tests.e2e.test_processor_faults import wait_until_ready
-from tests.runtime_support import CommandSender, EventLog, Runtime, bootstrap, now_ms
+from tests.runtime_support import CommandSender, EventLog, Runtime, bootstrap, kafka, now_ms
 
 REPO = Path(__file__).resolve().parents[2]
 ENDS = (ev.WorkflowCompleted, ev.WorkflowFailed, ev.WorkflowTerminated)
@@ -72,7 +72,7 @@ def start_worker(
 
 def register(rt: Runtime, definitions: Iterable[WorkflowDef | TaskDef]) -> None:
     """Publish definitions to the definitions topic, as the metadata API does."""
-    producer = Producer(producer_config(bootstrap()))
+    producer = Producer(producer_config(kafka()))
     for definition in definitions:
         if isinstance(definition, WorkflowDef):
             key = definition_key("workflow", definition.name, definition.version)
@@ -86,7 +86,7 @@ def register(rt: Runtime, definitions: Iterable[WorkflowDef | TaskDef]) -> None:
 def create_plain_topics(rt: Runtime, names: Iterable[str]) -> None:
     """Topics the workflows publish to (EVENT / KAFKA_PUBLISH sinks): the broker creates none."""
     specs = [TopicSpec(name, 1, {"cleanup.policy": "delete"}) for name in names]
-    report = ensure_topics(bootstrap(), specs, 15.0)
+    report = ensure_topics(kafka(), specs, 15.0)
     assert report.ok, report.errors
 
 

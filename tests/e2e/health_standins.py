@@ -20,11 +20,11 @@ class StandInServices:
         every = range(settings.partitions)
         self._beats = [
             (
-                Beacon.to_topic(settings.kafka_bootstrap, t.status, "processor", "stand-in-p"),
+                Beacon.to_topic(settings, t.status, "processor", "stand-in-p"),
                 {t.commands: every},
             ),
             (
-                Beacon.to_topic(settings.kafka_bootstrap, t.status, "projector", "stand-in-q"),
+                Beacon.to_topic(settings, t.status, "projector", "stand-in-q"),
                 {t.events: every, t.definitions: range(1)},
             ),
         ]

@@ -275,7 +275,7 @@ class StandInEngine:
         # It plays the processor, of every partition: it says so, as one does (/health, and the
         # start route answers at once when no processor serves a workflow's partition).
         beacon = Beacon.to_topic(
-            self.settings.kafka_bootstrap, self.topics.status, "processor", "stand-in-engine"
+            self.settings, self.topics.status, "processor", "stand-in-engine"
         )
         every = {self.topics.commands: range(self.settings.partitions)}
         try:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.kafka.admin import admin_client
-from tests.runtime_support import bootstrap
+from tests.runtime_support import bootstrap, kafka
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.kafka]
 
@@ -21,7 +21,7 @@ RATE_KEYS = ("starts_per_s", "task_executions_per_s", "workflows_completed_per_s
 
 
 def _bench_topics() -> set[str]:
-    return {t for t in admin_client(bootstrap(), 10).list_topics(timeout=10).topics
+    return {t for t in admin_client(kafka(), 10).list_topics(timeout=10).topics
             if t.startswith("bench-")}  # fmt: skip
 
 

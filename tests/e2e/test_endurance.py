@@ -244,7 +244,7 @@ def test_a_state_past_a_record_completes_through_the_store_beside_50_others(
     chunks = [t for t in done["tasks"] if t["referenceTaskName"].startswith("chunk")]
     assert len(chunks) == 40 and all(len(t["outputData"]["result"]) == 61_440 for t in chunks)
     # its state outgrew a Kafka record: the changelog carries a marker, the store the state
-    found = read_changelog(d.settings.kafka_bootstrap, d.rt.topics.state_changelog, range(4))
+    found = read_changelog(d.settings, d.rt.topics.state_changelog, range(4))
     head = found.executions[big].head
     assert head is not None and head.stored and head.terminal
     assert_alive(d, proc)
@@ -325,7 +325,7 @@ def stored_ids(d: Deployment, schema: str) -> set[str]:
 def wait_evicted(d: Deployment, schema: str, wids: set[str], timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while True:
-        found = read_changelog(d.settings.kafka_bootstrap, d.rt.topics.state_changelog, range(4))
+        found = read_changelog(d.settings, d.rt.topics.state_changelog, range(4))
         gone = {w for w in wids if found.executions.get(w) and found.executions[w].head is None}
         if gone == wids and wids <= stored_ids(d, schema):
             return
@@ -351,7 +351,7 @@ def test_finished_executions_leave_the_processor_and_every_operation_still_works
     finished = {*completed, failed}
 
     wait_evicted(d, d.rt.state_store_schema, finished)
-    found = read_changelog(d.settings.kafka_bootstrap, d.rt.topics.state_changelog, range(4))
+    found = read_changelog(d.settings, d.rt.topics.state_changelog, range(4))
     assert found.executions[human].head is not None  # the running one stays
     # /metrics says so too (from the processor's heartbeats)
     held = wait_metric(client, lambda m: m.get("finished") == 0 and m.get("active") == 1)

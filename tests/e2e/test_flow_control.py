@@ -34,7 +34,7 @@ from tests.e2e.e2e_support import (
     start_worker,
 )
 from tests.e2e.test_processor_faults import wait_until_ready
-from tests.runtime_support import CommandSender, EventLog, Runtime, bootstrap, kill9, now_ms
+from tests.runtime_support import CommandSender, EventLog, Runtime, kafka, kill9, now_ms
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -169,7 +169,7 @@ def test_rate_limit_holds_across_processors_gates_and_workers(stack: FlowStack) 
     assert gate_span >= (count / RATE - 1) * WINDOW_S - 0.05, f"gate span {gate_span:.2f} s"
     span = max(starts) - min(starts)
     assert span >= (count / RATE - 2) * WINDOW_S, f"workers' span {span:.2f} s"
-    status = read_gate_status(bootstrap(), stack.rt.topics.gate_status)
+    status = read_gate_status(kafka(), stack.rt.topics.gate_status)
     assert status["flow_rated"]["rateLimitPerFrequency"] == RATE
 
 
@@ -233,7 +233,7 @@ def test_higher_priority_tasks_overtake_a_backlog_started_earlier(stack: FlowSta
     # At most two lows (the one running, one released while the highs were on their way)
     # start before the last high; without priority the highs would come after all 8 lows.
     assert last_high <= 4, f"start order: {order}"
-    status = read_gate_status(bootstrap(), stack.rt.topics.gate_status)
+    status = read_gate_status(kafka(), stack.rt.topics.gate_status)
     assert status["flow_prio"]["concurrentExecLimit"] == 1
 
 

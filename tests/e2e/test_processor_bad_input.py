@@ -11,7 +11,15 @@ from orchestrator.codec import wire
 from orchestrator.domain import events as ev
 from orchestrator.kafka.aio import producer_config
 from tests.e2e.test_processor_faults import TASKS, three_step_definition, wait_until_ready
-from tests.runtime_support import CommandSender, EventLog, RawWorker, Runtime, bootstrap, now_ms
+from tests.runtime_support import (
+    CommandSender,
+    EventLog,
+    RawWorker,
+    Runtime,
+    bootstrap,
+    kafka,
+    now_ms,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e, pytest.mark.timeout(180)]
 
@@ -20,7 +28,7 @@ def test_undecodable_commands_are_dead_lettered_and_the_processor_goes_on(runtim
     runtime.create_topics(TASKS)
     runtime.start_processor()
     wait_until_ready(runtime, "processor", 1, 60)
-    raw = Producer(producer_config(bootstrap()))
+    raw = Producer(producer_config(kafka()))
     garbage = b"\x00\x01not avro at all"
     # a well-formed record of the wrong kind: an event where a command belongs
     an_event = wire.encode_event(

@@ -41,7 +41,7 @@ from tests.e2e.e2e_support import (
     the,
 )
 from tests.readmodel_support import create_schema, database_url, drop_schema, schema_url
-from tests.runtime_support import bootstrap
+from tests.runtime_support import kafka
 
 pytestmark = [
     pytest.mark.kafka,
@@ -191,7 +191,7 @@ def scan_everything(stack: Stack, db_url: str, needles: list[str]) -> dict[str, 
     raw = [(n, n.encode()) for n in needles]
     topics = sorted(
         t
-        for t in admin_client(bootstrap(), 10.0).list_topics(timeout=10).topics
+        for t in admin_client(kafka(), 10.0).list_topics(timeout=10).topics
         if t.startswith(stack.rt.prefix)
     )
     assert stack.rt.topics.state_changelog in topics and stack.rt.topics.rejections in topics

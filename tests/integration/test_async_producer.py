@@ -15,14 +15,14 @@ from orchestrator.kafka.admin import delete_topics, ensure_topics
 from orchestrator.kafka.aio import AsyncProducer, DeliveryError, producer_config
 from orchestrator.kafka.clients import consumer_config
 from orchestrator.kafka.topics import TopicSpec
-from orchestrator.settings import load_settings
+from orchestrator.settings import Settings, load_settings
 
 pytestmark = pytest.mark.kafka
 
 
 @pytest.fixture
 def topic() -> Iterator[tuple[str, str]]:
-    bootstrap = load_settings().kafka_bootstrap
+    bootstrap = load_settings()  # the cluster and its security, from the environment
     name = f"it-aio-{uuid.uuid4().hex[:10]}"
     report = ensure_topics(bootstrap, [TopicSpec(name, 3, {})], 15.0)
     assert report.ok, report.errors
@@ -30,7 +30,7 @@ def topic() -> Iterator[tuple[str, str]]:
     delete_topics(bootstrap, [name])
 
 
-def read_all(bootstrap: str, name: str, count: int) -> list[tuple[int, bytes, bytes]]:
+def read_all(bootstrap: Settings, name: str, count: int) -> list[tuple[int, bytes, bytes]]:
     consumer = Consumer(consumer_config(bootstrap, f"it-aio-{uuid.uuid4().hex[:6]}"))
     consumer.subscribe([name])
     got: list[tuple[int, bytes, bytes]] = []

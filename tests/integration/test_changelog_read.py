@@ -27,7 +27,7 @@ pytestmark = pytest.mark.kafka
 
 @pytest.fixture
 def topic() -> Iterator[tuple[str, str]]:
-    bootstrap = load_settings().kafka_bootstrap
+    bootstrap = load_settings()  # the cluster and its security, from the environment
     name = f"it-changelog-{uuid.uuid4().hex[:10]}"
     report = ensure_topics(bootstrap, [TopicSpec(name, 3, {"cleanup.policy": "compact"})], 15.0)
     assert report.ok, report.errors

@@ -38,7 +38,7 @@ def settings() -> Iterator[Settings]:
     support.remove_topics(settings)
     extra = [TopicNames.from_settings(settings).task("reserve"), presence_topic_spec(settings).name]
     extra += [spec.name for spec in gate_topic_specs(settings)]
-    delete_topics(settings.kafka_bootstrap, extra)
+    delete_topics(settings, extra)
     support.drop_schema(base, schema)
 
 
@@ -175,7 +175,7 @@ def test_a_long_history_is_counted_in_chunks_over_several_scrapes(
 
 def test_queue_depth_is_the_worker_groups_lag(client: TestClient, settings: Settings) -> None:
     topic = TopicNames.from_settings(settings).task("reserve")
-    assert ensure_topics(settings.kafka_bootstrap, [TopicSpec(topic, 1)], 15).ok
+    assert ensure_topics(settings, [TopicSpec(topic, 1)], 15).ok
     support.produce(settings.kafka_bootstrap, topic, [(b"k", b"v")] * 3)
     group = f"{settings.topic_prefix}-worker-reserve"
     consumer = Consumer({"bootstrap.servers": settings.kafka_bootstrap, "group.id": group})
@@ -197,7 +197,7 @@ def test_gate_and_poller_gauges_come_from_the_gate_status_and_presence_topics(
     """What a gate publishes (held, in flight) and who announced a poll, as gauges; a stale
     gate record is left out, and a poll older than the active window does not count."""
     names = TopicNames.from_settings(settings)
-    assert ensure_topics(settings.kafka_bootstrap, gate_topic_specs(settings), 15).ok
+    assert ensure_topics(settings, gate_topic_specs(settings), 15).ok
     now = int(time.time() * 1000)
     status = [
         ("resize", {"held": 12, "inFlight": 4, "concurrentExecLimit": 4, "at": now}),

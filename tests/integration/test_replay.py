@@ -185,7 +185,7 @@ def test_history_prints_the_timeline_from_the_read_model_and_from_the_log(stack:
 
 def _raw_records(stack: Stack, wid: str) -> list[tuple[int, bytes | None, bytes]]:
     """(partition, key, value) of every record of one workflow's events, in log order."""
-    reader = LogReader(stack.settings.kafka_bootstrap, stack.runtime.topics.events)
+    reader = LogReader(stack.settings, stack.runtime.topics.events)
     try:
         return [
             (r.partition, r.key, r.value)

@@ -99,14 +99,14 @@ def settings() -> Iterator[Settings]:
                  "http_allow_networks": "127.0.0.0/8"}  # fmt: skip
     settings = load_settings(overrides=overrides)
     try:
-        admin_client(settings.kafka_bootstrap, timeout_s=10)
+        admin_client(settings, timeout_s=10)
     except KafkaUnavailable as exc:
         pytest.fail(f"{exc}\nThe integration tests need the local stack: run `make stack-up`.")
-    assert ensure_topics(settings.kafka_bootstrap, core_topics(settings)).ok
+    assert ensure_topics(settings, core_topics(settings)).ok
     yield settings
-    admin = admin_client(settings.kafka_bootstrap)
+    admin = admin_client(settings)
     mine = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix + ".")]
-    delete_topics(settings.kafka_bootstrap, mine)
+    delete_topics(settings, mine)
 
 
 @pytest.fixture
@@ -209,7 +209,7 @@ def read_one(settings: Settings, topic: str, timeout: float = 15) -> Any:
 
 def make_topic(settings: Settings) -> str:
     topic = f"{settings.topic_prefix}.user-events"
-    assert ensure_topics(settings.kafka_bootstrap, [TopicSpec(topic, 2)]).ok
+    assert ensure_topics(settings, [TopicSpec(topic, 2)]).ok
     return topic
 
 

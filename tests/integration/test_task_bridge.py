@@ -49,12 +49,12 @@ def settings() -> Iterator[Settings]:
     yield settings
     names = TopicNames(prefix)
     support.remove_topics(settings)
-    admin_topics = _topics_with_prefix(settings.kafka_bootstrap, names.tasks_prefix)
-    delete_topics(settings.kafka_bootstrap, admin_topics)
+    admin_topics = _topics_with_prefix(settings, names.tasks_prefix)
+    delete_topics(settings, admin_topics)
     support.drop_schema(base, schema)
 
 
-def _topics_with_prefix(bootstrap: str, prefix: str) -> list[str]:
+def _topics_with_prefix(bootstrap: Settings, prefix: str) -> list[str]:
     from orchestrator.kafka.admin import admin_client
 
     return [
@@ -145,8 +145,8 @@ def dispatch(task_type: str, **changes: Any) -> DispatchTask:
 def publish(settings: Settings, *dispatches: DispatchTask) -> None:
     queues = {(d.task_type, d.domain) for d in dispatches}
     specs = [task_topic_spec(settings, task_type, domain) for task_type, domain in queues]
-    assert ensure_topics(settings.kafka_bootstrap, specs).ok
-    producer = Producer(producer_config(settings.kafka_bootstrap))
+    assert ensure_topics(settings, specs).ok
+    producer = Producer(producer_config(settings))
     names = TopicNames.from_settings(settings)
     for d in dispatches:
         producer.produce(
@@ -354,7 +354,7 @@ def test_task_with_a_missing_secret_is_failed_not_handed_out(
 async def test_idle_queue_is_unsubscribed_and_its_buffered_tasks_go_back(
     settings: Settings,
 ) -> None:
-    producer = AsyncProducer(settings.kafka_bootstrap)
+    producer = AsyncProducer(settings)
     bridge = TaskBridge(settings, producer, default_wire(), idle_s=1.0, buffer_size=8)
     tasks = [dispatch("idle_q", seq=i) for i in range(3)]
     publish(settings, *tasks)
@@ -379,7 +379,7 @@ def read_group(settings: Settings, task_type: str, expected: int) -> set[str]:
     """What a Kafka SDK worker of the queue's group would receive now."""
     consumer = Consumer(
         consumer_config(
-            settings.kafka_bootstrap,
+            settings,
             worker_group(settings.topic_prefix, task_type, None),
             extra={"enable.auto.commit": False},
         )

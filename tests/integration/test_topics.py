@@ -20,6 +20,7 @@ from orchestrator.kafka.admin import (
     describe_topics,
     ensure_topics,
 )
+from orchestrator.kafka.security import KafkaAccess
 from orchestrator.kafka.topics import TopicNames, TopicSpec, core_topics, task_topic_spec
 from orchestrator.settings import Settings, load_settings
 
@@ -31,13 +32,13 @@ def settings() -> Iterator[Settings]:
     prefix = f"it-{uuid.uuid4().hex[:10]}"
     base = load_settings(overrides={"topic_prefix": prefix})
     try:
-        admin_client(base.kafka_bootstrap, timeout_s=10)
+        admin_client(base, timeout_s=10)
     except KafkaUnavailable as exc:
         pytest.fail(f"{exc}\nThe integration tests need the local stack: run `make stack-up`.")
     yield base
-    admin = admin_client(base.kafka_bootstrap)
+    admin = admin_client(base)
     mine = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix + ".")]
-    delete_topics(base.kafka_bootstrap, mine)
+    delete_topics(base, mine)
 
 
 def specs_of(settings: Settings) -> list[TopicSpec]:
@@ -46,20 +47,18 @@ def specs_of(settings: Settings) -> list[TopicSpec]:
 
 def test_ensure_topics_is_idempotent(settings: Settings) -> None:
     specs = specs_of(settings)
-    first = ensure_topics(settings.kafka_bootstrap, specs)
+    first = ensure_topics(settings, specs)
     assert first.ok, first.errors
     assert sorted(first.created) == sorted(s.name for s in specs)
-    second = ensure_topics(settings.kafka_bootstrap, specs)
+    second = ensure_topics(settings, specs)
     assert second.ok and not second.created and not second.warnings, second
     assert sorted(second.existing) == sorted(s.name for s in specs)
 
 
 def test_described_topics_match_the_registry(settings: Settings) -> None:
     specs = specs_of(settings)
-    assert ensure_topics(settings.kafka_bootstrap, specs).ok
-    described = {
-        d.name: d for d in describe_topics(settings.kafka_bootstrap, [s.name for s in specs])
-    }
+    assert ensure_topics(settings, specs).ok
+    described = {d.name: d for d in describe_topics(settings, [s.name for s in specs])}
     for spec in specs:
         actual = described[spec.name]
         assert actual.partitions == spec.partitions, spec.name
@@ -73,14 +72,14 @@ def test_described_topics_match_the_registry(settings: Settings) -> None:
 
 
 def test_partition_mismatch_on_copartitioned_topics_is_an_error(settings: Settings) -> None:
-    assert ensure_topics(settings.kafka_bootstrap, core_topics(settings)).ok
+    assert ensure_topics(settings, core_topics(settings)).ok
     doubled = load_settings(
         overrides={
             "topic_prefix": settings.topic_prefix,
             "partitions": str(settings.partitions * 2),
         }
     )
-    report = ensure_topics(settings.kafka_bootstrap, core_topics(doubled))
+    report = ensure_topics(settings, core_topics(doubled))
     assert not report.ok
     assert {e.split(":")[0] for e in report.errors} == {
         f"{settings.topic_prefix}.commands",
@@ -118,10 +117,11 @@ def test_describe_only_reports_missing_topics_and_fails(
     )
     assert result.exit_code == 1
     assert f"missing  {settings.topic_prefix}.commands" in result.output
-    assert describe_topics(settings.kafka_bootstrap, []) == []
+    assert describe_topics(settings, []) == []
 
 
 def test_unreachable_broker_fails_fast_with_advice() -> None:
     # Port 1: nothing listens there (the stack's Kafka uses 39092).
-    with pytest.raises(KafkaUnavailable, match=r"127\.0\.0\.1:1 within 2 s: is the stack up\?"):
-        ensure_topics("127.0.0.1:1", [], timeout_s=2)
+    pattern = r"127\.0\.0\.1:1 \(PLAINTEXT\) within 2 s: is the stack up"
+    with pytest.raises(KafkaUnavailable, match=pattern):
+        ensure_topics(KafkaAccess("127.0.0.1:1"), [], timeout_s=2)

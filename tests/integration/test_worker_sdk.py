@@ -42,14 +42,14 @@ def kafka_settings(**overrides: Any) -> Iterator[Settings]:
         overrides={"topic_prefix": prefix, "worker_id": WORKER_ID, **overrides}
     )
     try:
-        admin_client(settings.kafka_bootstrap, timeout_s=10)
+        admin_client(settings, timeout_s=10)
     except KafkaUnavailable as exc:
         pytest.fail(f"{exc}\nThe integration tests need the local stack: run `make stack-up`.")
-    assert ensure_topics(settings.kafka_bootstrap, core_topics(settings)).ok
+    assert ensure_topics(settings, core_topics(settings)).ok
     yield settings
-    admin = admin_client(settings.kafka_bootstrap)
+    admin = admin_client(settings)
     mine = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix + ".")]
-    delete_topics(settings.kafka_bootstrap, mine)
+    delete_topics(settings, mine)
 
 
 @pytest.fixture
@@ -178,7 +178,7 @@ def test_duplicate_dispatch_of_a_running_task_is_executed_once(
         return {}
 
     dispatch = make_dispatch("slow_once", {})
-    producer = Producer(producer_config(settings.kafka_bootstrap))
+    producer = Producer(producer_config(settings))
     produce_dispatch(settings, dispatch, producer=producer)
     produce_dispatch(settings, dispatch, producer=producer)
     producer.flush(10)
@@ -355,8 +355,8 @@ def test_undecodable_record_is_dead_lettered_and_the_worker_goes_on(
         return {"ok": True}
 
     names = TopicNames.from_settings(settings)
-    ensure_topics(settings.kafka_bootstrap, [*core_topics(settings)])
-    producer = Producer(producer_config(settings.kafka_bootstrap))
+    ensure_topics(settings, [*core_topics(settings)])
+    producer = Producer(producer_config(settings))
     with WorkerGroup([robust], settings, grace_seconds=5):
         producer.produce(names.task("robust"), key=b"junk", value=b"not avro at all")
         producer.flush(10)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from orchestrator.kafka.clients import consumer_config, murmur2, murmur2_partition, producer_config
+from orchestrator.kafka.security import KafkaAccess
 
 
 def _signed(value: int) -> int:
@@ -32,7 +33,7 @@ def test_partition_is_the_positive_hash_modulo_the_count() -> None:
 
 
 def test_producer_config_is_idempotent_and_java_partitioned() -> None:
-    config = producer_config("k:9092", client_id="w1")
+    config = producer_config(KafkaAccess("k:9092"), client_id="w1")
     assert config["partitioner"] == "murmur2_random"
     assert config["enable.idempotence"] is True
     assert config["acks"] == "all"
@@ -41,11 +42,11 @@ def test_producer_config_is_idempotent_and_java_partitioned() -> None:
 
 def test_producer_config_refuses_another_partitioner() -> None:
     with pytest.raises(ValueError, match="murmur2_random"):
-        producer_config("k:9092", extra={"partitioner": "consistent_random"})
+        producer_config(KafkaAccess("k:9092"), extra={"partitioner": "consistent_random"})
 
 
 def test_consumer_config_leaves_offset_storing_to_the_application() -> None:
-    config = consumer_config("k:9092", "g")
+    config = consumer_config(KafkaAccess("k:9092"), "g")
     assert config["enable.auto.offset.store"] is False
     assert config["auto.offset.reset"] == "earliest"
     assert config["partition.assignment.strategy"] == "cooperative-sticky"

@@ -28,7 +28,7 @@ def system_workers(settings: Any) -> list[WorkerSpec]:
         HostPolicy(settings.http_allow_hosts, settings.http_deny_hosts),
         AddressPolicy(parse_networks(settings.http_allow_networks)),
     )
-    publisher = Publisher(settings.kafka_bootstrap, client_id=f"{settings.worker_id}:system")
+    publisher = Publisher(settings, client_id=f"{settings.worker_id}:system")
     event = EventExecutor(publisher, TopicNames.from_settings(settings).event_queues)
     kafka = KafkaPublishExecutor(publisher)
 

@@ -10,11 +10,15 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
 
 from orchestrator.kafka.clients import producer_config
+from orchestrator.kafka.security import KafkaAccess, access_of
+
+if TYPE_CHECKING:
+    from orchestrator.kafka.clients import Kafka
 
 MAX_CLUSTERS = 10
 DEFAULT_TIMEOUT_MS = 10_000
@@ -33,8 +37,14 @@ class PublishError(Exception):
 
 
 class Publisher:
-    def __init__(self, bootstrap: str, client_id: str = "system-worker") -> None:
-        self._own = bootstrap
+    """Producers of the EVENT and KAFKA_PUBLISH executors: the project's cluster (with its
+    security), or a task's own ``bootStrapServers``. Conductor's task input carries no
+    credentials, so another cluster is reached in plaintext; the same servers as the project's
+    get the project's security."""
+
+    def __init__(self, kafka: Kafka, client_id: str = "system-worker") -> None:
+        self._kafka = access_of(kafka)
+        self._own = self._kafka.bootstrap
         self._client_id = client_id
         self._producers: OrderedDict[str, Producer] = OrderedDict()
         self._known_topics: set[tuple[str, str]] = set()
@@ -45,9 +55,10 @@ class Publisher:
         with self._lock:
             producer = self._producers.get(servers)
             if producer is None:
+                target = self._kafka if servers == self._own else KafkaAccess(servers)
                 producer = Producer(
                     producer_config(
-                        servers,
+                        target,
                         client_id=self._client_id,
                         extra={"message.timeout.ms": DEFAULT_TIMEOUT_MS},
                     )
