@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml
 	scripts/install_browser.sh
 	touch $@
 
+# KAFKA_SECURITY=sasl_ssl: the broker with only SASL_SSL and mutual-TLS listeners (docs/stack.md).
 stack-up:
-	$(PYTHON) scripts/stack.py up
+	$(PYTHON) scripts/stack.py up $(if $(KAFKA_SECURITY),--kafka-security $(KAFKA_SECURITY))
 
 stack-down:
 	$(PYTHON) scripts/stack.py down

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from stacklib import kafka, postgres
+from stacklib import kafka, kafka_secure, postgres
 from stacklib.common import (
     Settings,
     StackError,
@@ -61,9 +61,12 @@ def load_state(s: Settings) -> dict[str, object]:
         return {}
 
 
+RECORDED = ("kafka_port", "controller_port", "pg_port", "kafka_ssl_port", "kafka_security")
+
+
 def effective(s: Settings, state: dict[str, object]) -> Settings:
-    """Settings with the ports a running stack actually uses (recorded at its start)."""
-    recorded = {k: state[k] for k in ("kafka_port", "controller_port", "pg_port") if k in state}
+    """Settings with the ports (and Kafka security) a running stack actually uses."""
+    recorded = {k: state[k] for k in RECORDED if k in state}
     return replace(s, **recorded)  # type: ignore[arg-type]
 
 
@@ -93,31 +96,46 @@ def locked(s: Settings) -> Iterator[None]:
 # --- up ----------------------------------------------------------------------------------------
 
 
-def cmd_up(s: Settings) -> int:
+def cmd_up(s: Settings, kafka_only: bool = False) -> int:
     with locked(s):
         state = load_state(s)
         run = effective(s, state)
         k_pid, p_pid = kafka_pid(run), pg_pid(run, state)
+        if k_pid and run.kafka_security != s.kafka_security:
+            raise StackError(
+                f"Kafka runs {run.kafka_security}, {s.kafka_security} was asked: "
+                "`make stack-down` first"
+            )
+        if kafka_only:
+            p_pid = -1  # never started nor waited for
         if k_pid and p_pid:
-            log(f"already running (kafka pid {k_pid}, postgres pid {p_pid}); nothing changed")
-            write_env(s, run)
-            summary(run, state)
+            log(f"already running (kafka pid {k_pid}); nothing changed")
+            write_env(s, run, with_postgres=not kafka_only)
+            summary(run, state, with_postgres=not kafka_only)
             return 0
         if k_pid:
             log(f"kafka already running (pid {k_pid})")
         else:
             clear_leftovers(s, ("java",), (str(s.state_dir),))
-            run = replace(run, kafka_port=s.kafka_port, controller_port=s.controller_port)
-        if p_pid:
+            run = replace(
+                run,
+                kafka_port=s.kafka_port,
+                controller_port=s.controller_port,
+                kafka_ssl_port=s.kafka_ssl_port,
+                kafka_security=s.kafka_security,
+            )
+        if kafka_only:
+            pass
+        elif p_pid:
             log(f"postgres already running (pid {p_pid})")
         else:
             if data := pg_data(state):
                 clear_leftovers(s, ("postgres", "postmaster"), (data,))
             run = replace(run, pg_port=s.pg_port)
         start_missing(run, state, start_kafka=not k_pid, start_pg=not p_pid)
-        write_env(s, run)
+        write_env(s, run, with_postgres=not kafka_only)
         log("up")
-        summary(run, state)
+        summary(run, state, with_postgres=not kafka_only)
     return 0
 
 
@@ -128,6 +146,8 @@ def start_missing(s: Settings, state: dict[str, object], start_kafka: bool, star
             (s.kafka_port, "ORCHESTRATOR_STACK_KAFKA_PORT", "Kafka broker"),
             (s.controller_port, "ORCHESTRATOR_STACK_CONTROLLER_PORT", "Kafka controller"),
         ]
+        if s.kafka_security == "sasl_ssl":
+            wanted.append((s.kafka_ssl_port, "ORCHESTRATOR_STACK_KAFKA_SSL_PORT", "Kafka mTLS"))
     if start_pg:
         wanted.append((s.pg_port, "ORCHESTRATOR_STACK_PG_PORT", "PostgreSQL"))
     ensure_ports_free(wanted)
@@ -143,7 +163,13 @@ def start_missing(s: Settings, state: dict[str, object], start_kafka: bool, star
         state["pg_area"] = str(pg_area)
         postgres.prepare(s, user, pg_area)
         postgres.start(s, user, pg_area)
-    state.update(kafka_port=s.kafka_port, controller_port=s.controller_port, pg_port=s.pg_port)
+    state.update(
+        kafka_port=s.kafka_port,
+        controller_port=s.controller_port,
+        pg_port=s.pg_port,
+        kafka_ssl_port=s.kafka_ssl_port,
+        kafka_security=s.kafka_security,
+    )
     state_file(s).write_text(json.dumps(state, indent=2) + "\n")
     # Both start in parallel above; now wait for each with its own deadline message.
     if start_kafka:
@@ -202,32 +228,45 @@ def clear_leftovers(s: Settings, programs: tuple[str, ...], markers: tuple[str, 
 # --- env and summary ---------------------------------------------------------------------------
 
 
-def env_text(s: Settings) -> str:
-    return (
+def env_text(s: Settings, with_postgres: bool = True) -> str:
+    text = (
         "# Written by scripts/stack.py up: where the local dev stack runs. Use: . .stack/env\n"
         f"export ORCHESTRATOR_KAFKA_BOOTSTRAP=127.0.0.1:{s.kafka_port}\n"
-        f"export ORCHESTRATOR_DATABASE_URL=postgresql://{postgres.DB_USER}@127.0.0.1:"
-        f"{s.pg_port}/{postgres.DB_NAME}\n"
-        f"export ORCHESTRATOR_API_URL=http://127.0.0.1:{s.api_port}\n"
     )
+    if s.kafka_security == "sasl_ssl":
+        text += kafka_secure.env_lines(s)
+    if with_postgres:
+        text += (
+            f"export ORCHESTRATOR_DATABASE_URL=postgresql://{postgres.DB_USER}@127.0.0.1:"
+            f"{s.pg_port}/{postgres.DB_NAME}\n"
+        )
+    return text + f"export ORCHESTRATOR_API_URL=http://127.0.0.1:{s.api_port}\n"
 
 
-def write_env(s: Settings, run: Settings) -> None:
+def write_env(s: Settings, run: Settings, with_postgres: bool = True) -> None:
     # The API is not part of the stack, so its port always comes from the current environment.
-    text = env_text(replace(run, api_port=s.api_port))
+    text = env_text(replace(run, api_port=s.api_port), with_postgres)
     if not s.env_file.exists() or s.env_file.read_text() != text:
         s.env_file.write_text(text)
+        s.env_file.chmod(0o600)  # a secured broker's password is in it
 
 
-def summary(s: Settings, state: dict[str, object]) -> None:
+def summary(s: Settings, state: dict[str, object], with_postgres: bool = True) -> None:
     print(
         f"  kafka     127.0.0.1:{s.kafka_port} (controller 127.0.0.1:{s.controller_port})"
         f"  pid {read_pid(kafka.pid_file(s))}  data {kafka.home(s) / 'data'}"
     )
-    print(
-        f"  postgres  127.0.0.1:{s.pg_port} db {postgres.DB_NAME} user {postgres.DB_USER}"
-        f"  pid {read_pid(postgres.pid_file(s))}  data {pg_data(state)}"
-    )
+    if s.kafka_security == "sasl_ssl":
+        print(
+            f"  security  SASL_SSL ({kafka_secure.MECHANISM}, user {kafka_secure.USER}) on "
+            f"{s.kafka_port}, mutual TLS on {s.kafka_ssl_port}, no plaintext listener; "
+            f"CA {kafka_secure.pki(s).ca}"
+        )
+    if with_postgres:
+        print(
+            f"  postgres  127.0.0.1:{s.pg_port} db {postgres.DB_NAME} user {postgres.DB_USER}"
+            f"  pid {read_pid(postgres.pid_file(s))}  data {pg_data(state)}"
+        )
     print(f"  logs      {s.logs_dir}/ (kafka.log, kafka.out, postgres.log)")
     print(f"  env       {s.env_file}  (source it: . {s.env_file})")
     print(f"  jars      {kafka.libs_dir(s)}")
@@ -291,11 +330,24 @@ def main(argv: list[str]) -> int:
         prog="stack.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("command", choices=["up", "down", "status", "reset"])
+    parser.add_argument(
+        "--kafka-security",
+        choices=["plaintext", "sasl_ssl"],
+        help="up: the broker's listeners (default: ORCHESTRATOR_STACK_KAFKA_SECURITY or "
+        "plaintext); sasl_ssl has no plaintext listener (see docs/stack.md)",
+    )
+    parser.add_argument("--kafka-only", action="store_true", help="up: Kafka without PostgreSQL")
     args = parser.parse_args(argv)
     commands = {"up": cmd_up, "down": cmd_down, "status": cmd_status, "reset": cmd_reset}
     started = time.monotonic()
     try:
-        code = commands[args.command](load_settings())
+        settings = load_settings()
+        if args.kafka_security:
+            settings = replace(settings, kafka_security=args.kafka_security)
+        if args.command == "up":
+            code = cmd_up(settings, kafka_only=args.kafka_only)
+        else:
+            code = commands[args.command](settings)
     except StackError as error:
         print(f"stack: error: {error}", file=sys.stderr, flush=True)
         return 1

@@ -30,6 +30,8 @@ class Settings:
     controller_port: int
     pg_port: int
     api_port: int
+    kafka_ssl_port: int = 39094  # the mutual-TLS listener of a secured broker
+    kafka_security: str = "plaintext"  # or "sasl_ssl": see stacklib/kafka_secure.py
 
     @property
     def logs_dir(self) -> Path:
@@ -50,7 +52,9 @@ PORT_VARS = {
     "controller_port": ("ORCHESTRATOR_STACK_CONTROLLER_PORT", 39093),
     "pg_port": ("ORCHESTRATOR_STACK_PG_PORT", 55432),
     "api_port": ("ORCHESTRATOR_STACK_API_PORT", 8080),
+    "kafka_ssl_port": ("ORCHESTRATOR_STACK_KAFKA_SSL_PORT", 39094),
 }
+KAFKA_SECURITY = ("plaintext", "sasl_ssl")
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -61,10 +65,18 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         if not raw.isdigit() or not 0 < int(raw) < 65536:
             raise StackError(f"{var}={raw!r} is not a TCP port number (1-65535)")
         ports[field] = int(raw)
+    security = (env.get("ORCHESTRATOR_STACK_KAFKA_SECURITY", "").strip() or "plaintext").lower()
+    if security not in KAFKA_SECURITY:
+        raise StackError(
+            f"ORCHESTRATOR_STACK_KAFKA_SECURITY={security!r}: expected one of "
+            + ", ".join(KAFKA_SECURITY)
+        )
     state = Path(env.get("ORCHESTRATOR_STACK_STATE_DIR") or PROJECT_ROOT / ".stack")
     xdg = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     cache = Path(env.get("ORCHESTRATOR_STACK_CACHE_DIR") or Path(xdg) / "kafka-orchestrator")
-    return Settings(state_dir=state.resolve(), cache_dir=cache.resolve(), **ports)
+    return Settings(
+        state_dir=state.resolve(), cache_dir=cache.resolve(), kafka_security=security, **ports
+    )
 
 
 def require_tool(name: str, hint: str) -> str:

@@ -11,6 +11,7 @@ import subprocess
 import uuid
 from pathlib import Path
 
+from . import kafka_secure
 from .common import PROJECT_ROOT, Settings, StackError, require_tool, tail
 
 POM = PROJECT_ROOT / "scripts" / "kafka" / "pom.xml"
@@ -112,6 +113,8 @@ def cluster_id(settings: Settings) -> str:
 
 def server_properties(settings: Settings) -> str:
     data = home(settings) / "data"
+    if settings.kafka_security == "sasl_ssl":
+        return kafka_secure.server_properties(settings, data)
     port, ctl = settings.kafka_port, settings.controller_port
     return f"""# Written by scripts/stack.py on every start; edit the script, not this file.
 process.roles=broker,controller
@@ -173,10 +176,12 @@ def prepare(settings: Settings, libs: Path) -> None:
     """Write the configs and format the storage once (KRaft needs meta.properties)."""
     base = home(settings)
     (base / "data").mkdir(parents=True, exist_ok=True)
+    kafka_secure.check_formatted_for(settings, base / "data")
     (base / "server.properties").write_text(server_properties(settings))
     (base / "log4j.properties").write_text(log4j_properties(settings))
     if (base / "data" / "meta.properties").exists():
         return
+    secured = settings.kafka_security == "sasl_ssl"
     fmt_log = settings.logs_dir / "kafka-format.log"
     cmd = [
         *_java_cmd(settings, libs, "256m"),
@@ -187,6 +192,7 @@ def prepare(settings: Settings, libs: Path) -> None:
         "-c",
         str(base / "server.properties"),
         "--ignore-formatted",
+        *(kafka_secure.format_args(settings) if secured else []),
     ]
     with fmt_log.open("w") as out:
         try:
@@ -197,6 +203,7 @@ def prepare(settings: Settings, libs: Path) -> None:
             code = -1
     if code != 0:
         raise StackError(f"formatting Kafka storage failed: {tail(fmt_log, 2)} (log: {fmt_log})")
+    (base / "data" / "security.mode").write_text(settings.kafka_security + "\n")
 
 
 def start(settings: Settings, libs: Path) -> tuple[int, int]:
