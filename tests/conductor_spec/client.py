@@ -27,12 +27,21 @@ class Answer:
         return 200 <= self.code < 300
 
 
+# API keys of the servers that need one (ours; the reference Conductor OSS has no
+# authentication), by base URL: `our_server` puts its admin key here.
+KEYS: dict[str, str] = {}
+
+
 class ConductorClient:
     """Conductor's REST API at `base_url` (e.g. http://127.0.0.1:8127, without /api)."""
 
     def __init__(self, base_url: str, timeout_s: float = 30.0) -> None:
         self.base_url = base_url.rstrip("/")
-        self.http = httpx.Client(base_url=f"{self.base_url}/api", timeout=timeout_s)
+        key = KEYS.get(self.base_url)
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        self.http = httpx.Client(
+            base_url=f"{self.base_url}/api", timeout=timeout_s, headers=headers
+        )
 
     def close(self) -> None:
         self.http.close()

@@ -23,6 +23,8 @@ from urllib.parse import quote
 import httpx
 import psycopg
 
+from tests.conductor_spec.client import KEYS
+
 REPO = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 120.0
 
@@ -80,8 +82,10 @@ def our_server(log_dir: Path | None = None) -> Iterator[str]:
     )
     try:
         _wait_healthy(url, proc, log_dir)
+        KEYS[url] = _admin_key(log_dir / "state" / "admin.key")  # what serve printed
         yield url
     finally:
+        KEYS.pop(url, None)
         _stop(proc)
         log.close()
         with psycopg.connect(database, autocommit=True) as conn:
@@ -101,6 +105,15 @@ def _wait_healthy(url: str, proc: subprocess.Popen[bytes], log_dir: Path) -> Non
             pass
         time.sleep(0.5)
     raise ServerError(f"orchestrator serve not healthy within {START_TIMEOUT_S:.0f} s: {log_dir}")
+
+
+def _admin_key(path: Path) -> str:
+    deadline = time.monotonic() + 30  # serve writes it right after the API is healthy
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text().strip():
+            return path.read_text().strip()
+        time.sleep(0.2)
+    raise ServerError(f"orchestrator serve wrote no admin key to {path}")
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:

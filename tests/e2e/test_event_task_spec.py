@@ -24,6 +24,7 @@ from confluent_kafka import Producer
 from orchestrator.codec import wire
 from orchestrator.domain import ids
 from tests import readmodel_support as support
+from tests.auth_support import bearer, new_key
 from tests.e2e.e2e_support import create_plain_topics, read_topic, start_process, start_worker
 from tests.e2e.test_processor_faults import wait_until_ready
 from tests.runtime_support import Runtime, bootstrap
@@ -120,7 +121,8 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
         url = f"http://127.0.0.1:{port}"
         support.wait_until(lambda: _healthy(url), 90, "the API to answer /health")
         wait_until_ready(rt, "processor", 1, 90)
-        with httpx.Client(base_url=f"{url}/api", timeout=15) as client:
+        admin = bearer(new_key(env["ORCHESTRATOR_DATABASE_URL"], "admin", "event-spec"))
+        with httpx.Client(base_url=f"{url}/api", timeout=15, headers=admin) as client:
             yield Api(rt, client, uuid.uuid4().hex[:6])
     finally:
         rt.stop_all()

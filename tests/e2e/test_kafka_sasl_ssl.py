@@ -4,7 +4,8 @@ The module starts its own broker with the project's script (``scripts/stack.py u
 --kafka-security sasl_ssl``: a CA made with openssl, TLS, SCRAM-SHA-512 users), on free ports
 and in a temporary state folder, apart from the shared stack. Every process then gets only the
 settings that script writes (``ORCHESTRATOR_KAFKA_SECURITY_PROTOCOL`` ...): processor, gate,
-projector, API (with its HTTP poll bridge), a Kafka SDK worker and the system executors. The
+projector, API (with its HTTP poll bridge), a Kafka SDK worker, the system executors and the
+event handlers. The
 workflow goes through each of them: a gated task done by the SDK worker, a task polled over
 HTTP, an EVENT task publishing to a Kafka sink. Then every client of every process has
 connected: the broker's own log must show no failed authentication, until the test's own
@@ -177,6 +178,7 @@ def deployment(
         ("api", ["api"]),
         ("worker", ["worker", "tests.e2e.e2e_workers", "--grace", "1"]),
         ("system-worker", ["worker", "--system", "--grace", "1"]),
+        ("event-handlers", ["event-handlers"]),
     ]:
         d.start(name, *args)
     try:

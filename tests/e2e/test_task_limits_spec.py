@@ -27,6 +27,7 @@ import pytest
 from orchestrator.domain.definitions import TaskDef
 from orchestrator.domain.definitions_json import parse_workflow_def
 from tests import readmodel_support as support
+from tests.auth_support import bearer, new_key
 from tests.e2e.e2e_support import register, start_process
 from tests.e2e.test_processor_faults import wait_until_ready
 from tests.runtime_support import CommandSender, Runtime
@@ -67,6 +68,7 @@ class Deployment:
     rt: Runtime
     apis: list[str]
     sender: CommandSender
+    worker_key: str
 
 
 @pytest.fixture
@@ -88,7 +90,8 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
         for url in apis:
             support.wait_until(lambda url=url: _healthy(url), 90, f"{url} to answer /health")
         wait_until_ready(rt, "processor", 1, 90)
-        yield Deployment(rt, apis, CommandSender(rt))
+        key = new_key(env["ORCHESTRATOR_DATABASE_URL"], "worker", "limits-pollers")
+        yield Deployment(rt, apis, CommandSender(rt), key)
     finally:
         rt.stop_all()
         rt.delete_topics()
@@ -102,6 +105,7 @@ class Pollers:
     apis: list[str]
     task_type: str
     expected: int
+    key: str  # a worker key
     received: list[tuple[float, int]] = field(default_factory=list)  # (receipt, startTime)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -122,7 +126,8 @@ class Pollers:
 
     def _poll(self, i: int, deadline: float) -> None:
         base = self.apis[i % len(self.apis)]
-        with httpx.Client(base_url=f"{base}/api", timeout=10) as client:
+        headers = bearer(self.key)
+        with httpx.Client(base_url=f"{base}/api", timeout=10, headers=headers) as client:
             while not self._done() and time.monotonic() < deadline:
                 answer = client.get(
                     f"/tasks/poll/batch/{self.task_type}",
@@ -163,7 +168,7 @@ def test_task_limits_workflow_spec_rate_limit_holds_at_http_pollers(
             "tasks": [{"name": task_type, "taskReferenceName": "only", "type": "SIMPLE"}],
         }
     )
-    pollers = Pollers(deployment.apis, task_type, TASKS)
+    pollers = Pollers(deployment.apis, task_type, TASKS, deployment.worker_key)
     # Pollers first: the pollers of both APIs join the type's consumer group before the backlog.
     warm = threading.Thread(target=pollers.run, args=(120.0,), daemon=True)
     warm.start()
