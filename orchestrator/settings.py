@@ -1,9 +1,11 @@
 """The one settings module: every knob of every process, read from ``ORCHESTRATOR_*`` variables.
 
-A setting is a field of the frozen :class:`Settings` dataclass. Its environment variable is
-``ORCHESTRATOR_`` + the field name in upper case, its help text and parser live in the field's
-metadata, so ``orchestrator --help``, ``orchestrator settings`` and the compose test all read
-the same table. Precedence: CLI override > environment variable > default.
+``Settings`` is a pydantic-settings model: its environment variable is ``ORCHESTRATOR_`` + the
+field name in upper case (``env_prefix``), its ``description`` is the help that
+``orchestrator --help``, ``orchestrator settings`` and the compose test read, its type and
+constraints are the validation (orchestrator/settings_types.py). Precedence: CLI override >
+environment variable > default; an empty variable (common in compose files) means the default.
+Passwords and client secrets are ``SecretStr``: never printed, masked as ``***``.
 
 Nothing is read at import time: :func:`load_settings` reads the environment when called, and the
 per-process ids (PROCESSOR_ID, WORKER_ID) are derived from hostname and pid at that moment, so a
@@ -13,563 +15,343 @@ forked process that loads its own settings gets its own id.
 from __future__ import annotations
 
 import os
-import re
 import socket
-from collections.abc import Callable, Mapping
-from dataclasses import MISSING, Field, dataclass, field, fields
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from typing import Annotated, Any
 
-from orchestrator.kafka.security import MECHANISMS, PROTOCOLS
+from pydantic import Field, ValidationError, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource
+from pydantic_settings import SettingsConfigDict as Config
+
+from orchestrator.settings_types import (
+    LOG_LEVELS,
+    Bootstrap,
+    ExistingFile,
+    Folder,
+    HostList,
+    HttpUrl,
+    InstanceId,
+    KafkaMechanism,
+    KafkaProtocol,
+    Level,
+    Names,
+    Networks,
+    PostgresUrl,
+    Retention,
+    Secret,
+    SqlIdentifier,
+    Text,
+    TopicPrefix,
+    mask_url,
+    problem,
+    shown,
+)
 
 ENV_PREFIX = "ORCHESTRATOR_"
 SECRET_ENV_PREFIX = "ORCHESTRATOR_SECRET_"
 STACK_ENV_PREFIX = "ORCHESTRATOR_STACK_"
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # The repository's schemas/ folder; a container sets ORCHESTRATOR_SCHEMAS_DIR explicitly.
 PROJECT_SCHEMAS_DIR = Path(__file__).resolve().parent.parent / "schemas"
+_URLS_MASKED = frozenset({"database_url", "api_url", "schema_registry_url", "payload_store_url"})
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("settings_environ", default=None)
+
+__all__ = ["LOG_LEVELS", "Settings", "SettingsError", "load_settings", "mask_url"]
 
 
 class SettingsError(ValueError):
     """One or more settings are invalid; the message names each variable and its problem."""
 
 
-# --- parsers: raw string -> value, raising ValueError("<problem>") --------------------------
-
-
-def _text(raw: str) -> str:
-    if not raw.strip():
-        raise ValueError("must not be empty")
-    return raw.strip()
-
-
-def _optional_text(raw: str) -> str | None:
-    return raw.strip() or None
-
-
-def _integer(
-    low: int | None = None, high: int | None = None, *, allow: tuple[int, ...] = ()
-) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        try:
-            value = int(raw.strip())
-        except ValueError:
-            raise ValueError("expected an integer") from None
-        if value in allow:
-            return value
-        if (low is not None and value < low) or (high is not None and value > high):
-            bounds = f">= {low}" if high is None else f"between {low} and {high}"
-            extra = f" (or {', '.join(map(str, allow))})" if allow else ""
-            raise ValueError(f"expected an integer {bounds}{extra}")
-        return value
-
-    return parse
-
-
-def _optional_integer(low: int) -> Callable[[str], int | None]:
-    def parse(raw: str) -> int | None:
-        return _integer(low)(raw) if raw.strip() else None
-
-    return parse
-
-
-def _boolean(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ValueError("expected true or false")
-
-
-def _host_list(raw: str) -> tuple[str, ...]:
-    return tuple(part.strip().lower() for part in raw.split(",") if part.strip())
-
-
-def _choice(choices: tuple[str, ...], upper: bool = False) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
-        value = raw.strip().upper() if upper else raw.strip()
-        if value not in choices:
-            raise ValueError(f"expected one of {', '.join(choices)}")
-        return value
-
-    return parse
-
-
-def _optional_choice(choices: tuple[str, ...]) -> Callable[[str], str | None]:
-    def parse(raw: str) -> str | None:
-        return _choice(choices, upper=True)(raw) if raw.strip() else None
-
-    return parse
-
-
-def _existing_file(raw: str) -> Path | None:
-    if not raw.strip():
-        return None
-    path = Path(raw.strip()).expanduser()
-    if not path.is_file():
-        raise ValueError(f"no such file: {path}")
-    return path
-
-
-def _masked(value: Any) -> str | None:
-    return None if value is None else "***"
-
-
-def _name_list(raw: str) -> tuple[str, ...]:
-    names = tuple(part.strip() for part in raw.split(",") if part.strip())
-    if not names:
-        raise ValueError("expected a comma list of names")
-    return names
-
-
-def _networks(raw: str) -> tuple[str, ...]:
-    import ipaddress
-
-    found = []
-    for part in (p.strip() for p in raw.split(",")):
-        if not part:
-            continue
-        try:
-            found.append(str(ipaddress.ip_network(part, strict=False)))
-        except ValueError:
-            raise ValueError(f"{part!r} is not a network (CIDR such as 10.0.0.0/8)") from None
-    return tuple(found)
-
-
-def _bootstrap(raw: str) -> str:
-    servers = [s.strip() for s in raw.split(",") if s.strip()]
-    if not servers:
-        raise ValueError("expected host:port[,host:port...]")
-    for server in servers:
-        host, sep, port = server.rpartition(":")
-        if not sep or not host or not port.isdigit():
-            raise ValueError(f"{server!r} is not host:port")
-    return ",".join(servers)
-
-
-def _url(schemes: tuple[str, ...]) -> Callable[[str], str]:
-    def parse(raw: str) -> str:
-        value = raw.strip()
-        parts = urlsplit(value)
-        if parts.scheme not in schemes or not parts.hostname:
-            raise ValueError(f"expected a {'/'.join(schemes)} URL with a host")
-        return value
-
-    return parse
-
-
-def _optional_url(schemes: tuple[str, ...]) -> Callable[[str], str | None]:
-    def parse(raw: str) -> str | None:
-        return _url(schemes)(raw) if raw.strip() else None
-
-    return parse
-
-
-def _topic_prefix(raw: str) -> str:
-    value = raw.strip()
-    # Kafka topic names allow [a-zA-Z0-9._-]; the prefix is joined to the rest with ".".
-    if not re.fullmatch(r"[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*", value) or len(value) > 100:
-        raise ValueError("expected letters, digits, '_', '-' and inner '.', at most 100 chars")
-    return value
-
-
-def _instance_id(raw: str) -> str | None:
-    value = raw.strip()
-    # Kafka's rule for group.instance.id (JoinGroupRequest.validateGroupInstanceId).
-    if value and (not re.fullmatch(r"[A-Za-z0-9._-]+", value) or len(value) > 249):
-        raise ValueError("expected letters, digits, '.', '_' and '-', at most 249 chars")
-    return value or None
-
-
-def _identifier(raw: str) -> str:
-    value = raw.strip()
-    if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", value):
-        raise ValueError("expected a lower-case SQL identifier (letters, digits, '_')")
-    return value
-
-
-def _log_level(raw: str) -> str:
-    value = raw.strip().upper()
-    if value not in LOG_LEVELS:
-        raise ValueError(f"expected one of {', '.join(LOG_LEVELS)}")
-    return value
-
-
-def _path(raw: str) -> Path:
-    return Path(_text(raw)).expanduser()
-
-
-def _optional_path(raw: str) -> Path | None:
-    return Path(raw.strip()).expanduser() if raw.strip() else None
-
-
 def _process_id(role: str) -> Callable[[], str]:
-    def derive() -> str:
-        return f"{role}-{socket.gethostname()}-{os.getpid()}"
-
-    return derive
+    return lambda: f"{role}-{socket.gethostname()}-{os.getpid()}"
 
 
-def mask_url(url: str | None) -> str | None:
-    """The URL with its password replaced by ``***`` (for logs and ``orchestrator settings``)."""
-    if not url:
-        return url
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = f"{parts.username or ''}:***@{parts.hostname}"
-    if parts.port:
-        netloc += f":{parts.port}"
-    return urlunsplit(parts._replace(netloc=netloc))
+def _int(low: int, high: int | None = None) -> Any:
+    return Field(ge=low) if high is None else Field(ge=low, le=high)
 
 
-def _setting(
-    default: Any = MISSING,
-    help: str = "",
-    parse: Callable[[str], Any] = _text,
-    *,
-    factory: Callable[[], Any] | None = None,
-    mask: Callable[[Any], Any] | None = None,
-) -> Any:
-    meta = {"help": help, "parse": parse, "mask": mask}
-    shown = mask is None  # a secret (or a URL with a password) stays out of repr() and logs
-    if factory is not None:
-        return field(default_factory=factory, metadata=meta, repr=shown)
-    return field(default=default, metadata=meta, repr=shown)
-
-
-@dataclass(frozen=True, slots=True)
-class Settings:
-    kafka_bootstrap: str = _setting(
-        "127.0.0.1:39092", "Kafka bootstrap servers, host:port[,host:port...]", _bootstrap
+class Settings(BaseSettings):
+    model_config = Config(
+        env_prefix=ENV_PREFIX,
+        case_sensitive=False,
+        frozen=True,
+        extra="forbid",
+        enable_decoding=False,  # lists are comma-separated, not JSON
+        hide_input_in_errors=False,
+        validate_default=False,  # the defaults are ours (api_url "" is derived below)
     )
-    kafka_security_protocol: str = _setting(
+
+    kafka_bootstrap: Bootstrap = Field(
+        "127.0.0.1:39092", description="Kafka bootstrap servers, host:port[,host:port...]"
+    )
+    kafka_security_protocol: KafkaProtocol = Field(
         "PLAINTEXT",
-        "How every Kafka client connects: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
-        _choice(PROTOCOLS, upper=True),
+        description="How every Kafka client connects: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL",
     )
-    kafka_ssl_ca_file: Path | None = _setting(  # noqa: RUF009 (returns a dataclasses.field)
+    kafka_ssl_ca_file: ExistingFile | None = Field(
         None,
-        "CA certificate(s), PEM, that signed the brokers' certificates (unset: the system's)",
-        _existing_file,
+        description="CA certificate(s), PEM, that signed the brokers' certificates "
+        "(unset: the system's)",
     )
-    kafka_ssl_cert_file: Path | None = _setting(  # noqa: RUF009 (returns a dataclasses.field)
-        None, "Client certificate, PEM, for mutual TLS", _existing_file
+    kafka_ssl_cert_file: ExistingFile | None = Field(
+        None, description="Client certificate, PEM, for mutual TLS"
     )
-    kafka_ssl_key_file: Path | None = _setting(  # noqa: RUF009 (returns a dataclasses.field)
-        None, "Private key, PEM, of the client certificate", _existing_file
+    kafka_ssl_key_file: ExistingFile | None = Field(
+        None, description="Private key, PEM, of the client certificate"
     )
-    kafka_ssl_key_password: str | None = _setting(
-        None, "Password of the client certificate's private key", _optional_text, mask=_masked
+    kafka_ssl_key_password: Secret | None = Field(
+        None, description="Password of the client certificate's private key"
     )
-    kafka_ssl_check_hostname: bool = _setting(
-        True, "Check that a broker's certificate names the host connected to", _boolean
+    kafka_ssl_check_hostname: bool = Field(
+        True, description="Check that a broker's certificate names the host connected to"
     )
-    kafka_sasl_mechanism: str | None = _setting(
-        None,
-        "SASL mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER",
-        _optional_choice(MECHANISMS),
+    kafka_sasl_mechanism: KafkaMechanism | None = Field(
+        None, description="SASL mechanism: PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER"
     )
-    kafka_sasl_username: str | None = _setting(None, "SASL user (PLAIN, SCRAM)", _optional_text)
-    kafka_sasl_password: str | None = _setting(
-        None, "SASL password (PLAIN, SCRAM)", _optional_text, mask=_masked
+    kafka_sasl_username: Text | None = Field(None, description="SASL user (PLAIN, SCRAM)")
+    kafka_sasl_password: Secret | None = Field(None, description="SASL password (PLAIN, SCRAM)")
+    kafka_sasl_oauth_token_url: HttpUrl | None = Field(
+        None, description="OAUTHBEARER: the OIDC token endpoint (client credentials grant)"
     )
-    kafka_sasl_oauth_token_url: str | None = _setting(
-        None,
-        "OAUTHBEARER: the OIDC token endpoint (client credentials grant)",
-        _optional_url(("http", "https")),
+    kafka_sasl_oauth_client_id: Text | None = Field(
+        None, description="OAUTHBEARER: the OIDC client id"
     )
-    kafka_sasl_oauth_client_id: str | None = _setting(
-        None, "OAUTHBEARER: the OIDC client id", _optional_text
+    kafka_sasl_oauth_client_secret: Secret | None = Field(
+        None, description="OAUTHBEARER: the OIDC client secret"
     )
-    kafka_sasl_oauth_client_secret: str | None = _setting(
-        None, "OAUTHBEARER: the OIDC client secret", _optional_text, mask=_masked
+    kafka_sasl_oauth_scope: Text | None = Field(
+        None, description="OAUTHBEARER: the scope asked for (optional)"
     )
-    kafka_sasl_oauth_scope: str | None = _setting(
-        None, "OAUTHBEARER: the scope asked for (optional)", _optional_text
-    )
-    database_url: str = _setting(
+    database_url: PostgresUrl = Field(
         "postgresql://orchestrator@127.0.0.1:55432/orchestrator",
-        "PostgreSQL URL of the read model (projector, API)",
-        _url(("postgresql", "postgres")),
-        mask=mask_url,
+        description="PostgreSQL URL of the read model (projector, API)",
+        repr=False,
     )
-    api_host: str = _setting("127.0.0.1", "Interface the REST API binds to")
-    api_port: int = _setting(8080, "Port the REST API listens on", _integer(1, 65535))
-    api_url: str = _setting(
+    api_host: Text = Field("127.0.0.1", description="Interface the REST API binds to")
+    api_port: Annotated[int, _int(1, 65535)] = Field(
+        8080, description="Port the REST API listens on"
+    )
+    api_url: HttpUrl = Field(
         "",
-        "Base URL clients use to reach the API (default: http://API_HOST:API_PORT)",
-        _url(("http", "https")),
-        mask=mask_url,
+        description="Base URL clients use to reach the API (default: http://API_HOST:API_PORT)",
+        repr=False,
     )
-    topic_prefix: str = _setting(
-        "orchestrator", "Prefix of every topic name (<prefix>.commands, ...)", _topic_prefix
+    topic_prefix: TopicPrefix = Field(
+        "orchestrator", description="Prefix of every topic name (<prefix>.commands, ...)"
     )
-    partitions: int = _setting(
-        4, "Partitions of the commands/events/task topics (fixed once created)", _integer(1, 10000)
+    partitions: Annotated[int, _int(1, 10000)] = Field(
+        4, description="Partitions of the commands/events/task topics (fixed once created)"
     )
-    replication_factor: int = _setting(
-        1, "Replication factor of the topics this project creates", _integer(1, 32)
+    replication_factor: Annotated[int, _int(1, 32)] = Field(
+        1, description="Replication factor of the topics this project creates"
     )
-    min_insync_replicas: int | None = _setting(
+    min_insync_replicas: Annotated[int, _int(1)] | None = Field(
         None,
-        "min.insync.replicas of the topics (default: replication factor - 1, at least 1)",
-        _optional_integer(1),
+        description="min.insync.replicas of the topics (default: replication factor - 1, "
+        "at least 1)",
     )
-    events_retention_ms: int = _setting(
-        -1,
-        "retention.ms of the events topic; -1 keeps the log forever",
-        _integer(1, allow=(-1,)),
+    events_retention_ms: Retention = Field(
+        -1, description="retention.ms of the events topic; -1 keeps the log forever"
     )
-    state_dir: Path = _setting(  # noqa: RUF009 (returns a dataclasses.field)
-        Path(".stack/state"), "Directory for local, disposable state (processor tables)", _path
+    state_dir: Folder = Field(
+        Path(".stack/state"),
+        description="Directory for local, disposable state (processor tables)",
     )
-    schemas_dir: Path = _setting(  # noqa: RUF009 (returns a dataclasses.field)
-        PROJECT_SCHEMAS_DIR, "Folder of the Avro schemas (.avsc) the codec loads", _path
+    schemas_dir: Folder = Field(
+        PROJECT_SCHEMAS_DIR, description="Folder of the Avro schemas (.avsc) the codec loads"
     )
-    log_level: str = _setting("INFO", f"Log level: {', '.join(LOG_LEVELS)}", _log_level)
-    secrets_file: Path | None = _setting(  # noqa: RUF009 (returns a dataclasses.field)
+    log_level: Level = Field("INFO", description=f"Log level: {', '.join(LOG_LEVELS)}")
+    secrets_file: Folder | None = Field(
         None,
-        "JSON file of {name: value} resolved for ${workflow.secrets.name} at hand-off",
-        _optional_path,
+        description="JSON file of {name: value} resolved for ${workflow.secrets.name} at hand-off",
     )
-    script_timeout_ms: int = _setting(
-        1000, "Time budget of one INLINE/SWITCH javascript evaluation, ms", _integer(1, 600_000)
+    script_timeout_ms: Annotated[int, _int(1, 600_000)] = Field(
+        1000, description="Time budget of one INLINE/SWITCH javascript evaluation, ms"
     )
-    script_memory_mb: int = _setting(
-        64, "Heap budget of the javascript evaluator, MiB", _integer(8, 16_384)
+    script_memory_mb: Annotated[int, _int(8, 16_384)] = Field(
+        64, description="Heap budget of the javascript evaluator, MiB"
     )
-    http_allow_hosts: tuple[str, ...] = _setting(
-        (), "Comma list of hosts HTTP tasks may call (empty: any host not denied)", _host_list
+    http_allow_hosts: HostList = Field(
+        (), description="Comma list of hosts HTTP tasks may call (empty: any host not denied)"
     )
-    http_deny_hosts: tuple[str, ...] = _setting(
-        (), "Comma list of hosts HTTP tasks may never call (wins over the allow list)", _host_list
+    http_deny_hosts: HostList = Field(
+        (), description="Comma list of hosts HTTP tasks may never call (wins over the allow list)"
     )
-    http_allow_networks: tuple[str, ...] = _setting(
+    http_allow_networks: Networks = Field(
         (),
-        "Comma list of networks (CIDR) HTTP tasks may call although they are loopback, "
-        "link-local or private, e.g. 10.0.0.0/8 (default: public addresses only; SSRF)",
-        _networks,
+        description="Comma list of networks (CIDR) HTTP tasks may call although they are "
+        "loopback, link-local or private, e.g. 10.0.0.0/8 (default: public addresses only; SSRF)",
     )
-    active_worker_last_poll_secs: int = _setting(
+    active_worker_last_poll_secs: Annotated[int, _int(1, 3600)] = Field(
         10,
-        "A task domain is active when a worker polled it within this many seconds "
+        description="A task domain is active when a worker polled it within this many seconds "
         "(Conductor's activeWorkerLastPollTimeout)",
-        _integer(1, 3600),
     )
-    flow_gate_all: bool = _setting(
+    flow_gate_all: bool = Field(
         False,
-        "Send every task type through the task gate, so workflow priority orders all backlogs "
-        "(default: only types with a rate or concurrency limit; ADR 0006)",
-        _boolean,
+        description="Send every task type through the task gate, so workflow priority orders all "
+        "backlogs (default: only types with a rate or concurrency limit; ADR 0006)",
     )
-    flow_gate_prefetch: int = _setting(
+    flow_gate_prefetch: Annotated[int, _int(0, 100_000)] = Field(
         16,
-        "Most tasks of a gated type handed to its topic and not yet started; the rest wait in "
-        "the gate in priority order (0: no bound)",
-        _integer(0, 100_000),
+        description="Most tasks of a gated type handed to its topic and not yet started; the rest "
+        "wait in the gate in priority order (0: no bound)",
     )
-    finished_retention_s: int = _setting(
+    finished_retention_s: Annotated[int, _int(0, 30 * 24 * 3600)] = Field(
         300,
-        "Seconds a finished execution stays in a processor's memory and state changelog; then "
-        "it is archived in the state store (its operations still work). ~12 KB each in memory: "
-        "at 100 workflows/s, 300 s holds ~360 MB (ADR 0008)",
-        _integer(0, 30 * 24 * 3600),
+        description="Seconds a finished execution stays in a processor's memory and state "
+        "changelog; then it is archived in the state store (its operations still work). ~12 KB "
+        "each in memory: at 100 workflows/s, 300 s holds ~360 MB (ADR 0008)",
     )
-    max_record_bytes: int = _setting(
+    max_record_bytes: Annotated[int, _int(10_000, 100 * 1024 * 1024)] = Field(
         900_000,
-        "Largest Kafka record the engine writes; keep it under the broker's message.max.bytes "
-        "(1 MB by default). An outcome that would need a larger record fails its workflow with "
-        "the reason; a larger state goes to the state store (ADR 0008)",
-        _integer(10_000, 100 * 1024 * 1024),
+        description="Largest Kafka record the engine writes; keep it under the broker's "
+        "message.max.bytes (1 MB by default). An outcome that would need a larger record fails "
+        "its workflow with the reason; a larger state goes to the state store (ADR 0008)",
     )
-    max_state_bytes: int = _setting(
+    max_state_bytes: Annotated[int, _int(100_000, 1024 * 1024 * 1024)] = Field(
         16 * 1024 * 1024,
-        "Largest execution state (pickled) a processor keeps; a workflow whose state outgrows it "
-        "is failed with the reason (a runaway loop must not exhaust the processor's memory)",
-        _integer(100_000, 1024 * 1024 * 1024),
+        description="Largest execution state (pickled) a processor keeps; a workflow whose state "
+        "outgrows it is failed with the reason (a runaway loop must not exhaust the processor's "
+        "memory)",
     )
-    max_decision_events: int = _setting(
+    max_decision_events: Annotated[int, _int(100, 10_000_000)] = Field(
         20_000,
-        "Most events one command may cause in one decision; a loop of system tasks that never "
-        "waits fails its workflow past it instead of holding the processor",
-        _integer(100, 10_000_000),
+        description="Most events one command may cause in one decision; a loop of system tasks "
+        "that never waits fails its workflow past it instead of holding the processor",
     )
-    state_store_schema: str = _setting(
+    state_store_schema: Text = Field(
         "orchestrator_engine",
-        "Postgres schema of the processors' state store (archived and large execution states), "
-        "apart from the read model's",
-        _text,
+        description="Postgres schema of the processors' state store (archived and large "
+        "execution states), apart from the read model's",
     )
-    schema_registry_url: str | None = _setting(
+    schema_registry_url: HttpUrl | None = Field(
         None,
-        "Confluent schema registry URL (unset: Avro single-object encoding)",
-        _optional_url(("http", "https")),
-        mask=mask_url,
+        description="Confluent schema registry URL (unset: Avro single-object encoding)",
+        repr=False,
     )
-    serve_standby: bool = _setting(
+    auth: bool = Field(
         True,
-        "`orchestrator serve` keeps a started spare of the processor, gate and projector, "
-        "activated the moment the active one dies (no start-up in a restart)",
-        _boolean,
+        description="Authentication of the REST API and UI: on, or off for this process only "
+        "(anyone who reaches the API is then an admin; logged loudly at start)",
     )
-    payload_store_url: str | None = _setting(
-        None,
-        "PostgreSQL URL of the external payload store, where payloads above their threshold "
-        "live (default: DATABASE_URL)",
-        _optional_url(("postgresql", "postgres")),
-        mask=mask_url,
-    )
-    payload_store_schema: str = _setting(
-        "orchestrator_payloads",
-        "Postgres schema of the payload store's table (created if missing; not part of the "
-        "read model)",
-        _identifier,
-    )
-    workflow_input_payload_threshold_kb: int = _setting(
-        64, "Soft threshold, KiB: a larger workflow input is stored externally", _integer(1)
-    )
-    max_workflow_input_payload_kb: int = _setting(
-        4096, "Hard maximum, KiB: a start with a larger workflow input gets 413", _integer(1)
-    )
-    workflow_output_payload_threshold_kb: int = _setting(
-        64, "Soft threshold, KiB: a larger workflow output is stored externally", _integer(1)
-    )
-    max_workflow_output_payload_kb: int = _setting(
-        4096, "Hard maximum, KiB, of a workflow output", _integer(1)
-    )
-    task_input_payload_threshold_kb: int = _setting(
-        64, "Soft threshold, KiB: a larger task input is stored externally", _integer(1)
-    )
-    max_task_input_payload_kb: int = _setting(
-        4096, "Hard maximum, KiB, of a task input", _integer(1)
-    )
-    task_output_payload_threshold_kb: int = _setting(
-        64, "Soft threshold, KiB: a larger task output is stored externally", _integer(1)
-    )
-    max_task_output_payload_kb: int = _setting(
-        4096,
-        "Hard maximum, KiB: a larger task output fails its task (FAILED_WITH_TERMINAL_ERROR)",
-        _integer(1),
-    )
-    auth: bool = _setting(
-        True,
-        "Authentication of the REST API and UI: on, or off for this process only (anyone who "
-        "reaches the API is then an admin; logged loudly at start)",
-        _boolean,
-    )
-    auth_token_ttl_s: int = _setting(
+    auth_token_ttl_s: Annotated[int, _int(60, 30 * 24 * 3600)] = Field(
         3600,
-        "Lifetime of a token from POST /api/token (Conductor SDKs renew theirs every 45 min)",
-        _integer(60, 30 * 24 * 3600),
+        description="Lifetime of a token from POST /api/token (Conductor SDKs renew theirs "
+        "every 45 min)",
     )
-    auth_cache_s: int = _setting(
+    auth_cache_s: Annotated[int, _int(0, 3600)] = Field(
         5,
-        "Seconds an API process trusts a verified credential before checking it again (a "
-        "revoked key stops working within this time)",
-        _integer(0, 3600),
+        description="Seconds an API process trusts a verified credential before checking it "
+        "again (a revoked key stops working within this time)",
     )
-    auth_oidc_issuer: str | None = _setting(
+    auth_oidc_issuer: HttpUrl | None = Field(
         None,
-        "OIDC issuer (the JWT 'iss') whose bearer tokens the API accepts (unset: no OIDC)",
-        _optional_url(("http", "https")),
+        description="OIDC issuer (the JWT 'iss') whose bearer tokens the API accepts "
+        "(unset: no OIDC)",
     )
-    auth_oidc_audience: str | None = _setting(
-        None, "Audience ('aud') an OIDC token must carry", _optional_text
+    auth_oidc_audience: Text | None = Field(
+        None, description="Audience ('aud') an OIDC token must carry"
     )
-    auth_oidc_jwks_url: str | None = _setting(
-        None, "URL of the issuer's JWKS (its signing keys)", _optional_url(("http", "https"))
+    auth_oidc_jwks_url: HttpUrl | None = Field(
+        None, description="URL of the issuer's JWKS (its signing keys)"
     )
-    auth_oidc_principal_claim: str = _setting(
-        "sub", "Claim of an OIDC token that names the principal recorded as actor"
+    auth_oidc_principal_claim: Text = Field(
+        "sub", description="Claim of an OIDC token that names the principal recorded as actor"
     )
-    auth_oidc_roles_claim: str = _setting(
+    auth_oidc_roles_claim: Text = Field(
         "roles",
-        "Claim holding the principal's roles (admin, operator, viewer, worker); a dotted path "
-        "reaches nested claims (realm_access.roles)",
+        description="Claim holding the principal's roles (admin, operator, viewer, worker); a "
+        "dotted path reaches nested claims (realm_access.roles)",
     )
-    auth_oidc_algorithms: tuple[str, ...] = _setting(
-        ("RS256", "ES256"), "Comma list of JWT signature algorithms accepted", _name_list
+    auth_oidc_algorithms: Names = Field(
+        ("RS256", "ES256"), description="Comma list of JWT signature algorithms accepted"
     )
-    processor_id: str = _setting(
-        help="Id of this processor process (default: processor-<hostname>-<pid>)",
-        factory=_process_id("processor"),
+    serve_standby: bool = Field(
+        True,
+        description="`orchestrator serve` keeps a started spare of the processor, gate and "
+        "projector, activated the moment the active one dies (no start-up in a restart)",
     )
-    worker_id: str = _setting(
-        help="Id of this worker process (default: worker-<hostname>-<pid>)",
-        factory=_process_id("worker"),
-    )
-    instance_id: str | None = _setting(
+    payload_store_url: PostgresUrl | None = Field(
         None,
-        "Static consumer-group member id (Kafka group.instance.id) of a processor, gate or "
-        "projector: its restart takes its partitions back at once, without a rebalance. Stable "
-        "per slot, never shared by two live processes (`serve` sets one per component); "
+        description="PostgreSQL URL of the external payload store, where payloads above their "
+        "threshold live (default: DATABASE_URL)",
+        repr=False,
+    )
+    payload_store_schema: SqlIdentifier = Field(
+        "orchestrator_payloads",
+        description="Postgres schema of the payload store's table (created if missing; not part "
+        "of the read model)",
+    )
+    workflow_input_payload_threshold_kb: Annotated[int, _int(1)] = Field(
+        64, description="Soft threshold, KiB: a larger workflow input is stored externally"
+    )
+    max_workflow_input_payload_kb: Annotated[int, _int(1)] = Field(
+        4096, description="Hard maximum, KiB: a start with a larger workflow input gets 413"
+    )
+    workflow_output_payload_threshold_kb: Annotated[int, _int(1)] = Field(
+        64, description="Soft threshold, KiB: a larger workflow output is stored externally"
+    )
+    max_workflow_output_payload_kb: Annotated[int, _int(1)] = Field(
+        4096, description="Hard maximum, KiB, of a workflow output"
+    )
+    task_input_payload_threshold_kb: Annotated[int, _int(1)] = Field(
+        64, description="Soft threshold, KiB: a larger task input is stored externally"
+    )
+    max_task_input_payload_kb: Annotated[int, _int(1)] = Field(
+        4096, description="Hard maximum, KiB, of a task input"
+    )
+    task_output_payload_threshold_kb: Annotated[int, _int(1)] = Field(
+        64, description="Soft threshold, KiB: a larger task output is stored externally"
+    )
+    max_task_output_payload_kb: Annotated[int, _int(1)] = Field(
+        4096,
+        description="Hard maximum, KiB: a larger task output fails its task "
+        "(FAILED_WITH_TERMINAL_ERROR)",
+    )
+    processor_id: Text = Field(
+        default_factory=_process_id("processor"),
+        description="Id of this processor process (default: processor-<hostname>-<pid>)",
+    )
+    worker_id: Text = Field(
+        default_factory=_process_id("worker"),
+        description="Id of this worker process (default: worker-<hostname>-<pid>)",
+    )
+    instance_id: InstanceId | None = Field(
+        None,
+        description="Static consumer-group member id (Kafka group.instance.id) of a processor, "
+        "gate or projector: its restart takes its partitions back at once, without a rebalance. "
+        "Stable per slot, never shared by two live processes (`serve` sets one per component); "
         "empty: dynamic membership",
-        _instance_id,
     )
 
-    def __post_init__(self) -> None:
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Overrides, then the environment (``load_settings(environ=...)`` or os.environ)."""
+        return init_settings, _Environment(settings_cls, _ENVIRON.get())
+
+    @model_validator(mode="after")
+    def _derive_and_check(self) -> Settings:
         if not self.api_url:
             # A wildcard bind address is not something a client can connect to.
             host = "127.0.0.1" if self.api_host in ("0.0.0.0", "::", "") else self.api_host
             host = f"[{host}]" if ":" in host else host
-            object.__setattr__(self, "api_url", f"http://{host}:{self.api_port}")
-        for kind in ("workflow_input", "workflow_output", "task_input", "task_output"):
-            soft = getattr(self, f"{kind}_payload_threshold_kb")
-            hard = getattr(self, f"max_{kind}_payload_kb")
-            if soft > hard:
-                raise SettingsError(
-                    f"{env_name(f'{kind}_payload_threshold_kb')} ({soft}) is more than "
-                    f"{env_name(f'max_{kind}_payload_kb')} ({hard})"
-                )
-        if self.min_insync_replicas is not None and (
-            self.min_insync_replicas > self.replication_factor
-        ):
-            raise SettingsError(
-                f"{env_name('min_insync_replicas')}: {self.min_insync_replicas} is more than "
-                f"{env_name('replication_factor')} ({self.replication_factor})"
-            )
+            self.__dict__["api_url"] = f"http://{host}:{self.api_port}"  # frozen: set once here
+        from orchestrator.settings_checks import check
 
-        self._check_kafka_security()
-        oidc = {
-            "auth_oidc_issuer": self.auth_oidc_issuer,
-            "auth_oidc_audience": self.auth_oidc_audience,
-            "auth_oidc_jwks_url": self.auth_oidc_jwks_url,
-        }
-        if any(oidc.values()) and not all(oidc.values()):
-            missing = ", ".join(env_name(k) for k, v in oidc.items() if not v)
-            raise SettingsError(f"{missing}: needed too when OIDC is configured")
-
-    def _check_kafka_security(self) -> None:
-        protocol, mechanism = self.kafka_security_protocol, self.kafka_sasl_mechanism
-        sasl = protocol.startswith("SASL_")
-        if sasl and mechanism is None:
-            raise SettingsError(
-                f"{env_name('kafka_sasl_mechanism')}: needed with {protocol} "
-                f"(one of {', '.join(MECHANISMS)})"
-            )
-        if mechanism is not None and not sasl:
-            raise SettingsError(
-                f"{env_name('kafka_sasl_mechanism')} is set but "
-                f"{env_name('kafka_security_protocol')} is {protocol}: use SASL_SSL"
-            )
-        needed = {
-            "OAUTHBEARER": (
-                "kafka_sasl_oauth_token_url",
-                "kafka_sasl_oauth_client_id",
-                "kafka_sasl_oauth_client_secret",
-            ),
-        }.get(mechanism or "", ("kafka_sasl_username", "kafka_sasl_password") if sasl else ())
-        missing = [env_name(n) for n in needed if not getattr(self, n)]
-        if missing:
-            raise SettingsError(f"{', '.join(missing)}: needed with {mechanism}")
-        if bool(self.kafka_ssl_cert_file) != bool(self.kafka_ssl_key_file):
-            raise SettingsError(
-                f"{env_name('kafka_ssl_cert_file')} and {env_name('kafka_ssl_key_file')}: "
-                "set both (a client certificate and its key) or neither"
-            )
+        check(self)
+        return self
 
     @property
     def effective_min_insync_replicas(self) -> int:
@@ -579,38 +361,47 @@ class Settings:
 
     @classmethod
     def field_names(cls) -> tuple[str, ...]:
-        return tuple(f.name for f in fields(cls))
+        return tuple(cls.model_fields)
 
     @classmethod
     def env_var_names(cls) -> tuple[str, ...]:
-        return tuple(env_name(f.name) for f in fields(cls))
+        return tuple(env_name(name) for name in cls.model_fields)
 
     @classmethod
     def help_for(cls, name: str) -> str:
-        return str(_field(name).metadata["help"])
+        return str(cls.model_fields[name].description)
 
     def describe(self) -> list[tuple[str, str, str]]:
         """(variable, masked value, help) for every setting, in declaration order."""
-        rows = []
-        for f in fields(self):
-            value = getattr(self, f.name)
-            mask = f.metadata["mask"]
-            shown = mask(value) if mask else value
-            if isinstance(shown, tuple):
-                shown = ",".join(shown)
-            rows.append((env_name(f.name), "" if shown is None else str(shown), f.metadata["help"]))
-        return rows
+        return [
+            (
+                env_name(name),
+                shown(getattr(self, name), name in _URLS_MASKED),
+                str(info.description),
+            )
+            for name, info in type(self).model_fields.items()
+        ]
+
+    def replace(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` (typed values), as ``dataclasses.replace`` was."""
+        return self.model_copy(update=changes)
+
+
+class _Environment(EnvSettingsSource):
+    """The ``ORCHESTRATOR_*`` variables of ``environ`` (default: os.environ); a blank one means
+    the default."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str] | None):
+        self._given = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        source = os.environ if self._given is None else self._given
+        return {k.lower(): v for k, v in source.items() if v is not None and v.strip()}
 
 
 def env_name(field_name: str) -> str:
     return ENV_PREFIX + field_name.upper()
-
-
-def _field(name: str) -> Field[Any]:
-    for f in fields(Settings):
-        if f.name == name:
-            return f
-    raise KeyError(name)
 
 
 def load_settings(
@@ -620,32 +411,43 @@ def load_settings(
 
     Every invalid value is reported at once, each line naming its variable.
     """
-    environ = os.environ if environ is None else environ
-    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    unknown = set(overrides) - {f.name for f in fields(Settings)}
+    given = {k: v for k, v in (overrides or {}).items() if v is not None}
+    unknown = set(given) - set(Settings.model_fields)
     if unknown:
         raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-    values: dict[str, Any] = {}
-    problems: list[str] = []
-    for f in fields(Settings):
-        var = env_name(f.name)
-        raw, source = (
-            (overrides[f.name], "override")
-            if f.name in overrides
-            else (environ.get(var), "environment")
-        )
-        if raw is None or (isinstance(raw, str) and not raw.strip()):
-            continue  # an empty variable (common in compose files) means "use the default"
-        if not isinstance(raw, str):
-            values[f.name] = raw  # already typed (from code)
-            continue
+    given = {k: v for k, v in given.items() if not (isinstance(v, str) and not v.strip())}
+    with _environment(environ):
         try:
-            values[f.name] = f.metadata["parse"](raw)
-        except ValueError as exc:
-            problems.append(f"{var}: {exc}, got {raw!r} (from {source})")
-    if problems:
-        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems))
-    return Settings(**values)
+            return Settings(**given)
+        except ValidationError as exc:
+            raise _settings_error(exc, given) from None
+
+
+@contextmanager
+def _environment(environ: Mapping[str, str] | None) -> Iterator[None]:
+    token = _ENVIRON.set(environ)
+    try:
+        yield
+    finally:
+        _ENVIRON.reset(token)
+
+
+def _settings_error(exc: ValidationError, overrides: Mapping[str, Any]) -> SettingsError:
+    problems, whole = [], []
+    for error in exc.errors():
+        loc = error["loc"]
+        if not loc:  # a rule across settings: its message names the variables
+            whole.append(problem(dict(error), None))
+            continue
+        name = str(loc[0])
+        info: FieldInfo | None = Settings.model_fields.get(name)
+        source = "override" if name in overrides else "environment"
+        problems.append(
+            f"{env_name(name)}: {problem(dict(error), info)}, got {error.get('input')!r} (from {source})"
+        )
+    if whole and not problems:
+        return SettingsError("\n".join(whole))
+    return SettingsError("invalid settings:\n  " + "\n  ".join(problems + whole))
 
 
 def setting_sources(
@@ -655,9 +457,9 @@ def setting_sources(
     environ = os.environ if environ is None else environ
     overrides = overrides or {}
     result = {}
-    for f in fields(Settings):
-        var = env_name(f.name)
-        if overrides.get(f.name) is not None:
+    for name in Settings.model_fields:
+        var = env_name(name)
+        if overrides.get(name) is not None:
             result[var] = "flag"
         else:
             result[var] = "env" if var in environ else "default"

@@ -24,10 +24,11 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 from orchestrator.kafka.clients import EXIT_FENCED
 from orchestrator.settings import Settings, env_name
+from orchestrator.settings_types import raw
 from orchestrator.standby import ACTIVATE, STANDBY_ENV
 
 RESTART_BACKOFF_S = (0, 1, 2, 5, 10, 30)
@@ -70,13 +71,10 @@ def components(demo: bool) -> list[Child]:
 def child_env(settings: Settings) -> dict[str, str]:
     """The effective settings as ORCHESTRATOR_* variables, so CLI flags reach the children."""
     env = dict(os.environ)
-    for f in fields(settings):
-        value = getattr(settings, f.name)
-        if value is None:
-            continue
-        if isinstance(value, tuple):
-            value = ",".join(value)
-        env[env_name(f.name)] = str(value)
+    for name in settings.field_names():
+        value = getattr(settings, name)
+        if value is not None:
+            env[env_name(name)] = raw(value)  # secrets too: the children need them
     env.pop(env_name("processor_id"), None)  # each child derives its own id
     env.pop(env_name("worker_id"), None)
     env.pop(env_name("instance_id"), None)  # one per slot (Supervisor.env_of)

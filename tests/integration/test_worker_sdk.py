@@ -428,7 +428,6 @@ def test_secret_value_never_reaches_the_commands_topic_nor_the_log(
 def test_two_worker_processes_share_the_task_topic(
     settings: Settings, reader: CommandsReader
 ) -> None:
-    from dataclasses import replace
 
     lock = threading.Lock()
     ran_by: dict[str, list[str]] = {"w1": [], "w2": []}
@@ -443,12 +442,12 @@ def test_two_worker_processes_share_the_task_topic(
 
         return shared
 
-    first = WorkerGroup([make("w1")], replace(settings, worker_id="w1"), grace_seconds=5)
+    first = WorkerGroup([make("w1")], settings.replace(worker_id="w1"), grace_seconds=5)
     first.start()
     warmup = make_dispatch("shared", {})
     produce_dispatch(settings, warmup)
     reader.wait_for(result_for(warmup.task_id))
-    second = WorkerGroup([make("w2")], replace(settings, worker_id="w2"), grace_seconds=5)
+    second = WorkerGroup([make("w2")], settings.replace(worker_id="w2"), grace_seconds=5)
     second.start()  # joins the group: cooperative rebalance hands it some partitions
     time.sleep(3)
     dispatches = [make_dispatch("shared", {"i": i}) for i in range(40)]

@@ -77,7 +77,8 @@ def register(registry: HandlerRegistry, *bodies: dict[str, Any], at: int = 1000)
 
 @pytest.fixture
 def processor() -> Iterator[EventProcessor]:
-    settings = Settings(kafka_bootstrap="127.0.0.1:1", topic_prefix="acme", database_url="")
+    # no read model (an empty URL, which no setting accepts from the environment)
+    settings = Settings(kafka_bootstrap="127.0.0.1:1", topic_prefix="acme").replace(database_url="")
     p = EventProcessor(settings)
     yield p
     p.scripts.close()

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 from typer.testing import CliRunner
 
 from orchestrator.cli import app
@@ -148,7 +149,7 @@ def test_instance_id_is_optional_and_must_be_a_legal_group_instance_id() -> None
 
 
 def test_settings_are_frozen() -> None:
-    with pytest.raises(AttributeError):
+    with pytest.raises(ValidationError, match="frozen"):
         load_settings({}).partitions = 8  # type: ignore[misc]
 
 
