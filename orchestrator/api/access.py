@@ -26,6 +26,7 @@ P = Permission
 RULES: dict[tuple[str, str], Permission] = {
     # public: no data behind them
     ("GET", "/health"): P.PUBLIC,
+    ("GET", "/health/ready"): P.PUBLIC,  # a load balancer's readiness probe
     ("POST", "/api/token"): P.PUBLIC,  # exchanges a key id + secret for a token
     ("GET", "/"): P.PUBLIC,  # the UI's pages and files; their data comes from /api
     ("GET", "/execution/{workflow_id}"): P.PUBLIC,

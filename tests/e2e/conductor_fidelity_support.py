@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from tests import readmodel_support as support
+from tests.auth_support import bearer, new_key
 from tests.runtime_support import Runtime
 
 HERE = Path(__file__).resolve().parent
@@ -181,7 +182,8 @@ def fidelity_stack(log_dir: Path) -> Iterator[tuple[Runtime, Conductor]]:
         _spawn(rt, "api", [*api, "--port", str(port)], env)
         url = f"http://127.0.0.1:{port}"
         support.wait_until(lambda: _healthy(url), 60, "the API to answer /health")
-        with httpx.Client(timeout=30) as client:
+        admin = bearer(new_key(env["ORCHESTRATOR_DATABASE_URL"], "admin", "fidelity"))
+        with httpx.Client(timeout=30, headers=admin) as client:
             yield rt, Conductor(f"{url}/api", f"fid_{uuid.uuid4().hex[:6]}_", client, rt)
     finally:
         rt.stop_all()

@@ -274,9 +274,7 @@ class StandInEngine:
         consumer.subscribe([self.topics.commands])
         # It plays the processor, of every partition: it says so, as one does (/health, and the
         # start route answers at once when no processor serves a workflow's partition).
-        beacon = Beacon.to_topic(
-            self.settings, self.topics.status, "processor", "stand-in-engine"
-        )
+        beacon = Beacon.to_topic(self.settings, self.topics.status, "processor", "stand-in-engine")
         every = {self.topics.commands: range(self.settings.partitions)}
         try:
             while not self._stop.is_set():

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests import readmodel_support as support
+from tests.auth_support import bearer, new_key
 from tests.e2e.e2e_support import start_process, start_processor
 from tests.e2e.failover_support import wait_for
 from tests.e2e.test_processor_faults import wait_until_ready
@@ -45,6 +46,11 @@ class Deployment:
     rt: Runtime
     url: str
     env: dict[str, str]
+
+    @property
+    def admin(self) -> dict[str, str]:
+        """An admin key of this deployment's database (/health itself needs none)."""
+        return bearer(new_key(self.env["ORCHESTRATOR_DATABASE_URL"], "admin", "health-test"))
 
     def health(self, path: str = "/health") -> httpx.Response:
         return httpx.get(f"{self.url}{path}", timeout=10)
@@ -99,7 +105,7 @@ def test_health_follows_the_services_and_a_start_without_processor_is_accepted_a
     assert instance["partitions"] == {d.rt.topics.commands: [0, 1, 2, 3]}
     assert instance["lastHeartbeatSecondsAgo"] < 6
     assert body["components"]["projector"]["details"]["alive"] == 1
-    metrics = httpx.get(f"{d.url}/metrics", timeout=10).text
+    metrics = httpx.get(f"{d.url}/metrics", headers=d.admin, timeout=10).text
     assert 'orchestrator_component_healthy{component="processors"} 1.0' in metrics
     assert 'orchestrator_service_partitions{component="processor",' in metrics
 
@@ -112,7 +118,7 @@ def test_health_follows_the_services_and_a_start_without_processor_is_accepted_a
     gaps = d.health().json()["components"]["processors"]["details"]["unservedPartitions"]
     assert gaps == {d.rt.topics.commands: [0, 1, 2, 3]}
 
-    client = httpx.Client(base_url=d.url, timeout=30)
+    client = httpx.Client(base_url=d.url, timeout=30, headers=d.admin)
     taskdef = [{"name": TASK, "responseTimeoutSeconds": 60}]
     assert client.post("/api/metadata/taskdefs", json=taskdef).status_code == 200
     registered = client.post("/api/metadata/workflow", json=WORKFLOW)

@@ -38,6 +38,7 @@ DEFINE = (U, F, F, F, OK)
 TABLE: dict[tuple[str, str], tuple[object, ...]] = {
     # route                                                     none viewer operator worker admin
     ("GET", "/health"): PUB,
+    ("GET", "/health/ready"): PUB,
     # public, but it authenticates by its body: no key id and secret there is 401 for anyone
     ("POST", "/api/token"): (U, U, U, U, U),
     ("GET", "/"): PUB,
