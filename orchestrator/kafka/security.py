@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from aiokafka.abc import AbstractTokenProvider
+
 if TYPE_CHECKING:
     from orchestrator.settings import Settings
 
@@ -158,7 +160,7 @@ def _secret_value(value: Any) -> str | None:
     return str(reveal() if reveal else value)
 
 
-class OidcTokenProvider:
+class OidcTokenProvider(AbstractTokenProvider):
     """aiokafka's OAUTHBEARER token provider (faust): an OIDC client-credentials token,
     fetched from the token endpoint, reused until a minute before it expires. librdkafka
     clients do the same by themselves (``sasl.oauthbearer.method=oidc``)."""

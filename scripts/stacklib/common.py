@@ -32,6 +32,10 @@ class Settings:
     api_port: int
     kafka_ssl_port: int = 39094  # the mutual-TLS listener of a secured broker
     kafka_security: str = "plaintext"  # or "sasl_ssl": see stacklib/kafka_secure.py
+    # A secured broker also takes OAUTHBEARER tokens of this issuer (its JWKS URL), when set.
+    kafka_oauth_jwks_url: str = ""
+    kafka_oauth_issuer: str = ""
+    kafka_oauth_audience: str = ""
 
     @property
     def logs_dir(self) -> Path:
@@ -74,8 +78,20 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     state = Path(env.get("ORCHESTRATOR_STACK_STATE_DIR") or PROJECT_ROOT / ".stack")
     xdg = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     cache = Path(env.get("ORCHESTRATOR_STACK_CACHE_DIR") or Path(xdg) / "kafka-orchestrator")
+    oauth = {
+        name: env.get(f"ORCHESTRATOR_STACK_{name.upper()}", "").strip()
+        for name in ("kafka_oauth_jwks_url", "kafka_oauth_issuer", "kafka_oauth_audience")
+    }
+    if any(oauth.values()) and not all(oauth.values()):
+        raise StackError(
+            "ORCHESTRATOR_STACK_KAFKA_OAUTH_JWKS_URL, _ISSUER and _AUDIENCE go together"
+        )
     return Settings(
-        state_dir=state.resolve(), cache_dir=cache.resolve(), kafka_security=security, **ports
+        state_dir=state.resolve(),
+        cache_dir=cache.resolve(),
+        kafka_security=security,
+        **ports,
+        **oauth,
     )
 
 

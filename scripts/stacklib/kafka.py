@@ -167,6 +167,7 @@ def _java_cmd(settings: Settings, libs: Path, heap: str) -> list[str]:
         f"-Xmx{heap}",
         "-Djava.awt.headless=true",
         f"-Dlog4j.configuration=file:{log4j}",
+        *kafka_secure.jvm_options(settings),
         "-cp",
         f"{libs}/*",
     ]

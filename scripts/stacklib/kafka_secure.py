@@ -65,13 +65,41 @@ ssl.truststore.location={tls.ca}
 ssl.client.auth=requested
 listener.name.ssl.ssl.client.auth=required
 listener.name.controller.ssl.client.auth=required
-sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512
+sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512{",OAUTHBEARER" if oauth(settings) else ""}
 sasl.mechanism.inter.broker.protocol=PLAIN
 listener.name.sasl_ssl.plain.sasl.jaas.config={plain}
 listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config={scram}
 listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config={scram}
-log.dirs={data}
+{_oauth_properties(settings)}log.dirs={data}
 {COMMON}"""
+
+
+def oauth(settings: Settings) -> bool:
+    return bool(settings.kafka_oauth_jwks_url)
+
+
+def _oauth_properties(settings: Settings) -> str:
+    """OAUTHBEARER on the SASL_SSL listener: tokens signed by the issuer's JWKS keys, for the
+    audience, checked by Kafka's own validator (jose4j)."""
+    if not oauth(settings):
+        return ""
+    prefix = "listener.name.sasl_ssl.oauthbearer."
+    return (
+        f"{prefix}sasl.jaas.config="
+        "org.apache.kafka.common.security.oauthbearer.OAuthBearerLoginModule required ;\n"
+        f"{prefix}sasl.server.callback.handler.class="
+        "org.apache.kafka.common.security.oauthbearer.OAuthBearerValidatorCallbackHandler\n"
+        f"sasl.oauthbearer.jwks.endpoint.url={settings.kafka_oauth_jwks_url}\n"
+        f"sasl.oauthbearer.expected.issuer={settings.kafka_oauth_issuer}\n"
+        f"sasl.oauthbearer.expected.audience={settings.kafka_oauth_audience}\n"
+    )
+
+
+def jvm_options(settings: Settings) -> list[str]:
+    """Kafka fetches only the OAuth URLs this system property allows (CVE-2025-27817)."""
+    if not oauth(settings):
+        return []
+    return [f"-Dorg.apache.kafka.sasl.oauthbearer.allowed.urls={settings.kafka_oauth_jwks_url}"]
 
 
 COMMON = """num.partitions=4

@@ -9,27 +9,35 @@ event handlers. The
 workflow goes through each of them: a gated task done by the SDK worker, a task polled over
 HTTP, an EVENT task publishing to a Kafka sink. Then every client of every process has
 connected: the broker's own log must show no failed authentication, until the test's own
-plaintext and wrong-password probes add theirs.
+plaintext and wrong-password probes add theirs. The broker also takes OAUTHBEARER tokens of an
+OIDC provider the test runs (client credentials, RS256, its JWKS): librdkafka fetches them
+itself, the processor's faust app (aiokafka) through OidcTokenProvider.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 import os
 import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import httpx
+import jwt
 import pytest
 from confluent_kafka import TopicPartition
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from orchestrator.kafka.clients import new_admin, new_reader
 from orchestrator.kafka.security import KafkaAccess, kafka_access
@@ -85,7 +93,21 @@ def _stack(command: str, env: dict[str, str], *extra: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredBroker]:
+def idp() -> Iterator[Idp]:
+    """An OIDC provider for OAUTHBEARER: client credentials in, RS256 JWTs out, its JWKS."""
+    provider = Idp(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), provider.handler())
+    provider.url = f"http://127.0.0.1:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield provider
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory, idp: Idp) -> Iterator[SecuredBroker]:
     state = tmp_path_factory.mktemp("sasl-ssl-stack")
     ports = {"broker": _free_port(), "controller": _free_port(), "mtls": _free_port()}
     env = {
@@ -94,6 +116,10 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredBroker]:
         "ORCHESTRATOR_STACK_KAFKA_PORT": str(ports["broker"]),
         "ORCHESTRATOR_STACK_CONTROLLER_PORT": str(ports["controller"]),
         "ORCHESTRATOR_STACK_KAFKA_SSL_PORT": str(ports["mtls"]),
+        # the broker also takes OAUTHBEARER tokens of the test's IdP
+        "ORCHESTRATOR_STACK_KAFKA_OAUTH_JWKS_URL": f"{idp.url}/jwks",
+        "ORCHESTRATOR_STACK_KAFKA_OAUTH_ISSUER": idp.url,
+        "ORCHESTRATOR_STACK_KAFKA_OAUTH_AUDIENCE": "kafka",
     }
     _stack("up", env, "--kafka-only", "--kafka-security", "sasl_ssl")
     try:
@@ -103,6 +129,62 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecuredBroker]:
         yield SecuredBroker(state, written, ports)
     finally:
         _stack("down", env)
+
+
+@dataclass
+class Idp:
+    key: Any
+    url: str = ""
+    issued: int = 0
+    clients: tuple[tuple[str, str], ...] = (("orchestrator-app", "app-secret"),)
+
+    def jwks(self) -> bytes:
+        public = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key()))
+        return json.dumps(
+            {"keys": [{**public, "kid": "k1", "use": "sig", "alg": "RS256"}]}
+        ).encode()
+
+    def token(self, client_id: str) -> bytes:
+        now = int(time.time())
+        claims = {"iss": self.url, "aud": "kafka", "sub": client_id, "iat": now, "exp": now + 600}
+        self.issued += 1
+        token = jwt.encode(claims, self.key, algorithm="RS256", headers={"kid": "k1"})
+        return json.dumps(
+            {"access_token": token, "token_type": "bearer", "expires_in": 600}
+        ).encode()
+
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        idp = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self._send(200, idp.jwks())
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                user, _, secret = (
+                    base64.b64decode(
+                        (self.headers.get("Authorization") or "Basic ").split(" ", 1)[1] or b""
+                    )
+                    .decode()
+                    .partition(":")
+                )
+                if (user, secret) in idp.clients:
+                    self._send(200, idp.token(user))
+                else:
+                    self._send(401, b'{"error": "invalid_client"}')
+
+            def _send(self, status: int, body: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        return Handler
 
 
 @dataclass
@@ -362,6 +444,63 @@ def test_plaintext_and_wrong_credentials_are_refused_and_seen_by_the_broker(
     support.wait_until(
         lambda: len(d.broker.failed_authentications()) > before, 30, "the broker to log them"
     )
+
+
+def _oauth(broker: SecuredBroker, idp: Idp, secret: str) -> KafkaAccess:
+    environ = {
+        **broker.env,
+        "ORCHESTRATOR_KAFKA_SASL_MECHANISM": "OAUTHBEARER",
+        "ORCHESTRATOR_KAFKA_SASL_USERNAME": "",
+        "ORCHESTRATOR_KAFKA_SASL_PASSWORD": "",
+        "ORCHESTRATOR_KAFKA_SASL_OAUTH_TOKEN_URL": f"{idp.url}/token",
+        "ORCHESTRATOR_KAFKA_SASL_OAUTH_CLIENT_ID": "orchestrator-app",
+        "ORCHESTRATOR_KAFKA_SASL_OAUTH_CLIENT_SECRET": secret,
+    }
+    return kafka_access(load_settings(environ=environ))
+
+
+def test_oauthbearer_tokens_of_an_oidc_provider_work_for_both_client_libraries(
+    d: Deployment, idp: Idp
+) -> None:
+    """librdkafka fetches its own tokens (sasl.oauthbearer.method=oidc); the processor's faust
+    app (aiokafka) gets them from OidcTokenProvider. The broker checks them against the JWKS."""
+    access = _oauth(d.broker, idp, "app-secret")
+    before = idp.issued
+    assert new_admin(access).list_topics(timeout=20).brokers
+    assert idp.issued > before  # the token came from the IdP
+
+    topic = f"{d.prefix}.oauth-check"
+    subprocess.run([sys.executable, "-c", _CREATE_SINK, topic], env=d.env, check=True)
+    from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
+
+    auth = credentials_to_aiokafka_auth(access.security.faust_credentials())
+
+    async def send() -> None:
+        from aiokafka import AIOKafkaProducer
+
+        producer = AIOKafkaProducer(bootstrap_servers=access.bootstrap, **auth)
+        await producer.start()
+        try:
+            await producer.send_and_wait(topic, b"via aiokafka with an OAuth token")
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+    reader = new_reader(access, **{"group.id": f"oauth-{uuid.uuid4().hex[:6]}"})
+    try:
+        reader.assign([TopicPartition(topic, 0, 0)])
+        got: list[bytes] = []
+        deadline = time.monotonic() + 30
+        while not got and time.monotonic() < deadline:
+            got += [m.value() for m in reader.consume(10, 1.0) if not m.error()]
+    finally:
+        reader.close()
+    assert got == [b"via aiokafka with an OAuth token"]
+
+    with pytest.raises(Exception, match=r"transport failure|token|timed out"):
+        new_admin(_oauth(d.broker, idp, "wrong"), **{"socket.timeout.ms": 3000}).list_topics(
+            timeout=5
+        )
 
 
 _CREATE_SINK = """
