@@ -37,19 +37,19 @@ def dispatch(task_type: str, n: int) -> Any:
 
 
 def feed(args: argparse.Namespace) -> None:
-    from confluent_kafka import Consumer, Producer
+    from confluent_kafka import Producer
 
     from orchestrator.codec import wire
     from orchestrator.domain.commands import ReportTaskResult
-    from orchestrator.kafka.clients import producer_config
+    from orchestrator.kafka.clients import new_reader, producer_config
     from orchestrator.kafka.topics import TopicNames
     from orchestrator.settings import load_settings
 
     s = load_settings()
     names = TopicNames.from_settings(s)
     types = TYPES[: args.types]
-    producer = Producer(producer_config(s.kafka_bootstrap, extra={"queue.buffering.max.messages": 10**7}))  # fmt: skip
-    consumer = Consumer({"bootstrap.servers": s.kafka_bootstrap, "group.id": f"{s.topic_prefix}-count", "auto.offset.reset": "earliest"})  # fmt: skip
+    producer = Producer(producer_config(s, extra={"queue.buffering.max.messages": 10**7}))  # fmt: skip
+    consumer = new_reader(s, **{"group.id": f"{s.topic_prefix}-count", "auto.offset.reset": "earliest"})  # fmt: skip
     consumer.subscribe([names.commands])
     seen: set[str] = set()
 
@@ -142,7 +142,7 @@ def main() -> None:
     finally:
         child.wait(10)
         group.stop(15)
-        delete_run_topics(settings.kafka_bootstrap, prefix)
+        delete_run_topics(settings, prefix)
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import time
 import uuid
 from pathlib import Path
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Producer
 
 from orchestrator.codec import wire
 from orchestrator.domain import events as ev
@@ -33,7 +33,8 @@ from orchestrator.domain.definitions_json import parse_workflow_def
 from orchestrator.domain.statuses import TaskStatus
 from orchestrator.kafka.admin import admin_client, delete_topics, ensure_topics
 from orchestrator.kafka.aio import producer_config
-from orchestrator.kafka.clients import take
+from orchestrator.kafka.clients import new_reader, take
+from orchestrator.kafka.security import KafkaAccess, kafka_access
 from orchestrator.kafka.topics import TopicNames, core_topics, task_topic_spec
 from orchestrator.settings import load_settings
 
@@ -64,6 +65,7 @@ def main() -> None:
         sys.exit("ORCHESTRATOR_KAFKA_BOOTSTRAP is not set: run make stack-up, then . .stack/env")
     prefix = f"measure-{uuid.uuid4().hex[:8]}"
     settings = load_settings(overrides={"kafka_bootstrap": boot, "topic_prefix": prefix})
+    boot = kafka_access(settings)  # the cluster with its security (TLS, SASL) from the environment
     topics = TopicNames(prefix)
     ensure_topics(boot, [*core_topics(settings), task_topic_spec(settings, "step")], 15.0)
     state = Path(tempfile.mkdtemp(prefix="measure-"))
@@ -106,7 +108,9 @@ def _wait_ready(log_path: Path, timeout_s: float) -> None:
     sys.exit(f"the processor did not start within {timeout_s} s; see {log_path}")
 
 
-def _measure_handoff(boot: str, topics: TopicNames, args: argparse.Namespace) -> list[float]:
+def _measure_handoff(
+    boot: KafkaAccess, topics: TopicNames, args: argparse.Namespace
+) -> list[float]:
     definition = parse_workflow_def(
         {
             "name": "handoff",
@@ -118,13 +122,13 @@ def _measure_handoff(boot: str, topics: TopicNames, args: argparse.Namespace) ->
         }
     )
     producer = Producer(producer_config(boot))
-    consumer = Consumer(
-        {
-            "bootstrap.servers": boot,
+    consumer = new_reader(
+        boot,
+        **{
             "group.id": f"{topics.prefix}-measure",
             "auto.offset.reset": "earliest",
             "fetch.wait.max.ms": 5,
-        }
+        },
     )
     consumer.subscribe([topics.task("step")])
     reported_at: dict[str, float] = {}  # workflow id -> when its last result was produced
@@ -190,7 +194,7 @@ def _measure_handoff(boot: str, topics: TopicNames, args: argparse.Namespace) ->
     return samples
 
 
-def _measure_timers(boot: str, topics: TopicNames, count: int) -> list[float]:
+def _measure_timers(boot: KafkaAccess, topics: TopicNames, count: int) -> list[float]:
     definition = parse_workflow_def(
         {
             "name": "waits",
@@ -217,12 +221,12 @@ def _measure_timers(boot: str, topics: TopicNames, count: int) -> list[float]:
         due[wid] = at + 1000
         time.sleep(0.02)
     producer.flush(10)
-    consumer = Consumer(
-        {
-            "bootstrap.servers": boot,
+    consumer = new_reader(
+        boot,
+        **{
             "group.id": f"{topics.prefix}-timers",
             "auto.offset.reset": "earliest",
-        }
+        },
     )
     consumer.subscribe([topics.events])
     lateness: list[float] = []

@@ -130,8 +130,11 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 def _delete_topics(bootstrap: str, prefix: str) -> None:
     from orchestrator.kafka.admin import admin_client, delete_topics
+    from orchestrator.kafka.security import kafka_access
+    from orchestrator.settings import load_settings
 
-    names = admin_client(bootstrap).list_topics(timeout=10).topics
+    kafka = kafka_access(load_settings(overrides={"kafka_bootstrap": bootstrap}))
+    names = admin_client(kafka).list_topics(timeout=10).topics
     mine = sorted(n for n in names if n.startswith((prefix + ".", prefix + "-")))
     if mine:
-        delete_topics(bootstrap, mine, 15.0)
+        delete_topics(kafka, mine, 15.0)
