@@ -62,13 +62,8 @@ def runtime(request: Request) -> Runtime:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    from orchestrator.api.auth import (
-        Authenticator,
-        AuthMiddleware,
-        authorize,
-        document_security,
-        failure_response,
-    )
+    from orchestrator.api.auth import Authenticator, AuthMiddleware, authorize, failure_response
+    from orchestrator.api.routes_auth import document_security
     from orchestrator.auth.roles import AuthFailure
 
     app = FastAPI(
@@ -100,9 +95,9 @@ def _routers() -> list[tuple[str, APIRouter]]:
     # First: their fixed paths (/workflow/search, /workflow/bulk/pause, /workflow/running/x,
     # /tasks/search) would otherwise be taken by /workflow/{id}... routes.
     from orchestrator.api import (
-        auth,
         metrics,
         routes_audit,
+        routes_auth,
         routes_bulk,
         routes_events,
         routes_health,
@@ -121,7 +116,7 @@ def _routers() -> list[tuple[str, APIRouter]]:
     ]
     rest = [
         ("", routes_health.router),
-        ("/api", auth.router),
+        ("/api", routes_auth.router),
         ("/api", routes_metadata.router),
         ("/api", routes_events.router),
         ("/api", routes_workflow.router),

@@ -160,7 +160,7 @@ def _secret_value(value: Any) -> str | None:
     return str(reveal() if reveal else value)
 
 
-class OidcTokenProvider(AbstractTokenProvider):
+class OidcTokenProvider(AbstractTokenProvider):  # type: ignore[misc]  # aiokafka is untyped
     """aiokafka's OAUTHBEARER token provider (faust): an OIDC client-credentials token,
     fetched from the token endpoint, reused until a minute before it expires. librdkafka
     clients do the same by themselves (``sasl.oauthbearer.method=oidc``)."""
