@@ -1,4 +1,4 @@
-"""``orchestrator keys create|list|revoke``: API keys, in the read model's database (ADR 0011).
+"""``orchestrator keys create|list|revoke``: API keys, in the read model's database (ADR 0012).
 
 Run it where the API's ``ORCHESTRATOR_DATABASE_URL`` points: every API process reading that
 database accepts the key at once (or refuses a revoked one within ``auth_cache_s``).

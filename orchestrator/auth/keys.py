@@ -1,4 +1,4 @@
-"""API keys and session tokens, kept hashed in the read model's database (ADR 0011).
+"""API keys and session tokens, kept hashed in the read model's database (ADR 0012).
 
 A key is ``key_<12 hex>.<secret>``: the id before the dot is public (it names the key in
 ``keys list`` and in logs), the secret after it is 256 random bits, shown once at creation and

@@ -21,6 +21,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 from orchestrator.codec import get_codec, wire
 from orchestrator.codec.wire_infra import DeadLetter
 from tests import readmodel_support as support
+from tests.auth_support import bearer, new_key
 from tests.runtime_support import Runtime, bootstrap
 
 REPO = Path(__file__).resolve().parents[2]
@@ -33,10 +34,12 @@ class Stack:
     url: str  # the API, without /api
     env: dict[str, str]
     store_schema: str
+    admin_key: str = ""  # an admin key of the deployment's database
 
     @property
     def http(self) -> httpx.Client:
-        return httpx.Client(base_url=f"{self.url}/api", timeout=120)
+        headers = bearer(self.admin_key)
+        return httpx.Client(base_url=f"{self.url}/api", timeout=120, headers=headers)
 
     def spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
         log = open(self.rt.log_dir / f"{name}.log", "wb")  # noqa: SIM115 (closed with the process)
@@ -172,6 +175,7 @@ def large_payload_stack(log_dir: Path, extra_env: dict[str, str] | None = None) 
         stack.spawn("worker", worker)
         support.wait_until(lambda: _healthy(stack.url), 90, "the API to answer /health")
         wait_for_log(stack, "processor", b"recovered", 90)
+        stack.admin_key = new_key(env["ORCHESTRATOR_DATABASE_URL"], "admin", "payload-tests")
         yield stack
     finally:
         rt.stop_all()

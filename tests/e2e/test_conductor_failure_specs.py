@@ -24,6 +24,7 @@ import httpx
 import pytest
 
 from tests import readmodel_support as support
+from tests.auth_support import bearer, new_key
 from tests.runtime_support import Runtime
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.postgres, pytest.mark.slow]
@@ -60,8 +61,8 @@ def _healthy(url: str) -> bool:
 class Api:
     """The REST API as a Conductor client and an HTTP polling worker use it."""
 
-    def __init__(self, url: str) -> None:
-        self.http = httpx.Client(base_url=f"{url}/api", timeout=30)
+    def __init__(self, url: str, key: str) -> None:
+        self.http = httpx.Client(base_url=f"{url}/api", timeout=30, headers=bearer(key))
 
     def register(self, *workflows: dict[str, Any], task_defs: list[dict[str, Any]] = ()) -> None:  # type: ignore[assignment]
         if task_defs:
@@ -156,7 +157,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Api]:
             90,
             "the processor to load the definitions",
         )
-        client = Api(url)
+        client = Api(url, new_key(env["ORCHESTRATOR_DATABASE_URL"], "admin", "fidelity"))
         yield client
         _verify(env)
     finally:

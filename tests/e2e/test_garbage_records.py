@@ -27,7 +27,7 @@ from orchestrator.payloads.limits import PayloadPolicy
 from orchestrator.payloads.store import MemoryPayloadStore
 from tests.e2e.large_payload_stack import Stack, large_payload_stack, read_topic
 from tests.e2e.test_large_payloads import TASK_DEFS, WORKFLOWS, _poll, _result
-from tests.runtime_support import bootstrap
+from tests.runtime_support import kafka
 
 pytestmark = [
     pytest.mark.e2e,
@@ -68,7 +68,7 @@ def produce(topic: str, values: list[bytes | None], key: bytes = b"garbage") -> 
         if error is not None:
             failures.append(str(error))
 
-    producer = Producer(producer_config(bootstrap(), extra={"message.max.bytes": 1_000_000}))
+    producer = Producer(producer_config(kafka(), extra={"message.max.bytes": 1_000_000}))
     for value in values:
         producer.produce(topic, key=key, value=value, on_delivery=delivered)
     assert producer.flush(30) == 0
@@ -166,7 +166,7 @@ def test_the_worker_sets_aside_garbage_tasks_and_keeps_working(stack: Stack):
 
 def test_the_task_bridge_sets_aside_garbage_tasks_and_keeps_handing_out(stack: Stack):
     spec = task_topic_spec(stack.rt.settings, "pl_http_task")
-    assert ensure_topics(bootstrap(), [spec], 15.0).ok
+    assert ensure_topics(kafka(), [spec], 15.0).ok
     topic = spec.name
     ghost = _dispatch_with_missing_payload(stack, "pl_http_task")
     produce(topic, [*GARBAGE, ghost])

@@ -52,8 +52,8 @@ def test_a_task_waits_for_its_stored_input_and_runs_with_all_of_it(
     value = Wire(get_codec(), reachable).encode_dispatch(dispatch)
     assert len(value) < 2_000  # the input is in the (reachable) store
     spec = task_topic_spec(settings, "measure_stored")
-    assert ensure_topics(settings.kafka_bootstrap, [spec], 15.0).ok
-    producer = Producer(producer_config(settings.kafka_bootstrap))
+    assert ensure_topics(settings, [spec], 15.0).ok
+    producer = Producer(producer_config(settings))
     producer.produce(spec.name, key=dispatch.task_id.encode(), value=value)
     assert producer.flush(10) == 0
     reader = CommandsReader(settings)

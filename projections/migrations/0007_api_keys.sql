@@ -1,4 +1,4 @@
--- API keys and the session tokens exchanged for them (orchestrator/auth/keys.py, ADR 0011).
+-- API keys and the session tokens exchanged for them (orchestrator/auth/keys.py, ADR 0012).
 -- Owned by the API, not by the projector: not a fold of the log, so a rebuild of the read
 -- model copies them over (projections/rebuild.py API_OWNED_TABLES). Only hashes are stored:
 -- a key's secret and a token are shown once, to whoever created them.
