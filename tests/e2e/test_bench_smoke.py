@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from orchestrator.kafka.admin import admin_client
+from tests import readmodel_support as support
 from tests.runtime_support import bootstrap, kafka
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.kafka]
@@ -30,13 +31,17 @@ def test_tiny_run_reports_every_figure_and_cleans_up(tmp_path: Path) -> None:
     before = _bench_topics()
     out = tmp_path / "bench.json"
     png = tmp_path / "bench.png"
-    env = dict(os.environ, ORCHESTRATOR_KAFKA_BOOTSTRAP=bootstrap())
-    proc = subprocess.run(
-        [sys.executable, "-m", "orchestrator", "bench", "--rate", "10", "--duration", "5",
-         "--processors", "1", "--worker-processes", "1", "--warmup", "2", "--drain", "30",
-         "--with-projector", "--json", str(out), "--plot", str(png)],
-        env=env, capture_output=True, text=True, timeout=140,
-    )  # fmt: skip
+    base = support.database_url()
+    schema = support.create_schema(base)  # the run's read model stays in a schema of its own
+    env = dict(
+        os.environ,
+        ORCHESTRATOR_KAFKA_BOOTSTRAP=bootstrap(),
+        ORCHESTRATOR_DATABASE_URL=support.schema_url(base, schema),
+    )
+    try:
+        proc = _run(env, out, png)
+    finally:
+        support.drop_schema(base, schema)
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(out.read_text())
 
@@ -59,3 +64,12 @@ def test_tiny_run_reports_every_figure_and_cleans_up(tmp_path: Path) -> None:
     assert len(result["timeline"]) >= 5
     assert png.stat().st_size > 10_000
     assert _bench_topics() <= before, "the run's topics were not deleted"
+
+
+def _run(env: dict[str, str], out: Path, png: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "orchestrator", "bench", "--rate", "10", "--duration", "5",
+         "--processors", "1", "--worker-processes", "1", "--warmup", "2", "--drain", "30",
+         "--with-projector", "--json", str(out), "--plot", str(png)],
+        env=env, capture_output=True, text=True, timeout=140,
+    )  # fmt: skip

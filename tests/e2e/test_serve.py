@@ -10,11 +10,13 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests import readmodel_support as support
 from tests.runtime_support import bootstrap
 
 pytestmark = [pytest.mark.kafka, pytest.mark.postgres, pytest.mark.e2e, pytest.mark.timeout(240)]
@@ -26,10 +28,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def test_serve_demo_runs_the_demo_to_completion_and_stops_on_ctrl_c(tmp_path: Path) -> None:
-    database_url = os.environ.get("ORCHESTRATOR_DATABASE_URL")
-    if not database_url:
-        pytest.fail("ORCHESTRATOR_DATABASE_URL is not set: run make stack-up (or make test)")
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    """A schema of its own: the read model, the key tables and their migrations stay in it."""
+    base = support.database_url()
+    schema = support.create_schema(base)
+    try:
+        yield support.schema_url(base, schema)
+    finally:
+        support.drop_schema(base, schema)
+
+
+def test_serve_demo_runs_the_demo_to_completion_and_stops_on_ctrl_c(
+    tmp_path: Path, database_url: str
+) -> None:
     port = free_port()
     api = f"http://127.0.0.1:{port}"
     env = dict(os.environ)
@@ -39,6 +51,7 @@ def test_serve_demo_runs_the_demo_to_completion_and_stops_on_ctrl_c(tmp_path: Pa
         ORCHESTRATOR_API_PORT=str(port),
         ORCHESTRATOR_API_URL=api,
         ORCHESTRATOR_STATE_DIR=str(tmp_path / "state"),
+        ORCHESTRATOR_DATABASE_URL=database_url,
     )
     log_path = tmp_path / "serve.log"
     with open(log_path, "wb") as log:
