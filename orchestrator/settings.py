@@ -86,7 +86,7 @@ class Settings(BaseSettings):
     )
 
     kafka_bootstrap: Bootstrap = Field(
-        "127.0.0.1:39092", description="Kafka bootstrap servers, host:port[,host:port...]"
+        "127.0.0.1:19092", description="Kafka bootstrap servers, host:port[,host:port...]"
     )
     kafka_security_protocol: KafkaProtocol = Field(
         "PLAINTEXT",

@@ -30,7 +30,7 @@ class Settings:
     controller_port: int
     pg_port: int
     api_port: int
-    kafka_ssl_port: int = 39094  # the mutual-TLS listener of a secured broker
+    kafka_ssl_port: int = 19094  # the mutual-TLS listener of a secured broker
     kafka_security: str = "plaintext"  # or "sasl_ssl": see stacklib/kafka_secure.py
     # A secured broker also takes OAUTHBEARER tokens of this issuer (its JWKS URL), when set.
     kafka_oauth_jwks_url: str = ""
@@ -52,11 +52,11 @@ class Settings:
 
 
 PORT_VARS = {
-    "kafka_port": ("ORCHESTRATOR_STACK_KAFKA_PORT", 39092),
-    "controller_port": ("ORCHESTRATOR_STACK_CONTROLLER_PORT", 39093),
+    "kafka_port": ("ORCHESTRATOR_STACK_KAFKA_PORT", 19092),
+    "controller_port": ("ORCHESTRATOR_STACK_CONTROLLER_PORT", 19093),
     "pg_port": ("ORCHESTRATOR_STACK_PG_PORT", 55432),
     "api_port": ("ORCHESTRATOR_STACK_API_PORT", 8080),
-    "kafka_ssl_port": ("ORCHESTRATOR_STACK_KAFKA_SSL_PORT", 39094),
+    "kafka_ssl_port": ("ORCHESTRATOR_STACK_KAFKA_SSL_PORT", 19094),
 }
 KAFKA_SECURITY = ("plaintext", "sasl_ssl")
 

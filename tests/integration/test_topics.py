@@ -121,7 +121,7 @@ def test_describe_only_reports_missing_topics_and_fails(
 
 
 def test_unreachable_broker_fails_fast_with_advice() -> None:
-    # Port 1: nothing listens there (the stack's Kafka uses 39092).
+    # Port 1: nothing listens there (the stack's Kafka uses 19092).
     pattern = r"127\.0\.0\.1:1 \(PLAINTEXT\) within 2 s: is the stack up"
     with pytest.raises(KafkaUnavailable, match=pattern):
         ensure_topics(KafkaAccess("127.0.0.1:1"), [], timeout_s=2)

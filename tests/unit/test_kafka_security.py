@@ -33,7 +33,7 @@ SCRAM = {
 
 def test_plaintext_is_the_default_and_adds_no_tls_or_sasl() -> None:
     config = client_config(load_settings(environ={}))
-    assert config["bootstrap.servers"] == "127.0.0.1:39092"
+    assert config["bootstrap.servers"] == "127.0.0.1:19092"
     assert config["security.protocol"] == "plaintext"
     assert not [k for k in config if k.startswith(("ssl.", "sasl."))]
 
@@ -125,7 +125,7 @@ def test_secrets_are_masked_in_the_settings_listing() -> None:
 
 def test_a_bare_bootstrap_string_is_refused() -> None:
     with pytest.raises(TypeError, match="not the bootstrap string"):
-        producer_config("127.0.0.1:39092")  # type: ignore[arg-type]
+        producer_config("127.0.0.1:19092")  # type: ignore[arg-type]
 
 
 def test_faust_gets_the_same_security_as_every_other_client() -> None:

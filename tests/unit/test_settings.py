@@ -25,7 +25,7 @@ from orchestrator.settings import (
 
 def test_defaults_match_the_documented_local_stack() -> None:
     s = load_settings({})
-    assert s.kafka_bootstrap == "127.0.0.1:39092"
+    assert s.kafka_bootstrap == "127.0.0.1:19092"
     assert s.database_url == "postgresql://orchestrator@127.0.0.1:55432/orchestrator"
     assert (s.api_host, s.api_port, s.api_url) == ("127.0.0.1", 8080, "http://127.0.0.1:8080")
     assert (s.topic_prefix, s.partitions, s.replication_factor) == ("orchestrator", 4, 1)
