@@ -292,13 +292,22 @@ def _event_from(name: str, record: dict[str, Any], resolve: Resolve) -> EventEnv
 
 _DEFAULT: list[Wire] = []  # the process's default Wire, built on first use
 _DEFAULT_PAYLOADS: list[Payloads | None] = [None]
+_DEFAULT_REGISTRY: list[str | None] = [None]
 
 
 def default_wire() -> Wire:
-    """The Wire of the project's schemas/ folder and the process's payload store."""
+    """The Wire of the project's schemas/ folder, the process's payload store and registry."""
     if not _DEFAULT:
-        _DEFAULT.append(Wire(get_codec(), _DEFAULT_PAYLOADS[0]))
+        codec = get_codec(registry_url=_DEFAULT_REGISTRY[0])
+        _DEFAULT.append(Wire(codec, _DEFAULT_PAYLOADS[0]))
     return _DEFAULT[0]
+
+
+def set_default_registry(url: str | None) -> None:
+    """The schema registry of ``default_wire()`` (None: single-object encoding); called once
+    per process by orchestrator.codec.setup.configure_registry."""
+    _DEFAULT_REGISTRY[0] = url
+    _DEFAULT.clear()
 
 
 def set_default_payloads(payloads: Payloads | None) -> None:

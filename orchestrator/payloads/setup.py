@@ -9,6 +9,7 @@ store connects on first use only.
 
 from __future__ import annotations
 
+from orchestrator.codec.setup import configure_registry
 from orchestrator.payloads.externalizer import Payloads
 from orchestrator.payloads.limits import PayloadPolicy
 from orchestrator.payloads.postgres import PostgresPayloadStore
@@ -42,4 +43,5 @@ def configure_process(settings: Settings) -> Payloads:
     if payloads is None:
         payloads = _CONFIGURED[key] = payloads_from_settings(settings)
     set_default_payloads(payloads)
+    configure_registry(settings)  # the schema registry too: the other per-process setting
     return payloads
