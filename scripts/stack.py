@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from stacklib import kafka, kafka_secure, postgres
+from stacklib import kafka, kafka_secure, postgres, registry
 from stacklib.common import (
     Settings,
     StackError,
@@ -108,6 +108,10 @@ def cmd_up(s: Settings, kafka_only: bool = False) -> int:
             )
         if kafka_only:
             p_pid = -1  # never started nor waited for
+        if registry.wanted():
+            reg_port, took = registry.start(s)
+            if took:
+                log(f"schema registry up on {registry.url_of(reg_port)} in {took:.1f} s")
         if k_pid and p_pid:
             log(f"already running (kafka pid {k_pid}); nothing changed")
             write_env(s, run, with_postgres=not kafka_only)
@@ -240,6 +244,9 @@ def env_text(s: Settings, with_postgres: bool = True) -> str:
             f"export ORCHESTRATOR_DATABASE_URL=postgresql://{postgres.DB_USER}@127.0.0.1:"
             f"{s.pg_port}/{postgres.DB_NAME}\n"
         )
+    if registry.running(s):
+        reg = registry.url_of(registry.recorded_port(s) or registry.port())
+        text += f"export ORCHESTRATOR_SCHEMA_REGISTRY_URL={reg}\n"
     return text + f"export ORCHESTRATOR_API_URL=http://127.0.0.1:{s.api_port}\n"
 
 
@@ -267,7 +274,10 @@ def summary(s: Settings, state: dict[str, object], with_postgres: bool = True) -
             f"  postgres  127.0.0.1:{s.pg_port} db {postgres.DB_NAME} user {postgres.DB_USER}"
             f"  pid {read_pid(postgres.pid_file(s))}  data {pg_data(state)}"
         )
-    print(f"  logs      {s.logs_dir}/ (kafka.log, kafka.out, postgres.log)")
+    if registry.running(s):
+        reg = registry.url_of(registry.recorded_port(s) or registry.port())
+        print(f"  registry  {reg}  pid {registry.running(s)}  data {registry.data_file(s)}")
+    print(f"  logs      {s.logs_dir}/ (kafka.log, kafka.out, postgres.log, registry.log)")
     print(f"  env       {s.env_file}  (source it: . {s.env_file})")
     print(f"  jars      {kafka.libs_dir(s)}")
 
@@ -289,6 +299,7 @@ def cmd_down(s: Settings) -> int:
             # SIGINT is PostgreSQL's "fast" shutdown: it does not wait for clients to leave.
             if p_all:
                 stop_processes(p_main or p_all, p_all, signal.SIGINT, STOP_DEADLINE_S)
+        stopped_registry = registry.stop(s)
         s.env_file.unlink(missing_ok=True)
         for pid_path in (kafka.pid_file(s), postgres.pid_file(s)):
             pid_path.unlink(missing_ok=True)
@@ -297,7 +308,10 @@ def cmd_down(s: Settings) -> int:
             left += stack_processes(("postgres", "postmaster"), (data,))
         if left:
             raise StackError(f"processes of this stack survived SIGKILL: {left}")
-        log(f"down (stopped {len(k_all)} kafka and {len(p_all)} postgres processes)")
+        log(
+            f"down (stopped {len(k_all)} kafka, {len(p_all)} postgres and "
+            f"{stopped_registry} schema registry processes)"
+        )
     return 0
 
 
@@ -311,6 +325,12 @@ def cmd_status(s: Settings) -> int:
     p_where = f"127.0.0.1:{run.pg_port} pid {p_pid}"
     print(f"kafka     {'up  ' if k_up else 'down'}  {k_where if k_pid else ''}".rstrip())
     print(f"postgres  {'up  ' if p_up else 'down'}  {p_where if p_pid else ''}".rstrip())
+    r_pid = registry.running(run)
+    if r_pid or registry.wanted():
+        r_port = registry.recorded_port(run) or registry.port()
+        r_up = bool(r_pid) and registry.answers(r_port)
+        r_where = f"{registry.url_of(r_port)} pid {r_pid}"
+        print(f"registry  {'up  ' if r_up else 'down'}  {r_where if r_pid else ''}".rstrip())
     return 0 if k_up and p_up else EXIT_NOT_RUNNING
 
 
