@@ -231,7 +231,8 @@ class Settings(BaseSettings):
     )
     schema_registry_url: HttpUrl | None = Field(
         None,
-        description="Confluent schema registry URL (unset: Avro single-object encoding)",
+        description="Confluent-API schema registry: records written in the Confluent wire format, "
+        "both formats read (unset: Avro single-object encoding; docs/adr/0013)",
         repr=False,
     )
     auth: bool = Field(
