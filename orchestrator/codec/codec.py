@@ -200,7 +200,7 @@ class Codec:
                 f"Confluent wire format (schema id {schema_id}) but no schema registry is "
                 f"configured to look the id up (ORCHESTRATOR_SCHEMA_REGISTRY_URL)"
             )
-        writer = foreign_schema(schema_id, *self.registry.schema_of(schema_id))
+        writer = foreign_schema(self.registry, schema_id)
         reader = self._readers.get(writer.fingerprint)
         if reader is None:
             name = writer.full_name

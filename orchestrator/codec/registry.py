@@ -77,6 +77,14 @@ class SchemaRegistry:
             raise CodecError(f"schema id {schema_id} is a {schema.schema_type} schema, not Avro")
         return schema.schema_str, list(schema.references or [])
 
+    def version_of(self, subject: str, version: int) -> tuple[str, list[Any]]:
+        """(schema text, references) of ``subject``'s ``version`` (a schema reference)."""
+        try:
+            registered = self.client.get_version(subject, version)
+        except Exception as exc:
+            raise self._error(exc, f"look up {subject} version {version}") from None
+        return registered.schema.schema_str, list(registered.schema.references or [])
+
     def _error(self, exc: Exception, what: str) -> Exception:
         from confluent_kafka.schema_registry.error import SchemaRegistryError
 

@@ -170,3 +170,30 @@ def test_an_outage_is_transient_and_ids_survive_a_restart(tmp_path: Path) -> Non
         registry.start()  # same data file: same ids, nothing renumbered
         assert codec_of(registry).register_all() == ids
         assert reader.decode(data)[0] == START
+
+
+def test_a_schema_with_references_to_our_subjects_is_read(
+    schema_registry: RegistryProcess,
+) -> None:
+    """A producer that registers StartWorkflow.avsc as it is, referencing the header and payload
+    types by the subjects we register (record-name strategy): read like the self-contained one."""
+    from confluent_kafka.schema_registry import Schema, SchemaReference
+
+    codec = codec_of(schema_registry)
+    ids = codec.register_all()
+    assert ids
+    common = (
+        "io.orchestrator.v1.common.CommandHeader",
+        "io.orchestrator.v1.common.ExternalPayload",
+    )
+    refs = [SchemaReference(name, name, 1) for name in common]
+    text = (PROJECT_SCHEMAS_DIR / "commands" / "StartWorkflow.avsc").read_text()
+    client = SchemaRegistryClient({"url": schema_registry.url})
+    serializer = AvroSerializer(client, Schema(text, "AVRO", refs))
+    wid = str(uuid.uuid4())
+    data = serializer(start_record(wid), SerializationContext("t", MessageField.VALUE))
+    schema_id = int.from_bytes(data[1:5], "big")
+    assert schema_id != ids[START]  # registered with its references, not our self-contained text
+    cmd = Wire(codec_of(schema_registry)).decode_command(data)
+    assert isinstance(cmd, StartWorkflow) and cmd.workflow_id == wid
+    assert cmd.correlation_id == "corr-1" and cmd.input == {"n": 3}
