@@ -156,8 +156,8 @@ class Codec:
             key, reader = self._confluent(int.from_bytes(data[1:CONFLUENT_HEADER_LENGTH], "big"))
             return self._read(data, key, reader, CONFLUENT_HEADER_LENGTH)
         raise CodecError(
-            f"neither Avro single-object encoding (marker c301 and an 8-byte fingerprint) nor "
-            f"the Confluent wire format (magic byte 00 and a 4-byte schema id): got "
+            f"not Avro single-object encoding (expected marker c301 and an 8-byte fingerprint) "
+            f"nor the Confluent wire format (magic byte 00 and a 4-byte schema id): got "
             f"{bytes(data[:HEADER_LENGTH]).hex() or 'nothing'}"
         )
 

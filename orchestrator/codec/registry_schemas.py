@@ -29,7 +29,9 @@ def foreign_schema(registry: SchemaRegistry, schema_id: int) -> LoadedSchema:
         canonical = to_parsing_canonical_form(schema)
     except Exception as exc:  # fastavro raises several kinds on a bad schema
         raise CodecError(f"schema id {schema_id}: not a usable Avro schema: {exc}") from None
-    if not isinstance(parsed, dict) or parsed.get("type") not in ("record", "error"):
+    if not isinstance(schema, dict) or not isinstance(parsed, dict):
+        raise CodecError(f"schema id {schema_id}: not an Avro record schema")
+    if parsed.get("type") not in ("record", "error"):
         raise CodecError(f"schema id {schema_id}: not an Avro record schema")
     return LoadedSchema(
         full_name=str(parsed["name"]),

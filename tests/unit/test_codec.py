@@ -129,9 +129,9 @@ def test_unknown_schema_name_is_a_codec_error(codec: Codec) -> None:
 
 def test_bad_marker_is_a_codec_error(codec: Codec) -> None:
     data = codec.encode(SAMPLE, sample())
-    with pytest.raises(CodecError, match="neither Avro single-object encoding .marker c301"):
+    with pytest.raises(CodecError, match="expected marker c301"):
         codec.decode(b"\x01\x01" + data[2:])
-    with pytest.raises(CodecError, match="neither Avro single-object encoding"):
+    with pytest.raises(CodecError, match="not Avro single-object encoding"):
         codec.decode(b"")
     # magic byte 0: Confluent's framing, which needs a registry to look the id up
     with pytest.raises(CodecError, match=r"wire format \(schema id \d+\) but no schema registry"):
