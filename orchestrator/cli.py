@@ -21,6 +21,7 @@ global flags; an invalid value exits with status 2 and a message naming the vari
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 import logging
@@ -77,13 +78,17 @@ def _configure_logging(settings: Settings) -> None:
     )
 
 
-def _configure_process(settings: Settings) -> None:
+# Commands that write or read no record: they never wait for a schema registry (docs/adr/0013).
+_NO_RECORDS = frozenset({"settings", "version", "keys", "topics"})
+
+
+def _configure_process(settings: Settings, register: bool = True) -> None:
     """Once the settings are loaded: logging, and the payload store of every codec call in this
-    process (it connects on first use only; docs/adr/0011)."""
+    process (it connects on first use only; docs/adr/0011), and its schema registry (0013)."""
     _configure_logging(settings)
     from orchestrator.payloads.setup import configure_process
 
-    configure_process(settings)
+    configure_process(settings, register=register)
 
 
 @app.callback()
@@ -127,7 +132,10 @@ def _global_options(
         log_level=log_level,
     )
     ctx.obj = LazySettings(
-        {k: v for k, v in overrides.items() if v is not None}, on_load=_configure_process
+        {k: v for k, v in overrides.items() if v is not None},
+        on_load=functools.partial(
+            _configure_process, register=ctx.invoked_subcommand not in _NO_RECORDS
+        ),
     )
 
 

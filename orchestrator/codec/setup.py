@@ -26,12 +26,12 @@ def registry_url(settings: Settings) -> str | None:
     return str(url).rstrip("/") if url is not None else None
 
 
-def configure_registry(settings: Settings) -> None:
+def configure_registry(settings: Settings, *, register: bool = True) -> None:
     from orchestrator.codec.wire import set_default_registry
 
     url = registry_url(settings)
     set_default_registry(url)
-    if url is None:
+    if url is None or not register:  # not registering: a command that handles no record
         return
     codec = get_codec(settings.schemas_dir, url)
     ids = retry_transient(

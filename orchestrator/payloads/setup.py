@@ -25,9 +25,10 @@ def payloads_from_settings(settings: Settings) -> Payloads:
     return Payloads(store, PayloadPolicy.from_settings(settings))
 
 
-def configure_process(settings: Settings) -> Payloads:
+def configure_process(settings: Settings, *, register: bool = True) -> Payloads:
     """The process's ``Payloads`` for these settings, installed as the default Wire's (the same
-    object for the same settings, so calling it twice opens no second pool)."""
+    object for the same settings, so calling it twice opens no second pool); and the schema
+    registry of the settings (``register``: registering every schema now, see codec/setup.py)."""
     from orchestrator.codec.wire import set_default_payloads
 
     url = settings.payload_store_url or settings.database_url
@@ -43,5 +44,5 @@ def configure_process(settings: Settings) -> Payloads:
     if payloads is None:
         payloads = _CONFIGURED[key] = payloads_from_settings(settings)
     set_default_payloads(payloads)
-    configure_registry(settings)  # the schema registry too: the other per-process setting
+    configure_registry(settings, register=register)
     return payloads
