@@ -1,6 +1,6 @@
 """A small schema registry speaking the Confluent REST API, for the local stack and the tests.
 
-    python scripts/registry_server.py --port 38081 --data .stack/registry/schemas.json
+    python scripts/registry_server.py --port 18081 --data .stack/registry/schemas.json
 
 A STAND-IN (docs/adr/0013-schema-registry.md): neither Karapace (not on PyPI) nor Apicurio
 Registry (its Quarkus app is on Maven Central, some of its modules are not) can be obtained

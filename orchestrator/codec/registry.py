@@ -1,6 +1,6 @@
 """A Confluent-API schema registry, as the codec needs it: ids of our schemas, schemas of ids.
 
-    registry = SchemaRegistry.from_url("http://127.0.0.1:38081")
+    registry = SchemaRegistry.from_url("http://127.0.0.1:18081")
     registry.id_for("io.orchestrator.v1.commands.StartWorkflow", schema)   # registers once
     registry.schema_of(7)                                                 # JSON text
 

@@ -1,5 +1,5 @@
 """The stack's schema registry, when ``ORCHESTRATOR_STACK_REGISTRY=1``: scripts/registry_server.py
-(a Confluent-API stand-in, docs/adr/0013-schema-registry.md) on 127.0.0.1:38081
+(a Confluent-API stand-in, docs/adr/0013-schema-registry.md) on 127.0.0.1:18081
 (``ORCHESTRATOR_STACK_REGISTRY_PORT``), schemas kept in .stack/registry/schemas.json across
 restarts (ids travel in records forever). stack.py writes ORCHESTRATOR_SCHEMA_REGISTRY_URL into
 .stack/env while it runs.
@@ -28,7 +28,7 @@ from stacklib.common import (
 
 SERVER = PROJECT_ROOT / "scripts" / "registry_server.py"
 PORT_VAR = "ORCHESTRATOR_STACK_REGISTRY_PORT"
-DEFAULT_PORT = 38081
+DEFAULT_PORT = 18081
 READY_DEADLINE_S = 30
 
 
