@@ -35,11 +35,14 @@ log = logging.getLogger(__name__)
 NOTIFY_CHANNEL = "orchestrator_workflows"
 _NOTIFY_MAX_BYTES = 7900  # Postgres refuses payloads of 8000 bytes or more
 
+# %b: the arrays go in Postgres's binary format. In text format psycopg escapes every element
+# with a regex (JSON is full of quotes): 21 % of the projector's CPU at 10 wf/s (issue #18);
+# binary, 500 rows of 1 KB JSON cost 12-13 ms of client CPU instead of 240-250 ms.
 _INSERT_EVENTS = """
     INSERT INTO events (workflow_id, seq, root_workflow_id, type, at, actor, data, topic,
                         kafka_partition, kafka_offset)
-    SELECT * FROM unnest(%s::text[], %s::bigint[], %s::text[], %s::text[], %s::bigint[],
-                         %s::text[], %s::jsonb[], %s::text[], %s::integer[], %s::bigint[])
+    SELECT * FROM unnest(%b::text[], %b::bigint[], %b::text[], %b::text[], %b::bigint[],
+                         %b::text[], %b::jsonb[], %b::text[], %b::integer[], %b::bigint[])
     ON CONFLICT (workflow_id, seq) DO NOTHING
     RETURNING workflow_id, seq"""
 _EVENT_COLUMNS = (
