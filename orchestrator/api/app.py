@@ -87,6 +87,9 @@ def create_app(settings: Settings) -> FastAPI:
             rule.method,
             rule.path,
         )
+    from orchestrator.api.fast_poll import FastPoll
+
+    app.add_middleware(FastPoll, owner=app)  # inside AuthMiddleware: added first
     app.add_middleware(AuthMiddleware, index=index, authenticator=app.state.authenticator)
     document_security(app)
     return app
