@@ -88,8 +88,10 @@ def create_app(settings: Settings) -> FastAPI:
             rule.path,
         )
     from orchestrator.api.fast_poll import FastPoll
+    from orchestrator.api.fast_update import FastUpdate
 
-    app.add_middleware(FastPoll, owner=app)  # inside AuthMiddleware: added first
+    app.add_middleware(FastUpdate, owner=app)  # inside AuthMiddleware: added before it
+    app.add_middleware(FastPoll, owner=app)
     app.add_middleware(AuthMiddleware, index=index, authenticator=app.state.authenticator)
     document_security(app)
     return app

@@ -113,9 +113,9 @@ def _worker_status(status: TaskStatus) -> TaskStatus:
     return status
 
 
-async def _report(rt: Runtime, bridge: TaskBridge, request: Request, body: TaskResultBody) -> None:
+async def report(rt: Runtime, bridge: TaskBridge, actor: str, body: TaskResultBody) -> None:
+    """A worker's TaskResult as a ReportTaskResult command (also api/fast_update.py's)."""
     root = await _root_of(rt, bridge, body.taskId, body.workflowInstanceId)
-    actor = worker_actor_of(request)
     if body.extendLease:  # Conductor's extendLease: only the lease, whatever else was sent
         command = cmd.ReportTaskResult(
             workflow_id=body.workflowInstanceId,
@@ -164,7 +164,7 @@ async def update_task(
     rt: RtDep, bridge: BridgeDep, request: Request, body: TaskResultBody
 ) -> PlainTextResponse:
     """A worker's TaskResult -> ReportTaskResult; answers the task id as text (as Conductor)."""
-    await _report(rt, bridge, request, body)
+    await report(rt, bridge, worker_actor_of(request), body)
     return PlainTextResponse(body.taskId)
 
 
@@ -173,7 +173,7 @@ async def update_task_v2(
     rt: RtDep, bridge: BridgeDep, request: Request, body: TaskResultBody
 ) -> Response:
     """Report, then hand the same worker its next task of that queue at once (204: none)."""
-    await _report(rt, bridge, request, body)
+    await report(rt, bridge, worker_actor_of(request), body)
     queue = await _queue_of(rt, bridge, body.taskId)
     if queue is None:
         return Response(status_code=204)
