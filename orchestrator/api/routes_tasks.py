@@ -5,6 +5,10 @@ commands (``UpdateTaskByRef`` for the by-reference form) on the commands topic, 
 root workflow id; reads come from the Postgres read model. What the official conductor-python
 SDK (2.0.0) calls: batch poll, ``POST /tasks/update-v2`` (falls back to ``POST /tasks`` on 404),
 ``POST /tasks`` for lease-extension heartbeats (IN_PROGRESS, ``extendLease``).
+
+The two hot routes, the batch poll and ``POST /tasks``, are answered in their well-formed case by
+``fast_poll.py`` and ``fast_update.py`` before FastAPI's router (issue #18); the routes here
+answer everything else (and document them in the OpenAPI schema).
 """
 
 from __future__ import annotations
