@@ -34,12 +34,19 @@ class Fleet:
     log_dir: Path
     children: list[Child] = field(default_factory=list)
 
-    def start(self, component: str, args: list[str], env: dict[str, str] | None = None) -> Child:
+    def start(
+        self,
+        component: str,
+        args: list[str],
+        env: dict[str, str] | None = None,
+        module: str = "orchestrator",
+    ) -> Child:
         name = f"{component}-{len(self.children)}"
         log = self.log_dir / f"{name}.log"
-        command = [sys.executable, "-m", "orchestrator", *args]
+        command = [sys.executable, "-m", module, *args]
         profile = self.env.get("ORCHESTRATOR_PROFILE")
-        if profile:  # sampled: $ORCHESTRATOR_PROFILE/<component>-<n>.txt (bench/sampler.py)
+        # sampled: $ORCHESTRATOR_PROFILE/<component>-<n>.txt (bench/sampler.py)
+        if profile and module == "orchestrator":
             out_path = str(Path(profile) / name)
             command = [sys.executable, "-m", "orchestrator.bench.sampler", "--out", out_path,
                        "--", *args]  # fmt: skip

@@ -43,6 +43,7 @@ class BenchConfig:
     payload_bytes: int = 1024
     ack_after_ms: int = 100  # the SDK's default
     via_api: bool = False
+    http: bool = False  # the Conductor path: REST starts, HTTP-polling workers, projector on
     with_projector: bool = False
     drain_s: float = 30.0
     warmup: int = 5
@@ -51,6 +52,7 @@ class BenchConfig:
     soak: bool = False  # RSS and executions sampled, then a fresh processor's recovery timed
     retention_s: int | None = None  # ORCHESTRATOR_FINISHED_RETENTION_S of the run's processors
     api_key: str | None = None  # --via-api: an operator key of the run, revoked at its end
+    worker_key: str | None = None  # --http: the HTTP workers' key of the run, revoked at its end
 
 
 def say(line: str) -> None:
@@ -59,6 +61,8 @@ def say(line: str) -> None:
 
 def run_bench(cfg: BenchConfig, base: Settings) -> dict[str, Any]:
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    if cfg.http:
+        cfg = replace(cfg, via_api=True)
     workdir = Path(tempfile.mkdtemp(prefix=f"orchestrator-{prefix}-"))
     projector = cfg.with_projector or cfg.via_api  # the API reads definitions from Postgres
     kafka = {n: getattr(base, n) for n in Settings.field_names() if n.startswith("kafka_")}
@@ -85,11 +89,15 @@ def run_bench(cfg: BenchConfig, base: Settings) -> dict[str, Any]:
     try:
         setup.create_topics(settings, TASK_TYPES)
         setup.publish_definitions(settings)
-        setup.start_processes(fleet, cfg.processors, cfg.worker_processes,
-                              cfg.worker_concurrency, projector, cfg.via_api)  # fmt: skip
-        api_url = env["ORCHESTRATOR_API_URL"]
         if cfg.via_api:
             cfg = replace(cfg, api_key=setup.create_api_key(settings))
+        if cfg.http:
+            cfg = replace(cfg, worker_key=setup.create_api_key(settings, "worker"))
+        setup.start_processes(fleet, cfg.processors, cfg.worker_processes,
+                              cfg.worker_concurrency, projector, cfg.via_api,
+                              cfg.worker_key)  # fmt: skip
+        api_url = env["ORCHESTRATOR_API_URL"]
+        if cfg.via_api:
             setup.wait_for_api_definitions(api_url, WORKFLOW, cfg.api_key)
         topics = TopicNames(prefix)
         observer = EventObserver(settings, topics.events, f"{prefix}-observer",
@@ -107,8 +115,9 @@ def run_bench(cfg: BenchConfig, base: Settings) -> dict[str, Any]:
         if observer is not None:
             observer.stop()
         fleet.stop()
-        if cfg.api_key is not None:
-            setup.revoke_api_key(settings, cfg.api_key)
+        for key in (cfg.api_key, cfg.worker_key):
+            if key is not None:
+                setup.revoke_api_key(settings, key)
         deleted = setup.delete_run_topics(settings, prefix)
         setup.drop_state_store(settings.database_url, env["ORCHESTRATOR_STATE_STORE_SCHEMA"])
         say(f"stopped {len(fleet.children)} processes, deleted {deleted} topics")

@@ -60,12 +60,18 @@ def free_port() -> int:
 
 def start_processes(
     fleet: Fleet, processors: int, worker_processes: int, worker_concurrency: int,
-    projector: bool, api: bool,
+    projector: bool, api: bool, http_key: str | None = None,
 ) -> None:  # fmt: skip
-    """Start everything, then wait for each to say it is ready (in its log)."""
+    """Start everything, then wait for each to say it is ready (in its log). ``http_key``:
+    HTTP-polling workers (bench --http) with this API key instead of Kafka SDK workers."""
     started = [fleet.start("processor", ["processor"], processor_env(n)) for n in range(processors)]
     waits = [(c, b"recovered") for c in started]
     for _ in range(worker_processes):
+        if http_key is not None:
+            env = {"ORCHESTRATOR_BENCH_API_KEY": http_key}
+            child = fleet.start("http-worker", [], env, module="orchestrator.bench.http_workers")
+            waits.append((child, b"polling:"))
+            continue
         args = ["worker", "orchestrator.bench.workers", "--concurrency", str(worker_concurrency)]
         waits.append((fleet.start("worker", args), b"polling:"))
     if projector:
@@ -82,8 +88,9 @@ def processor_env(slot: int) -> dict[str, str]:
     return {"ORCHESTRATOR_INSTANCE_ID": f"bench-processor-{slot}"}
 
 
-def create_api_key(settings: Settings) -> str:
-    """An operator key for the run's load through the API (revoked at the end of the run)."""
+def create_api_key(settings: Settings, role: str = "operator") -> str:
+    """A key for the run's load through the API (revoked at the end of the run): an operator's
+    for the starts, a worker's for the HTTP-polling workers (bench --http)."""
     import psycopg
 
     from orchestrator.auth.keys import create_key
@@ -91,7 +98,7 @@ def create_api_key(settings: Settings) -> str:
 
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         migrate(conn)
-        return create_key(conn, "operator", settings.topic_prefix, created_by="bench").key
+        return create_key(conn, role, f"{settings.topic_prefix}-{role}", created_by="bench").key
 
 
 def revoke_api_key(settings: Settings, key: str) -> None:

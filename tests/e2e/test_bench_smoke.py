@@ -73,3 +73,35 @@ def _run(env: dict[str, str], out: Path, png: Path) -> subprocess.CompletedProce
          "--with-projector", "--json", str(out), "--plot", str(png)],
         env=env, capture_output=True, text=True, timeout=140,
     )  # fmt: skip
+
+
+@pytest.mark.timeout(150)
+def test_tiny_http_run_goes_through_the_api_and_http_polling_workers(tmp_path: Path) -> None:
+    """--http: REST starts, workers polling over HTTP (no Kafka SDK worker), projector on."""
+    out = tmp_path / "bench-http.json"
+    base = support.database_url()
+    schema = support.create_schema(base)
+    env = dict(
+        os.environ,
+        ORCHESTRATOR_KAFKA_BOOTSTRAP=bootstrap(),
+        ORCHESTRATOR_DATABASE_URL=support.schema_url(base, schema),
+    )
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "orchestrator", "bench", "--http", "--rate", "5",
+             "--duration", "4", "--warmup", "2", "--drain", "40", "--no-relay",
+             "--json", str(out)],
+            env=env, capture_output=True, text=True, timeout=140,
+        )  # fmt: skip
+    finally:
+        support.drop_schema(base, schema)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["settings"]["http"] is True and result["settings"]["via_api"] is True
+    assert (result["workflows_sent"], result["workflows_failed"]) == (20, 0)
+    assert result["workflows_completed"] == 20
+    assert 3 * result["workflows_completed_per_s"] < result["task_executions_per_s"]
+    cpu = result["cpu_seconds_by_component"]
+    assert cpu["api"] > 0 and cpu["http-worker"] > 0 and cpu["projector"] > 0
+    assert "worker" not in cpu  # no Kafka SDK worker ran
+    assert result["projection_lag_ms"]["count"] > 0
