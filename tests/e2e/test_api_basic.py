@@ -408,7 +408,7 @@ def test_an_idempotency_key_derives_the_id_and_return_existing_gives_it_back(
     registered(client, "keyed_flow")
     request = {"name": "keyed_flow", "idempotencyKey": "order-42"}
     first = client.post("/api/workflow", json=request)
-    assert first.status_code == 200, first.text
+    assert first.status_code == 200, (first.text, dict(first.headers))
     assert first.text == workflow_id_for_idempotency_key("keyed_flow", "order-42")
     again = client.post("/api/workflow", json={**request, "idempotencyStrategy": "RETURN_EXISTING"})
     assert (again.status_code, again.text) == (200, first.text)
