@@ -17,6 +17,7 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -39,6 +40,7 @@ from stacklib.common import (
 )
 
 READY_DEADLINE_S = 90
+BROKERS_VAR = "ORCHESTRATOR_STACK_BROKERS"
 STOP_DEADLINE_S = 30
 EXIT_NOT_RUNNING = 3
 
@@ -61,7 +63,14 @@ def load_state(s: Settings) -> dict[str, object]:
         return {}
 
 
-RECORDED = ("kafka_port", "controller_port", "pg_port", "kafka_ssl_port", "kafka_security")
+RECORDED = (
+    "kafka_port",
+    "controller_port",
+    "pg_port",
+    "kafka_ssl_port",
+    "kafka_security",
+    "brokers",
+)
 
 
 def effective(s: Settings, state: dict[str, object]) -> Settings:
@@ -75,8 +84,9 @@ def pg_data(state: dict[str, object]) -> str | None:
     return f"{area}/data" if isinstance(area, str) else None
 
 
-def kafka_pid(s: Settings) -> int | None:
-    return owned_process(kafka.pid_file(s), str(s.state_dir))
+def kafka_pids(s: Settings) -> dict[int, int | None]:
+    """Per Kafka node (1..brokers): its pid when it runs."""
+    return {n: owned_process(kafka.pid_file(s, n), str(s.state_dir)) for n in s.nodes}
 
 
 def pg_pid(s: Settings, state: dict[str, object]) -> int | None:
@@ -100,25 +110,33 @@ def cmd_up(s: Settings, kafka_only: bool = False) -> int:
     with locked(s):
         state = load_state(s)
         run = effective(s, state)
-        k_pid, p_pid = kafka_pid(run), pg_pid(run, state)
-        if k_pid and run.kafka_security != s.kafka_security:
+        k_pids = kafka_pids(run)
+        k_up = [n for n, pid in k_pids.items() if pid]
+        if k_up and run.kafka_security != s.kafka_security:
             raise StackError(
                 f"Kafka runs {run.kafka_security}, {s.kafka_security} was asked: "
                 "`make stack-down` first"
             )
-        if kafka_only:
-            p_pid = -1  # never started nor waited for
+        if k_up and run.brokers != s.brokers and BROKERS_VAR in os.environ:
+            raise StackError(
+                f"Kafka runs {run.brokers} broker(s), {BROKERS_VAR}={s.brokers} was asked: "
+                "`make stack-down` first"
+            )
+        p_pid = -1 if kafka_only else pg_pid(run, state)  # -1: never started nor waited for
         if registry.wanted():
             reg_port, took = registry.start(s)
             if took:
                 log(f"schema registry up on {registry.url_of(reg_port)} in {took:.1f} s")
-        if k_pid and p_pid:
-            log(f"already running (kafka pid {k_pid}); nothing changed")
+        k_down = [n for n in run.nodes if n not in k_up]
+        if not k_down and p_pid:
+            log(f"already running (kafka pids {[k_pids[n] for n in k_up]}); nothing changed")
             write_env(s, run, with_postgres=not kafka_only)
             summary(run, state, with_postgres=not kafka_only)
             return 0
-        if k_pid:
-            log(f"kafka already running (pid {k_pid})")
+        if k_up:
+            log(f"kafka already running (pids {[k_pids[n] for n in k_up]})")
+            if k_down:
+                log(f"starting the kafka node(s) that are down: {k_down}")
         else:
             clear_leftovers(s, ("java",), (str(s.state_dir),))
             run = replace(
@@ -127,39 +145,44 @@ def cmd_up(s: Settings, kafka_only: bool = False) -> int:
                 controller_port=s.controller_port,
                 kafka_ssl_port=s.kafka_ssl_port,
                 kafka_security=s.kafka_security,
+                brokers=s.brokers,
             )
-        if kafka_only:
-            pass
-        elif p_pid:
+            k_down = list(run.nodes)
+        if not kafka_only and p_pid:
             log(f"postgres already running (pid {p_pid})")
-        else:
+        elif not kafka_only:
             if data := pg_data(state):
                 clear_leftovers(s, ("postgres", "postmaster"), (data,))
             run = replace(run, pg_port=s.pg_port)
-        start_missing(run, state, start_kafka=not k_pid, start_pg=not p_pid)
+        start_missing(run, state, kafka_nodes=k_down, start_pg=not p_pid)
         write_env(s, run, with_postgres=not kafka_only)
         log("up")
         summary(run, state, with_postgres=not kafka_only)
     return 0
 
 
-def start_missing(s: Settings, state: dict[str, object], start_kafka: bool, start_pg: bool) -> None:
+def start_missing(
+    s: Settings, state: dict[str, object], kafka_nodes: list[int], start_pg: bool
+) -> None:
     wanted = []
-    if start_kafka:
+    for n in kafka_nodes:
+        which = f" {n}" if s.brokers > 1 else ""
         wanted += [
-            (s.kafka_port, "ORCHESTRATOR_STACK_KAFKA_PORT", "Kafka broker"),
-            (s.controller_port, "ORCHESTRATOR_STACK_CONTROLLER_PORT", "Kafka controller"),
+            (s.broker_port(n), "ORCHESTRATOR_STACK_KAFKA_PORT", f"Kafka broker{which}"),
+            (s.node_controller_port(n), "ORCHESTRATOR_STACK_CONTROLLER_PORT", "Kafka controller"),
         ]
-        if s.kafka_security == "sasl_ssl":
-            wanted.append((s.kafka_ssl_port, "ORCHESTRATOR_STACK_KAFKA_SSL_PORT", "Kafka mTLS"))
+    if kafka_nodes and s.kafka_security == "sasl_ssl":
+        wanted.append((s.kafka_ssl_port, "ORCHESTRATOR_STACK_KAFKA_SSL_PORT", "Kafka mTLS"))
     if start_pg:
         wanted.append((s.pg_port, "ORCHESTRATOR_STACK_PG_PORT", "PostgreSQL"))
     ensure_ports_free(wanted)
-    offset = 0
-    if start_kafka:
+    offsets: dict[int, int] = {}
+    if kafka_nodes:
         libs = kafka.ensure_libs(s)
-        kafka.prepare(s, libs)
-        _, offset = kafka.start(s, libs)
+        prepare_nodes(s, libs, kafka_nodes)
+        # Every node is started before any is waited for: a node serves once a quorum of the
+        # controllers runs, so none of a cluster's would start if they were awaited in turn.
+        offsets = {n: kafka.start(s, libs, n)[1] for n in kafka_nodes}
     if start_pg:
         user = postgres.run_as_user()
         recorded = state.get("pg_area")
@@ -167,30 +190,34 @@ def start_missing(s: Settings, state: dict[str, object], start_kafka: bool, star
         state["pg_area"] = str(pg_area)
         postgres.prepare(s, user, pg_area)
         postgres.start(s, user, pg_area)
-    state.update(
-        kafka_port=s.kafka_port,
-        controller_port=s.controller_port,
-        pg_port=s.pg_port,
-        kafka_ssl_port=s.kafka_ssl_port,
-        kafka_security=s.kafka_security,
-    )
+    state.update({k: getattr(s, k) for k in RECORDED})
     state_file(s).write_text(json.dumps(state, indent=2) + "\n")
     # Both start in parallel above; now wait for each with its own deadline message.
-    if start_kafka:
-        wait_kafka(s, offset)
+    for n, offset in offsets.items():
+        wait_kafka(s, n, offset)
     if start_pg:
         wait_postgres(s, state)
         postgres.ensure_database(s.pg_port)
 
 
-def wait_kafka(s: Settings, offset: int) -> None:
-    pids = [p for p in [read_pid(kafka.pid_file(s))] if p]
+def prepare_nodes(s: Settings, libs: Path, nodes: list[int]) -> None:
+    """Configs and storage of each node; the formats (a JVM each) run side by side."""
+    kafka.home(s).mkdir(parents=True, exist_ok=True)
+    kafka.cluster_id(s)  # written once, before the nodes read it
+    with ThreadPoolExecutor(max_workers=len(nodes)) as pool:
+        for future in [pool.submit(kafka.prepare, s, libs, n) for n in nodes]:
+            future.result()
+
+
+def wait_kafka(s: Settings, node: int, offset: int) -> None:
+    pids = [p for p in [read_pid(kafka.pid_file(s, node))] if p]
+    name = "Kafka" if s.brokers == 1 else f"Kafka node {node}"
 
     def alive() -> bool:
-        return owned_process(kafka.pid_file(s), str(s.state_dir)) is not None
+        return owned_process(kafka.pid_file(s, node), str(s.state_dir)) is not None
 
     ready = wait_until(
-        lambda: kafka.started_since(s, offset) and accepts_tcp(s.kafka_port),
+        lambda: kafka.started_since(s, offset, node) and accepts_tcp(s.broker_port(node)),
         READY_DEADLINE_S,
         alive=alive,
     )
@@ -199,9 +226,11 @@ def wait_kafka(s: Settings, offset: int) -> None:
             "exited during startup" if not alive() else f"did not start within {READY_DEADLINE_S}s"
         )
         stop_processes(pids, pids, signal.SIGKILL, 5)
-        out = s.logs_dir / "kafka.out"
-        reason = kafka.failure_reason(s, offset) or tail(out, 1) or "see the logs"
-        raise StackError(f"Kafka {what}: {reason} (logs: {kafka.log_file(s)} and {out})")
+        out = kafka.out_file(s, node)
+        reason = kafka.failure_reason(s, offset, node) or tail(out, 1) or "see the logs"
+        raise StackError(
+            f"{name} {what}: {reason} (logs: {kafka.log_file(s, node)} and {out})"
+        )
 
 
 def wait_postgres(s: Settings, state: dict[str, object]) -> None:
@@ -235,8 +264,13 @@ def clear_leftovers(s: Settings, programs: tuple[str, ...], markers: tuple[str, 
 def env_text(s: Settings, with_postgres: bool = True) -> str:
     text = (
         "# Written by scripts/stack.py up: where the local dev stack runs. Use: . .stack/env\n"
-        f"export ORCHESTRATOR_KAFKA_BOOTSTRAP=127.0.0.1:{s.kafka_port}\n"
+        f"export ORCHESTRATOR_KAFKA_BOOTSTRAP={s.bootstrap}\n"
     )
+    if s.brokers > 1:  # the project's topics follow the cluster (docs/operations.md)
+        text += (
+            f"export ORCHESTRATOR_REPLICATION_FACTOR={s.replication_factor}\n"
+            f"export ORCHESTRATOR_MIN_INSYNC_REPLICAS={s.min_insync_replicas}\n"
+        )
     if s.kafka_security == "sasl_ssl":
         text += kafka_secure.env_lines(s)
     if with_postgres:
@@ -259,10 +293,18 @@ def write_env(s: Settings, run: Settings, with_postgres: bool = True) -> None:
 
 
 def summary(s: Settings, state: dict[str, object], with_postgres: bool = True) -> None:
-    print(
-        f"  kafka     127.0.0.1:{s.kafka_port} (controller 127.0.0.1:{s.controller_port})"
-        f"  pid {read_pid(kafka.pid_file(s))}  data {kafka.home(s) / 'data'}"
-    )
+    for n in s.nodes:
+        name = "kafka    " if s.brokers == 1 else f"kafka-{n}  "
+        print(
+            f"  {name} 127.0.0.1:{s.broker_port(n)} (controller 127.0.0.1:"
+            f"{s.node_controller_port(n)})  pid {read_pid(kafka.pid_file(s, n))}"
+            f"  data {kafka.home(s, n) / 'data'}"
+        )
+    if s.brokers > 1:
+        print(
+            f"  topics    replication factor {s.replication_factor}, min.insync.replicas "
+            f"{s.min_insync_replicas} (written to the env file)"
+        )
     if s.kafka_security == "sasl_ssl":
         print(
             f"  security  SASL_SSL ({kafka_secure.MECHANISM}, user {kafka_secure.USER}) on "
@@ -277,7 +319,7 @@ def summary(s: Settings, state: dict[str, object], with_postgres: bool = True) -
     if registry.running(s):
         reg = registry.url_of(registry.recorded_port(s) or registry.port())
         print(f"  registry  {reg}  pid {registry.running(s)}  data {registry.data_file(s)}")
-    print(f"  logs      {s.logs_dir}/ (kafka.log, kafka.out, postgres.log, registry.log)")
+    print(f"  logs      {s.logs_dir}/ (kafka*.log, kafka*.out, postgres.log, registry.log)")
     print(f"  env       {s.env_file}  (source it: . {s.env_file})")
     print(f"  jars      {kafka.libs_dir(s)}")
 
@@ -288,7 +330,7 @@ def summary(s: Settings, state: dict[str, object], with_postgres: bool = True) -
 def cmd_down(s: Settings) -> int:
     with locked(s):
         state = load_state(s)
-        k_main = [p for p in [kafka_pid(s)] if p]
+        k_main = [p for p in kafka_pids(effective(s, state)).values() if p]
         k_all = sorted(set(k_main) | set(stack_processes(("java",), (str(s.state_dir),))))
         if k_all:
             stop_processes(k_main or k_all, k_all, signal.SIGTERM, STOP_DEADLINE_S)
@@ -301,7 +343,7 @@ def cmd_down(s: Settings) -> int:
                 stop_processes(p_main or p_all, p_all, signal.SIGINT, STOP_DEADLINE_S)
         stopped_registry = registry.stop(s)
         s.env_file.unlink(missing_ok=True)
-        for pid_path in (kafka.pid_file(s), postgres.pid_file(s)):
+        for pid_path in (*s.state_dir.glob("kafka*.pid"), postgres.pid_file(s)):
             pid_path.unlink(missing_ok=True)
         left = [*stack_processes(("java",), (str(s.state_dir),))]
         if data:
@@ -318,12 +360,16 @@ def cmd_down(s: Settings) -> int:
 def cmd_status(s: Settings) -> int:
     state = load_state(s)
     run = effective(s, state)
-    k_pid, p_pid = kafka_pid(run), pg_pid(run, state)
-    k_up = bool(k_pid) and accepts_tcp(run.kafka_port)
+    k_up = True
+    for n, pid in kafka_pids(run).items():
+        up = bool(pid) and accepts_tcp(run.broker_port(n))
+        k_up = k_up and up
+        name = "kafka    " if run.brokers == 1 else f"kafka-{n}  "
+        where = f"127.0.0.1:{run.broker_port(n)} pid {pid}" if pid else ""
+        print(f"{name} {'up  ' if up else 'down'}  {where}".rstrip())
+    p_pid = pg_pid(run, state)
     p_up = bool(p_pid) and postgres.is_ready(run.pg_port)
-    k_where = f"127.0.0.1:{run.kafka_port} pid {k_pid}"
     p_where = f"127.0.0.1:{run.pg_port} pid {p_pid}"
-    print(f"kafka     {'up  ' if k_up else 'down'}  {k_where if k_pid else ''}".rstrip())
     print(f"postgres  {'up  ' if p_up else 'down'}  {p_where if p_pid else ''}".rstrip())
     r_pid = registry.running(run)
     if r_pid or registry.wanted():
@@ -364,6 +410,8 @@ def main(argv: list[str]) -> int:
         settings = load_settings()
         if args.kafka_security:
             settings = replace(settings, kafka_security=args.kafka_security)
+        if settings.brokers > 1 and settings.kafka_security != "plaintext":
+            raise StackError(f"{BROKERS_VAR} > 1 runs plaintext listeners only")
         if args.command == "up":
             code = cmd_up(settings, kafka_only=args.kafka_only)
         else:

@@ -36,6 +36,31 @@ class Settings:
     kafka_oauth_jwks_url: str = ""
     kafka_oauth_issuer: str = ""
     kafka_oauth_audience: str = ""
+    # Kafka nodes (KRaft, each a broker and a controller); node n > 1 listens PORT_STEP * (n-1)
+    # above node 1's ports. With several, topics get replication min(3, brokers).
+    brokers: int = 1
+
+    @property
+    def nodes(self) -> range:
+        return range(1, self.brokers + 1)
+
+    def broker_port(self, node: int) -> int:
+        return self.kafka_port + PORT_STEP * (node - 1)
+
+    def node_controller_port(self, node: int) -> int:
+        return self.controller_port + PORT_STEP * (node - 1)
+
+    @property
+    def bootstrap(self) -> str:
+        return ",".join(f"127.0.0.1:{self.broker_port(n)}" for n in self.nodes)
+
+    @property
+    def replication_factor(self) -> int:
+        return min(3, self.brokers)
+
+    @property
+    def min_insync_replicas(self) -> int:
+        return max(1, self.replication_factor - 1)
 
     @property
     def logs_dir(self) -> Path:
@@ -59,6 +84,8 @@ PORT_VARS = {
     "kafka_ssl_port": ("ORCHESTRATOR_STACK_KAFKA_SSL_PORT", 19094),
 }
 KAFKA_SECURITY = ("plaintext", "sasl_ssl")
+PORT_STEP = 10  # node n of a cluster: ORCHESTRATOR_STACK_KAFKA_PORT + 10 * (n - 1), ...
+MAX_BROKERS = 5
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -75,6 +102,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
             f"ORCHESTRATOR_STACK_KAFKA_SECURITY={security!r}: expected one of "
             + ", ".join(KAFKA_SECURITY)
         )
+    brokers = _brokers(env, security)
     state = Path(env.get("ORCHESTRATOR_STACK_STATE_DIR") or PROJECT_ROOT / ".stack")
     xdg = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     cache = Path(env.get("ORCHESTRATOR_STACK_CACHE_DIR") or Path(xdg) / "kafka-orchestrator")
@@ -90,9 +118,25 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         state_dir=state.resolve(),
         cache_dir=cache.resolve(),
         kafka_security=security,
+        brokers=brokers,
         **ports,
         **oauth,
     )
+
+
+def _brokers(env: dict[str, str], security: str) -> int:
+    raw = env.get("ORCHESTRATOR_STACK_BROKERS", "").strip() or "1"
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_BROKERS:
+        raise StackError(f"ORCHESTRATOR_STACK_BROKERS={raw!r}: expected 1 to {MAX_BROKERS}")
+    if int(raw) > 1 and security != "plaintext":
+        raise StackError(
+            "ORCHESTRATOR_STACK_BROKERS > 1 runs plaintext listeners only; "
+            "unset ORCHESTRATOR_STACK_KAFKA_SECURITY (or use one broker)"
+        )
+    for port in (env.get("ORCHESTRATOR_STACK_KAFKA_PORT"), env.get("ORCHESTRATOR_STACK_CONTROLLER_PORT")):
+        if port and port.isdigit() and int(port) + PORT_STEP * (int(raw) - 1) > 65535:
+            raise StackError(f"port {port} + {PORT_STEP} per further broker is past 65535")
+    return int(raw)
 
 
 def require_tool(name: str, hint: str) -> str:

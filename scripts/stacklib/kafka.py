@@ -26,16 +26,25 @@ def kafka_version() -> str:
     return match.group(1).strip()
 
 
-def home(settings: Settings) -> Path:
-    return settings.state_dir / "kafka"
+def _suffix(node: int) -> str:
+    """Node 1 keeps the one-broker names (kafka/, kafka.pid, kafka.log); node n adds -n."""
+    return "" if node == 1 else f"-{node}"
 
 
-def pid_file(settings: Settings) -> Path:
-    return settings.state_dir / "kafka.pid"
+def home(settings: Settings, node: int = 1) -> Path:
+    return settings.state_dir / f"kafka{_suffix(node)}"
 
 
-def log_file(settings: Settings) -> Path:
-    return settings.logs_dir / "kafka.log"
+def pid_file(settings: Settings, node: int = 1) -> Path:
+    return settings.state_dir / f"kafka{_suffix(node)}.pid"
+
+
+def log_file(settings: Settings, node: int = 1) -> Path:
+    return settings.logs_dir / f"kafka{_suffix(node)}.log"
+
+
+def out_file(settings: Settings, node: int = 1) -> Path:
+    return settings.logs_dir / f"kafka{_suffix(node)}.out"
 
 
 def libs_dir(settings: Settings) -> Path:
@@ -111,15 +120,17 @@ def cluster_id(settings: Settings) -> str:
     return value
 
 
-def server_properties(settings: Settings) -> str:
-    data = home(settings) / "data"
+def server_properties(settings: Settings, node: int = 1) -> str:
+    data = home(settings, node) / "data"
     if settings.kafka_security == "sasl_ssl":
         return kafka_secure.server_properties(settings, data)
-    port, ctl = settings.kafka_port, settings.controller_port
+    port, ctl = settings.broker_port(node), settings.node_controller_port(node)
+    voters = ",".join(f"{n}@127.0.0.1:{settings.node_controller_port(n)}" for n in settings.nodes)
+    rf, isr = settings.replication_factor, settings.min_insync_replicas
     return f"""# Written by scripts/stack.py on every start; edit the script, not this file.
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:{ctl}
+node.id={node}
+controller.quorum.voters={voters}
 listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{ctl}
 advertised.listeners=PLAINTEXT://127.0.0.1:{port}
 controller.listener.names=CONTROLLER
@@ -127,12 +138,12 @@ inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs={data}
 num.partitions=4
-default.replication.factor=1
-min.insync.replicas=1
-offsets.topic.replication.factor=1
+default.replication.factor={rf}
+min.insync.replicas={isr}
+offsets.topic.replication.factor={rf}
 offsets.topic.num.partitions=8
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor={rf}
+transaction.state.log.min.isr={isr}
 transaction.state.log.num.partitions=8
 # Consumer groups form at once instead of waiting 3 s for more members: fast tests.
 group.initial.rebalance.delay.ms=0
@@ -141,11 +152,11 @@ auto.create.topics.enable=false
 """
 
 
-def log4j_properties(settings: Settings) -> str:
+def log4j_properties(settings: Settings, node: int = 1) -> str:
     return f"""# Written by scripts/stack.py on every start.
 log4j.rootLogger=INFO, file
 log4j.appender.file=org.apache.log4j.RollingFileAppender
-log4j.appender.file.File={log_file(settings)}
+log4j.appender.file.File={log_file(settings, node)}
 log4j.appender.file.MaxFileSize=50MB
 log4j.appender.file.MaxBackupIndex=2
 log4j.appender.file.layout=org.apache.log4j.PatternLayout
@@ -156,11 +167,11 @@ log4j.logger.org.apache.kafka.storage.internals.log=WARN
 """
 
 
-def _java_cmd(settings: Settings, libs: Path, heap: str) -> list[str]:
+def _java_cmd(settings: Settings, libs: Path, heap: str, node: int = 1) -> list[str]:
     java = require_tool(
         "java", "install a JDK 17 (Debian: apt-get install openjdk-17-jre-headless)"
     )
-    log4j = home(settings) / "log4j.properties"
+    log4j = home(settings, node) / "log4j.properties"
     return [
         java,
         f"-Xms{heap}",
@@ -173,23 +184,23 @@ def _java_cmd(settings: Settings, libs: Path, heap: str) -> list[str]:
     ]
 
 
-def prepare(settings: Settings, libs: Path) -> None:
+def prepare(settings: Settings, libs: Path, node: int = 1) -> None:
     """Write the configs and format the storage once (KRaft needs meta.properties)."""
-    base = home(settings)
+    base = home(settings, node)
     (base / "data").mkdir(parents=True, exist_ok=True)
     kafka_secure.check_formatted_for(settings, base / "data")
-    (base / "server.properties").write_text(server_properties(settings))
-    (base / "log4j.properties").write_text(log4j_properties(settings))
+    (base / "server.properties").write_text(server_properties(settings, node))
+    (base / "log4j.properties").write_text(log4j_properties(settings, node))
     if (base / "data" / "meta.properties").exists():
         return
     secured = settings.kafka_security == "sasl_ssl"
-    fmt_log = settings.logs_dir / "kafka-format.log"
+    fmt_log = settings.logs_dir / f"kafka{_suffix(node)}-format.log"
     cmd = [
-        *_java_cmd(settings, libs, "256m"),
+        *_java_cmd(settings, libs, "256m", node),
         "kafka.tools.StorageTool",
         "format",
         "-t",
-        cluster_id(settings),
+        cluster_id(settings),  # node 1's: every node of a cluster formats with the same id
         "-c",
         str(base / "server.properties"),
         "--ignore-formatted",
@@ -207,31 +218,32 @@ def prepare(settings: Settings, libs: Path) -> None:
     (base / "data" / "security.mode").write_text(settings.kafka_security + "\n")
 
 
-def start(settings: Settings, libs: Path) -> tuple[int, int]:
-    """Start the broker detached. Returns (pid, size of kafka.log before the start)."""
-    log = log_file(settings)
+def start(settings: Settings, libs: Path, node: int = 1) -> tuple[int, int]:
+    """Start one node detached. Returns (pid, size of its log before the start)."""
+    log = log_file(settings, node)
     offset = log.stat().st_size if log.exists() else 0
+    heap = "1g" if settings.brokers == 1 else "512m"  # a cluster shares one machine
     cmd = [
-        *_java_cmd(settings, libs, "1g"),
+        *_java_cmd(settings, libs, heap, node),
         "kafka.Kafka",
-        str(home(settings) / "server.properties"),
+        str(home(settings, node) / "server.properties"),
     ]
-    with (settings.logs_dir / "kafka.out").open("a") as out:
+    with out_file(settings, node).open("a") as out:
         proc = subprocess.Popen(
             cmd,
             stdout=out,
             stderr=subprocess.STDOUT,
-            cwd=home(settings),
+            cwd=home(settings, node),
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    pid_file(settings).write_text(f"{proc.pid}\n")
+    pid_file(settings, node).write_text(f"{proc.pid}\n")
     return proc.pid, offset
 
 
-def started_since(settings: Settings, offset: int) -> bool:
-    """True once the broker logged that it serves (log4j may roll the file; then read it all)."""
-    log = log_file(settings)
+def started_since(settings: Settings, offset: int, node: int = 1) -> bool:
+    """True once the node logged that it serves (log4j may roll the file; then read it all)."""
+    log = log_file(settings, node)
     try:
         with log.open("rb") as f:
             if log.stat().st_size >= offset:
@@ -241,10 +253,10 @@ def started_since(settings: Settings, offset: int) -> bool:
         return False
 
 
-def failure_reason(settings: Settings, offset: int) -> str:
+def failure_reason(settings: Settings, offset: int, node: int = 1) -> str:
     """The last ERROR/FATAL line logged since the start, with the exception message after it."""
     try:
-        with log_file(settings).open("rb") as f:
+        with log_file(settings, node).open("rb") as f:
             f.seek(offset)
             lines = f.read().decode(errors="replace").splitlines()
     except OSError:
