@@ -228,9 +228,7 @@ def wait_kafka(s: Settings, node: int, offset: int) -> None:
         stop_processes(pids, pids, signal.SIGKILL, 5)
         out = kafka.out_file(s, node)
         reason = kafka.failure_reason(s, offset, node) or tail(out, 1) or "see the logs"
-        raise StackError(
-            f"{name} {what}: {reason} (logs: {kafka.log_file(s, node)} and {out})"
-        )
+        raise StackError(f"{name} {what}: {reason} (logs: {kafka.log_file(s, node)} and {out})")
 
 
 def wait_postgres(s: Settings, state: dict[str, object]) -> None:

@@ -64,14 +64,12 @@ class Runtime:
 
     @property
     def settings(self) -> Settings:
-        return load_settings(
-            environ={},
-            overrides={
-                "kafka_bootstrap": bootstrap(),
-                "topic_prefix": self.prefix,
-                "partitions": "4",
-            },
-        )
+        overrides = {"kafka_bootstrap": bootstrap(), "topic_prefix": self.prefix, "partitions": "4"}
+        # The topics follow the cluster: a multi-broker stack's env file sets these.
+        for name in ("replication_factor", "min_insync_replicas"):
+            if value := os.environ.get(f"ORCHESTRATOR_{name.upper()}"):
+                overrides[name] = value
+        return load_settings(environ={}, overrides=overrides)
 
     @property
     def topics(self) -> TopicNames:

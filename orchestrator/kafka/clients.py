@@ -41,12 +41,20 @@ intake, the gate, the projector; issue #15, measured in docs/operations.md):
   fences the older one, and ``exit_if_fatal`` ends it with ``EXIT_FENCED`` (the supervisor does
   not restart a fenced child, so two processes never fence each other in turn). A static member
   does not leave its group on a clean stop either: its partitions move 6 s later.
+- A static member can also fence *itself* (librdkafka issue #3437, met on a three-broker cluster
+  when the broker hosting the group coordinator is killed, issue #19): the coordinator is
+  unreachable for longer than the session (the cluster notices a dead broker after 9 s),
+  librdkafka declares its own session timed out and rejoins under a new member id, and the
+  broker then fences a request still carrying the old one. No other process uses the id, so a
+  fence that follows a session timeout of this process (within ``SELF_FENCE_WINDOW_S``) exits
+  with ``EXIT_FATAL``: the supervisor restarts the process, which rejoins under its id.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -67,12 +75,37 @@ EXIT_FATAL = 70  # EX_SOFTWARE, as every crash-only exit of the services
 EXIT_FENCED = 78  # EX_CONFIG: another live process uses this process's instance id
 DEFAULT_COMPRESSION = "lz4"
 _LIBRDKAFKA_LOGGER = "orchestrator.kafka.librdkafka"
+SELF_FENCE_WINDOW_S = 60.0
+
+
+class _LibrdkafkaLog:
+    """Where librdkafka's log lines go (``logger`` of every client): ``logging``, after noting
+    when one said that a group session of this process timed out (facility SESSTMOUT) -
+    whatever the log level."""
+
+    last_session_timeout: float | None = None
+
+    def __init__(self) -> None:
+        self.logger = logging.getLogger(_LIBRDKAFKA_LOGGER)
+
+    def log(self, level: int, msg: str, *args: Any, **kwargs: Any) -> None:
+        if args and args[0] == "SESSTMOUT":  # librdkafka logs ("%s [%s] %s", fac, name, text)
+            _LibrdkafkaLog.last_session_timeout = time.monotonic()
+        self.logger.log(level, msg, *args, **kwargs)
+
+
+_LIBRDKAFKA_LOG = _LibrdkafkaLog()
+
+
+def session_timed_out_recently(window_s: float = SELF_FENCE_WINDOW_S) -> bool:
+    last = _LibrdkafkaLog.last_session_timeout
+    return last is not None and time.monotonic() - last < window_s
 
 
 def client_config(kafka: Kafka, **props: Any) -> dict[str, Any]:
     """Bootstrap servers, TLS and SASL (orchestrator/kafka/security.py), librdkafka's log
     routed to ``logging``, then ``props``: the base of every client of the project."""
-    config = access_of(kafka).client_config(logger=logging.getLogger(_LIBRDKAFKA_LOGGER))
+    config = access_of(kafka).client_config(logger=_LIBRDKAFKA_LOG)
     config.update(props)
     return config
 
@@ -160,14 +193,19 @@ def exit_if_fatal(error: Any, who: str) -> None:
     if error is None or error.code() != KafkaError._FATAL:
         return
     fenced = is_fenced(error)
-    logging.getLogger(__name__).critical(
-        "%s: fatal consumer error, exiting%s: %s",
-        who,
-        " (another live process uses this instance id: give each its own)" if fenced else "",
-        error,
-    )
+    self_fenced = fenced and session_timed_out_recently()
+    if self_fenced:
+        why = (
+            " (fenced after its own group session timed out: the group coordinator was "
+            "unreachable, e.g. its broker died; exiting to be restarted under the same id)"
+        )
+    elif fenced:
+        why = " (another live process uses this instance id: give each its own)"
+    else:
+        why = ""
+    logging.getLogger(__name__).critical("%s: fatal consumer error, exiting%s: %s", who, why, error)
     logging.shutdown()
-    os._exit(EXIT_FENCED if fenced else EXIT_FATAL)
+    os._exit(EXIT_FENCED if fenced and not self_fenced else EXIT_FATAL)
 
 
 def cached_lag(consumer: Any, topic: str, positions: Mapping[int, int]) -> dict[int, int]:

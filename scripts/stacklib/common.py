@@ -133,7 +133,10 @@ def _brokers(env: dict[str, str], security: str) -> int:
             "ORCHESTRATOR_STACK_BROKERS > 1 runs plaintext listeners only; "
             "unset ORCHESTRATOR_STACK_KAFKA_SECURITY (or use one broker)"
         )
-    for port in (env.get("ORCHESTRATOR_STACK_KAFKA_PORT"), env.get("ORCHESTRATOR_STACK_CONTROLLER_PORT")):
+    for port in (
+        env.get("ORCHESTRATOR_STACK_KAFKA_PORT"),
+        env.get("ORCHESTRATOR_STACK_CONTROLLER_PORT"),
+    ):
         if port and port.isdigit() and int(port) + PORT_STEP * (int(raw) - 1) > 65535:
             raise StackError(f"port {port} + {PORT_STEP} per further broker is past 65535")
     return int(raw)

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -169,7 +170,8 @@ def wait_for(check: Callable[[], bool], timeout_s: float, step_s: float = 0.1) -
 
 
 class Supervised:
-    """The Supervisor over ``names`` (orchestrator subcommands), polled in a thread."""
+    """The Supervisor over ``names`` (orchestrator subcommands, or ``slot:subcommand`` for
+    several children of one subcommand), polled in a thread."""
 
     def __init__(
         self, rt: Runtime, names: Iterable[str], env: dict[str, str] | None = None
@@ -177,17 +179,23 @@ class Supervised:
         self.rt = rt
         overrides = {"kafka_bootstrap": bootstrap(), "topic_prefix": rt.prefix, "partitions": "4"}
         overrides.update({"state_dir": str(rt.log_dir / "state"), "log_level": "INFO"})
+        overrides["state_store_schema"] = rt.state_store_schema
+        for name in ("replication_factor", "min_insync_replicas"):  # as the runtime's topics
+            if value := os.environ.get(f"ORCHESTRATOR_{name.upper()}"):
+                overrides[name] = value
         settings = load_settings(environ={}, overrides={**overrides, **(env or {})})
-        children = [Child(name, self._argv(name), owns_partitions=True) for name in names]
+        children = [self._child(name) for name in names]
         self.lines: list[str] = []
         self.supervisor = Supervisor(settings, children, self.lines.append, standby=True)
         self.supervisor.env["PYTHONUNBUFFERED"] = "1"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="supervisor", daemon=True)
 
-    def _argv(self, name: str) -> list[str]:
-        log = self.rt.log_dir / f"{name}.log"
-        return ["sh", "-c", f'exec "{sys.executable}" -m orchestrator {name} >>"{log}" 2>&1']
+    def _child(self, name: str) -> Child:
+        slot, _, command = name.partition(":")
+        log = self.rt.log_dir / f"{slot}.log"
+        script = f'exec "{sys.executable}" -m orchestrator {command or slot} >>"{log}" 2>&1'
+        return Child(slot, ["sh", "-c", script], owns_partitions=True)
 
     def __enter__(self) -> Supervised:
         self._thread.start()
