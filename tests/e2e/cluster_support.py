@@ -121,6 +121,10 @@ class Cluster:
             for p in found[name].partitions.values()
         }
 
+    def topics_of(self, prefix: str) -> list[str]:
+        admin = new_admin(kafka_access(load_settings()))
+        return [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
+
     def leaders(self, topic: str) -> dict[int, int]:
         return {p: leader for (_, p), (leader, _) in self.partitions([topic]).items()}
 

@@ -47,10 +47,10 @@ pytestmark = [
     pytest.mark.postgres,
     pytest.mark.e2e,
     pytest.mark.slow,
-    pytest.mark.timeout(420),
+    pytest.mark.timeout(600),
 ]
 
-RATE = 10.0  # workflows started per second during the broker faults
+RATE = 5.0  # workflows started per second during the broker faults
 STALL_BUDGET_S = 30.0  # a broker's session (9 s) + leader election + client metadata refresh
 
 
@@ -97,6 +97,10 @@ def start_workers(rt: Runtime, count: int) -> list[Path]:
 
 def executions(logs: list[Path]) -> Counter[str]:
     return Counter(line for log in logs if log.exists() for line in log.read_text().split())
+
+
+def step(what: str, since: float) -> None:
+    print(f"\nCLUSTER +{time.monotonic() - since:.0f} s: {what}", flush=True)
 
 
 def verify_replay(rt: Runtime, url: str, workflows: int) -> str:
@@ -148,7 +152,7 @@ def test_a_broker_killed_and_then_another_loses_and_doubles_nothing(
     started = time.monotonic()
     start_process(rt, ["projector"], "projector", {"ORCHESTRATOR_DATABASE_URL": url})
     worker_logs = start_workers(rt, 2)
-    topics = [rt.topics.commands, rt.topics.events, rt.topics.state_changelog]
+    topics = [*cluster.topics_of(rt.prefix), "__consumer_offsets"]
     # Two processors under the supervisor of `orchestrator serve` (static instance ids, warm
     # standbys): a processor that has to exit is restarted, as in production.
     supervised = Supervised(rt, ["processor-0:processor", "processor-1:processor"])
@@ -156,15 +160,19 @@ def test_a_broker_killed_and_then_another_loses_and_doubles_nothing(
         with Load(rt, definition(), rate=RATE) as load:
             wait_until_ready(rt, "processor", 2, 120)
             load.wait_flowing(120)
+            step("flowing", started)
             first = cluster.leaders(rt.topics.commands)[0]
             stall_1 = load.gap(cluster.kill9(first), 90)
+            step(f"broker {first} killed: {stall_1:.1f} s stall", started)
             restart_s = cluster.restart()
             sync_s = cluster.wait_in_sync(topics)
+            step(f"restarted in {restart_s:.1f} s, in sync {sync_s:.1f} s later", started)
             second = next(n for n in cluster.leaders(rt.topics.commands).values() if n != first)
             stall_2 = load.gap(cluster.kill9(second), 90)
-            time.sleep(3)  # some more work on two brokers
+            step(f"broker {second} killed: {stall_2:.1f} s stall", started)
         ids = set(load.sent)
         log = finish(rt, ids)
+        step(f"{len(ids)} workflows completed", started)
         restarts = [line for line in sup.lines if "exited" in line]
     events = sum(len(log.history(w)) for w in ids)
     summary = verify_replay(rt, url, len(ids))

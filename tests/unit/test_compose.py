@@ -37,11 +37,25 @@ def services(compose: dict[str, Any]) -> dict[str, Any]:
     return compose["services"]
 
 
-def environment(service: dict[str, Any]) -> dict[str, str]:
+def environment(service: dict[str, Any], variables: dict[str, str] | None = None) -> dict[str, str]:
+    """The service's environment as Compose interpolates it: ${VAR:-default} takes VAR from
+    `variables` (an --env-file), else the default."""
     env = service.get("environment") or {}
     if isinstance(env, list):  # the "KEY=VALUE" list form
         env = dict(item.split("=", 1) for item in env)
-    return {k: str(v) for k, v in env.items()}
+    found = variables or {}
+    return {
+        k: re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: found.get(m[1], m[2]), str(v))
+        for k, v in env.items()
+    }
+
+
+CLUSTER_ENV = ROOT / "docker-compose.cluster.env"
+
+
+def cluster_variables() -> dict[str, str]:
+    lines = CLUSTER_ENV.read_text().splitlines()
+    return dict(ln.split("=", 1) for ln in lines if ln.strip() and not ln.startswith("#"))
 
 
 def test_all_services_exist(compose: dict[str, Any]) -> None:
@@ -117,3 +131,35 @@ def test_dockerfile_installs_the_project_on_python_311_slim() -> None:
     assert 'ENTRYPOINT ["orchestrator"]' in text
     variables = set(re.findall(r"\b(ORCHESTRATOR_[A-Z_]+)=", text))
     assert variables <= set(Settings.env_var_names()), variables
+
+
+def test_the_cluster_profile_runs_three_brokers_in_one_quorum(compose) -> None:
+    variables = cluster_variables()
+    nodes = {name: services(compose)[name] for name in ("kafka", "kafka-2", "kafka-3")}
+    assert [nodes[n].get("profiles") for n in nodes] == [None, ["cluster"], ["cluster"]]
+    envs = {name: environment(node, variables) for name, node in nodes.items()}
+    ids = {name: env["KAFKA_NODE_ID"] for name, env in envs.items()}
+    assert sorted(ids.values()) == ["1", "2", "3"]
+    voters = {f"{ids[name]}@{name}:9093" for name in nodes}
+    for name, env in envs.items():
+        assert set(env["KAFKA_CONTROLLER_QUORUM_VOTERS"].split(",")) == voters, name
+        assert env["CLUSTER_ID"] == envs["kafka"]["CLUSTER_ID"], name
+        assert env["KAFKA_OFFSETS_TOPIC_REPLICATION_FACTOR"] == "3", name
+        assert env["KAFKA_MIN_INSYNC_REPLICAS"] == "2", name
+        assert f"INTERNAL://{name}:9092" in env["KAFKA_ADVERTISED_LISTENERS"], name
+        assert any(v.endswith(":/var/lib/kafka/data") for v in nodes[name]["volumes"]), name
+        assert "test" in nodes[name]["healthcheck"], name
+    host_ports = [nodes[n]["ports"][0].rsplit(":", 1)[1] for n in nodes]
+    assert host_ports == ["39092", "39102", "39112"]  # as ORCHESTRATOR_STACK_BROKERS=3 uses
+
+
+def test_with_the_cluster_env_every_process_uses_the_three_brokers(compose) -> None:
+    variables = cluster_variables()
+    for name in ORCHESTRATOR_SERVICES:
+        env = environment(services(compose)[name], variables)
+        settings = load_settings(env)
+        assert settings.kafka_bootstrap == "kafka:9092,kafka-2:9092,kafka-3:9092", name
+        assert settings.replication_factor == 3, name
+        assert settings.effective_min_insync_replicas == 2, name
+    default = load_settings(environment(services(compose)["processor"]))
+    assert (default.kafka_bootstrap, default.replication_factor) == ("kafka:9092", 1)
