@@ -167,7 +167,12 @@ class CommandSender:
         self.topics = rt.topics
         self.producer = Producer(producer_config(kafka()))
 
-    def start(self, definition: WorkflowDef, workflow_input: dict[str, Any] | None = None) -> str:
+    def start(
+        self,
+        definition: WorkflowDef,
+        workflow_input: dict[str, Any] | None = None,
+        on_delivery: Callable[[Any, Any], None] | None = None,
+    ) -> str:
         wid = str(uuid.uuid4())
         cmd = StartWorkflow(
             workflow_id=wid,
@@ -179,7 +184,10 @@ class CommandSender:
             input=workflow_input or {},
         )
         self.producer.produce(
-            self.topics.commands, key=wid.encode(), value=wire.encode_command(cmd)
+            self.topics.commands,
+            key=wid.encode(),
+            value=wire.encode_command(cmd),
+            on_delivery=on_delivery,
         )
         return wid
 

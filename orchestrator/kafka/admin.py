@@ -8,9 +8,10 @@ events) is an error, because it silently re-routes workflows; any other drift is
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import KafkaError, KafkaException
 
@@ -149,9 +150,7 @@ def _describe(client: AdminClient, names: list[str], timeout_s: float) -> list[T
     unknown = [n for n in names if n not in metadata]
     if unknown:
         raise KeyError(f"no such topic(s): {', '.join(unknown)}")
-    resources = [ConfigResource(ResourceType.TOPIC, n) for n in names]
-    futures = client.describe_configs(resources, request_timeout=timeout_s)
-    configs = {resource.name: future.result() for resource, future in futures.items()}
+    configs = _describe_configs(client, names, timeout_s)
     result = []
     for name in names:
         partitions = metadata[name].partitions
@@ -171,6 +170,26 @@ def _describe(client: AdminClient, names: list[str], timeout_s: float) -> list[T
             )
         )
     return result
+
+
+def _describe_configs(client: AdminClient, names: list[str], timeout_s: float) -> dict[str, Any]:
+    """Each topic's config entries. On a cluster, a topic just created may not be known yet to
+    the broker that answers (it learns of it from the controller within moments): retry that
+    within the timeout instead of failing a process's start."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        resources = [ConfigResource(ResourceType.TOPIC, n) for n in names]
+        futures = client.describe_configs(resources, request_timeout=timeout_s)
+        try:
+            return {resource.name: future.result() for resource, future in futures.items()}
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            unknown = (
+                isinstance(error, KafkaError) and error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART
+            )
+            if not unknown or time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def _compare(spec: TopicSpec, actual: TopicDescription, report: EnsureReport) -> None:

@@ -46,6 +46,7 @@ class Load:
         self.period = 1.0 / rate
         self.partitions = rt.settings.partitions
         self.sent: dict[str, float] = {}
+        self.failed: dict[str, str] = {}  # starts whose delivery Kafka reported as failed
         self.completed: dict[str, float] = {}
         self._sender = CommandSender(rt)
         self._reader = Consumer(
@@ -79,10 +80,14 @@ class Load:
     def _send(self) -> None:
         producer = self._sender.producer
         while not self._stop.is_set():
-            wid = self._sender.start(self.definition, {})
+            wid = self._sender.start(self.definition, {}, on_delivery=self._delivered)
             self.sent[wid] = time.monotonic()
             producer.poll(0)
             self._stop.wait(self.period)
+
+    def _delivered(self, error: Any, msg: Any) -> None:
+        if error is not None:
+            self.failed[msg.key().decode()] = str(error)
 
     def _read(self) -> None:
         while not self._stop.is_set():
