@@ -150,7 +150,7 @@ def test_the_cluster_profile_runs_three_brokers_in_one_quorum(compose) -> None:
         assert any(v.endswith(":/var/lib/kafka/data") for v in nodes[name]["volumes"]), name
         assert "test" in nodes[name]["healthcheck"], name
     host_ports = [nodes[n]["ports"][0].rsplit(":", 1)[1] for n in nodes]
-    assert host_ports == ["39092", "39102", "39112"]  # as ORCHESTRATOR_STACK_BROKERS=3 uses
+    assert host_ports == ["19092", "19102", "19112"]  # as ORCHESTRATOR_STACK_BROKERS=3 uses
 
 
 def test_with_the_cluster_env_every_process_uses_the_three_brokers(compose) -> None:

@@ -27,9 +27,9 @@ def settings(tmp_path: Path, **env: str):  # type: ignore[no-untyped-def]
 
 def test_one_broker_is_the_default_and_unchanged(tmp_path: Path) -> None:
     s = settings(tmp_path)
-    assert s.brokers == 1 and s.bootstrap == "127.0.0.1:39092"
+    assert s.brokers == 1 and s.bootstrap == "127.0.0.1:19092"
     p = props(kafka.server_properties(s))
-    assert p["node.id"] == "1" and p["controller.quorum.voters"] == "1@127.0.0.1:39093"
+    assert p["node.id"] == "1" and p["controller.quorum.voters"] == "1@127.0.0.1:19093"
     assert p["offsets.topic.replication.factor"] == "1" and p["min.insync.replicas"] == "1"
     assert kafka.home(s) == tmp_path / "kafka" and kafka.pid_file(s) == tmp_path / "kafka.pid"
     assert "REPLICATION" not in stack.env_text(s)
