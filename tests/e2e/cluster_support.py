@@ -125,7 +125,7 @@ class Cluster:
         admin = new_admin(kafka_access(load_settings()))
         return [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
 
-    def wait_created_everywhere(self, prefix: str, timeout_s: float = 60) -> None:
+    def wait_created_everywhere(self, names: list[str], timeout_s: float = 60) -> None:
         """Until every broker has a replica of every partition of the prefix's topics.
 
         A produce to a partition whose leader has not applied the topic's creation yet can be
@@ -136,8 +136,9 @@ class Cluster:
         deadline = time.monotonic() + timeout_s
         while True:
             found = admin.list_topics(timeout=10).topics
-            wanted = {f"{name}-{p}" for name in found if name.startswith(prefix)
+            wanted = {f"{name}-{p}" for name in names if name in found
                       for p in found[name].partitions}  # fmt: skip
+            wanted |= {f"{name}-?" for name in names if name not in found}  # not known yet
             homes = [self.state / ("kafka" if n == 1 else f"kafka-{n}") / "data" for n in (1, 2, 3)]
             missing = {str(h.parent.name): wanted - {d.name for d in h.iterdir()} for h in homes}
             if not any(missing.values()):

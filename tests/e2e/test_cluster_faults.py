@@ -34,6 +34,7 @@ import pytest
 from orchestrator.domain.definitions import WorkflowDef
 from orchestrator.domain.definitions_json import parse_workflow_def
 from orchestrator.kafka.admin import describe_topics
+from orchestrator.kafka.topics import core_topics
 from tests import readmodel_support as support
 from tests.e2e.cluster_support import REPO, Cluster, cluster  # noqa: F401 - the fixture
 from tests.e2e.cluster_workers import TASKS
@@ -79,7 +80,8 @@ def deployment(cluster: Cluster, tmp_path: Path) -> Iterator[tuple[Runtime, str]
     """Topics on the cluster, a read-model schema; (runtime, its database URL)."""
     rt = Runtime(prefix=f"e2e-cl-{uuid.uuid4().hex[:8]}", log_dir=tmp_path)
     rt.create_topics(TASKS)
-    cluster.wait_created_everywhere(rt.prefix)  # KAFKA-15591: see cluster_support.py
+    names = [s.name for s in core_topics(rt.settings)] + [rt.topics.task(t) for t in TASKS]
+    cluster.wait_created_everywhere(names)  # KAFKA-15591: see cluster_support.py
     base = support.database_url()
     schema = support.create_schema(base)
     try:
