@@ -6,7 +6,7 @@ STAMP := $(VENV)/.install-stamp
 STACK_ENV := $(or $(ORCHESTRATOR_STACK_STATE_DIR),.stack)/env
 PYTEST_ARGS ?=
 
-.PHONY: install stack-up stack-down stack-status stack-reset test lint fmt run bench conductor-diff clean
+.PHONY: install stack-up stack-down stack-status stack-reset test test-cluster lint fmt run bench conductor-diff clean
 
 install: $(STAMP)
 
@@ -31,7 +31,12 @@ stack-reset:
 	$(PYTHON) scripts/stack.py reset
 
 test: install stack-up
-	. $(STACK_ENV) && $(VENV)/bin/pytest tests $(PYTEST_ARGS)
+	. $(STACK_ENV) && $(VENV)/bin/pytest tests --ignore=tests/cluster $(PYTEST_ARGS)
+
+# The three-broker fault tests (issue #19): they start their own cluster; not in `make test`
+# until the broker-kill test passes every time (tests/cluster/README.md says why).
+test-cluster: install stack-up
+	. $(STACK_ENV) && $(VENV)/bin/pytest tests/cluster -s $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -1,5 +1,5 @@
 """scripts/stack.py's multi-broker layout (issue #19): ports, server.properties, the env file.
-Pure: nothing is started (tests/e2e/test_cluster_faults.py starts a real cluster)."""
+Pure: nothing is started (tests/cluster/test_cluster_faults.py starts a real cluster)."""
 
 from __future__ import annotations
 
