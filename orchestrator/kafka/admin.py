@@ -83,9 +83,11 @@ def ensure_topics(
     report = EnsureReport()
     present = set(client.list_topics(timeout=timeout_s).topics)
     missing = [s for s in specs if s.name not in present]
-    if missing:
-        _create(client, missing, timeout_s, report)
-    existing = [s for s in specs if s.name in present]
+    raced = _create(client, missing, timeout_s, report) if missing else set()
+    # A topic our listing did not show but the broker says exists (created meanwhile by
+    # another process, or just created and not yet in the answering broker's metadata) is
+    # compared with its spec too.
+    existing = [s for s in specs if s.name in present or s.name in raced]
     report.existing.extend(s.name for s in existing)
     if existing:
         described = {d.name: d for d in _describe(client, [s.name for s in existing], timeout_s)}
@@ -118,7 +120,8 @@ def delete_topics(
 
 def _create(
     client: AdminClient, specs: list[TopicSpec], timeout_s: float, report: EnsureReport
-) -> None:
+) -> set[str]:
+    """Create ``specs``; the names that turned out to exist already."""
     new = [
         NewTopic(
             s.name,
@@ -129,27 +132,34 @@ def _create(
         for s in specs
     ]
     futures = client.create_topics(new, operation_timeout=timeout_s, request_timeout=timeout_s)
+    already: set[str] = set()
     for name, future in futures.items():
         try:
             future.result()
         except KafkaException as exc:
-            # Another process created it between our listing and our request: that is fine.
+            # It exists after all (see ensure_topics): the caller compares it with its spec.
             if exc.args and exc.args[0].code() == KafkaError.TOPIC_ALREADY_EXISTS:
-                report.existing.append(name)
+                already.add(name)
                 continue
             report.errors.append(f"{name}: cannot create: {_reason(exc)}")
         else:
             report.created.append(name)
             log.info("created topic %s", name)
+    return already
 
 
 def _describe(client: AdminClient, names: list[str], timeout_s: float) -> list[TopicDescription]:
     if not names:
         return []  # the client refuses an empty request
-    metadata = client.list_topics(timeout=timeout_s).topics
-    unknown = [n for n in names if n not in metadata]
-    if unknown:
-        raise KeyError(f"no such topic(s): {', '.join(unknown)}")
+    deadline = time.monotonic() + timeout_s
+    while True:  # a topic just created may not be in the answering broker's metadata yet
+        metadata = client.list_topics(timeout=timeout_s).topics
+        unknown = [n for n in names if n not in metadata or not metadata[n].partitions]
+        if not unknown:
+            break
+        if time.monotonic() > deadline:
+            raise KeyError(f"no such topic(s): {', '.join(unknown)}")
+        time.sleep(0.2)
     configs = _describe_configs(client, names, timeout_s)
     result = []
     for name in names:

@@ -275,7 +275,10 @@ class StandInEngine:
         consumer.subscribe([self.topics.commands])
         # It plays the processor, of every partition: it says so, as one does (/health, and the
         # start route answers at once when no processor serves a workflow's partition).
-        beacon = Beacon.to_topic(self.settings, self.topics.status, "processor", "stand-in-engine")
+        # An instance id of its own: the previous test's engine, if its thread outlived its
+        # join under load, announces its own stop, not this one's.
+        instance = f"stand-in-engine-{os.urandom(4).hex()}"
+        beacon = Beacon.to_topic(self.settings, self.topics.status, "processor", instance)
         every = {self.topics.commands: range(self.settings.partitions)}
         try:
             while not self._stop.is_set():
