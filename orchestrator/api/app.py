@@ -12,7 +12,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -21,7 +21,6 @@ from psycopg_pool import AsyncConnectionPool
 from starlette.routing import Route
 
 from orchestrator.api import errors
-from orchestrator.api.accepted import AcceptedStarts
 from orchestrator.api.access import RouteIndex
 from orchestrator.api.freshness import ProjectionWatch
 from orchestrator.api.kafka_out import AsyncProducer
@@ -50,7 +49,6 @@ class Runtime:
     watch: ProjectionWatch
     rejections: RejectionFollower  # engine refusals of the commands this process sends
     status: StatusView | None = None  # the services' heartbeats (orchestrator/health)
-    accepted: AcceptedStarts = field(default_factory=AcceptedStarts)  # starts not projected yet
 
     @property
     def projector_name(self) -> str:

@@ -1,17 +1,10 @@
 """/api/workflow: start, get, terminate, pause, resume.
 
-Writes are commands on the commands topic (key = the root workflow id); the engine decides.
-
-A start (without an idempotency key) answers 200 once its command is durable on Kafka, as
-Conductor answers once the workflow is persisted; read-your-writes comes from ``accepted.py``: a
-GET of a workflow this process started that the projector does not show yet waits briefly for
-it and otherwise answers from the accepted start (RUNNING, no tasks yet).
-
-The other writes (and a start with an idempotency key, whose answer depends on what exists)
-wait (bounded) until the projector shows their effect (the row of a started workflow; a higher
-``last_seq`` and the status the command leads to) or until the engine refuses them
-(rejections.py: 409 with the engine's reason and code, 404/400 for unknown or malformed). If
-neither happens within the bound, the answer is 202: accepted, not yet visible.
+Writes are commands on the commands topic (key = the root workflow id); the engine decides. To
+give read-your-writes, a write waits (bounded) until the projector shows its effect (the row of
+a started workflow; a higher ``last_seq`` and the status the command leads to) or until the
+engine refuses it (rejections.py: 409 with the engine's reason and code, 404/400 for unknown or
+malformed). If neither happens within the bound, the answer is 202: accepted, not yet visible.
 """
 
 from __future__ import annotations
@@ -30,7 +23,7 @@ from orchestrator.api.errors import bad_request, conflict, not_found
 from orchestrator.api.health_checks import no_processor_warning, unserved_commands_partition
 from orchestrator.api.models import StartWorkflowRequest, Workflow, WorkflowStatusView
 from orchestrator.api.openapi_errors import ACCEPTED, errors
-from orchestrator.api.rejections import rejection_error, send, send_and_wait
+from orchestrator.api.rejections import send_and_wait
 from orchestrator.api.views import status_view, workflow_view
 from orchestrator.domain import commands as cmd
 from orchestrator.domain.commands import IdempotencyStrategy
@@ -46,7 +39,6 @@ RtDep = Annotated[Runtime, Depends(runtime)]
 
 START_WAIT_S = 10.0
 COMMAND_WAIT_S = 5.0
-GET_ACCEPTED_WAIT_S = 0.5  # a GET of an accepted, not yet projected start waits this long
 
 
 async def _progress(rt: Runtime, workflow_id: str) -> tuple[str, int] | None:
@@ -136,8 +128,6 @@ async def start_workflow(rt: Runtime, req: StartWorkflowRequest, actor: str) -> 
     # No live processor on its partition: durable in Kafka all the same, answered at once (202)
     # rather than after the whole wait, with a Warning saying why (docs/operations.md).
     unserved = unserved_commands_partition(rt, workflow_id)
-    if key is None and unserved is None:
-        return await _start_durable(rt, command)
     wait_s = START_WAIT_S if unserved is None else 0.0
     seen = await apply_command(rt, command, existing[1] if existing else 0, wait_s, accept=same)
     response = PlainTextResponse(workflow_id, status_code=200 if seen else 202)
@@ -146,32 +136,8 @@ async def start_workflow(rt: Runtime, req: StartWorkflowRequest, actor: str) -> 
     return response
 
 
-async def _start_durable(rt: Runtime, command: cmd.StartWorkflow) -> Response:
-    """Answer once the start is on Kafka; an engine refusal arriving later is kept for GETs."""
-    command_id = str(uuid.uuid4())
-    command, refused = rt.rejections.expect(command, command_id)
-    try:
-        await send(rt, command, command_id)
-    except BaseException:
-        rt.rejections.forget(command, command_id)
-        raise
-    workflow_id = command.workflow_id
-
-    def on_refused(future: Any) -> None:
-        if not future.cancelled():
-            rt.accepted.refuse(workflow_id, rejection_error(future.result()).message)
-
-    refused.add_done_callback(on_refused)
-    rt.accepted.add(command, on_expiry=lambda: rt.rejections.forget(command, command_id))
-    return PlainTextResponse(workflow_id)
-
-
 _STARTED = {
-    200: {
-        "description": "Started: durable on Kafka (a GET of it answers at once), or with an "
-        "idempotencyKey, visible in the read model: the id as text",
-        "content": {"text/plain": {}},
-    },
+    200: {"description": "Started and visible: the id as text", "content": {"text/plain": {}}},
     **ACCEPTED,
     202: {
         "description": "Accepted (durable in Kafka), not visible in the read model yet: the id "
@@ -218,32 +184,10 @@ async def _row(
 ) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
     async with rt.pool.connection() as conn:
         row = await queries.workflow(conn, workflow_id)
-        if row is not None:
-            tasks = await queries.current_tasks(conn, workflow_id) if with_tasks else None
-            return row, tasks
-    return await _accepted_row(rt, workflow_id, with_tasks)
-
-
-async def _accepted_row(
-    rt: Runtime, workflow_id: str, with_tasks: bool
-) -> tuple[dict[str, Any], list[dict[str, Any]] | None]:
-    """No row: a start this process accepted waits briefly for the projector, then answers."""
-    accepted = rt.accepted.get(workflow_id)
-    if accepted is None:
-        raise not_found(f"No such workflow found by id: {workflow_id}")
-
-    async def projected() -> bool:
-        return accepted.refusal is not None or await _progress(rt, workflow_id) is not None
-
-    await rt.watch.wait_for(workflow_id, projected, GET_ACCEPTED_WAIT_S)
-    if accepted.refusal is not None:
-        raise not_found(f"No such workflow found by id: {workflow_id} ({accepted.refusal})")
-    async with rt.pool.connection() as conn:
-        row = await queries.workflow(conn, workflow_id)
-        if row is not None:
-            tasks = await queries.current_tasks(conn, workflow_id) if with_tasks else None
-            return row, tasks
-    return accepted.row(), [] if with_tasks else None
+        if row is None:
+            raise not_found(f"No such workflow found by id: {workflow_id}")
+        tasks = await queries.current_tasks(conn, workflow_id) if with_tasks else None
+    return row, tasks
 
 
 @router.get("/{workflow_id}", response_model=Workflow, responses=errors(404))
