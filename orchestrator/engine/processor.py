@@ -224,12 +224,16 @@ class Processor:
         """Events delivered, then the states await their changelog write, then done, in order.
 
         Only once its events are delivered may a batch's states go to the changelog: the
-        changelog must never get ahead of the log."""
+        changelog must never get ahead of the log. And only once the previous batch is complete:
+        a later batch's deliveries can finish first (the earlier one waits on a partition whose
+        broker died), and an earlier batch's states put in after it would replace its newer ones
+        for the same executions; the offsets of both then committed with the older states
+        written, a takeover decided on states missing events of the log (issue #19)."""
         try:
             await asyncio.gather(*deliveries)
-            self.cache.unwritten.update(entries)
             if previous is not None:
                 await previous
+            self.cache.unwritten.update(entries)
             assert self.intake is not None
             self.intake.done(batch)
         except asyncio.CancelledError:
