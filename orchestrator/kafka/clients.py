@@ -110,6 +110,9 @@ def client_config(kafka: Kafka, **props: Any) -> dict[str, Any]:
     return config
 
 
+MAX_IN_FLIGHT = 1
+
+
 def producer_config(
     kafka: Kafka,
     *,
@@ -125,6 +128,13 @@ def producer_config(
             "client.id": client_id,
             "enable.idempotence": True,
             "acks": "all",
+            # One produce request in flight per broker: with several, a new producer's first
+            # batch to a partition that fails retriably (a leader change, a topic not applied
+            # yet) while its next batch is accepted is lost *silently*, idempotence and acks=all
+            # notwithstanding (KAFKA-15591; the broker fix, Kafka 4.5, covers only partitions
+            # that never held a record). Every process starts a new producer, so every process
+            # is exposed in the first moments after a restart (docs/operations.md).
+            "max.in.flight.requests.per.connection": MAX_IN_FLIGHT,
             "linger.ms": linger_ms,
             "compression.type": compression,
             "partitioner": PARTITIONER,
