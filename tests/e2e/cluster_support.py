@@ -125,27 +125,6 @@ class Cluster:
         admin = new_admin(kafka_access(load_settings()))
         return [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
 
-    def wait_created_everywhere(self, names: list[str], timeout_s: float = 60) -> None:
-        """Until every broker has a replica of every partition of the prefix's topics.
-
-        A produce to a partition whose leader has not applied the topic's creation yet can be
-        lost silently although idempotent with acks=all (KAFKA-15591: the broker accepts a later
-        in-flight batch first, the earlier one is then out of order); see docs/operations.md.
-        """
-        admin = new_admin(kafka_access(load_settings()))
-        deadline = time.monotonic() + timeout_s
-        while True:
-            found = admin.list_topics(timeout=10).topics
-            wanted = {f"{name}-{p}" for name in names if name in found
-                      for p in found[name].partitions}  # fmt: skip
-            wanted |= {f"{name}-?" for name in names if name not in found}  # not known yet
-            homes = [self.state / ("kafka" if n == 1 else f"kafka-{n}") / "data" for n in (1, 2, 3)]
-            missing = {str(h.parent.name): wanted - {d.name for d in h.iterdir()} for h in homes}
-            if not any(missing.values()):
-                return
-            assert time.monotonic() < deadline, f"not on every broker: {missing}"
-            time.sleep(0.2)
-
     def leaders(self, topic: str) -> dict[int, int]:
         return {p: leader for (_, p), (leader, _) in self.partitions([topic]).items()}
 

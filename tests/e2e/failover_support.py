@@ -47,7 +47,6 @@ class Load:
         self.partitions = rt.settings.partitions
         self.sent: dict[str, float] = {}
         self.failed: dict[str, str] = {}  # starts whose delivery Kafka reported as failed
-        self.acked_partitions: set[int] = set()
         self.completed: dict[str, float] = {}
         self._sender = CommandSender(rt)
         self._reader = Consumer(
@@ -83,19 +82,18 @@ class Load:
         while not self._stop.is_set():
             wid = self._sender.start(self.definition, {}, on_delivery=self._delivered)
             self.sent[wid] = time.monotonic()
-            if len(self.acked_partitions) < self.partitions:
-                # One request in flight per partition until each has acknowledged one: a new
-                # producer's first batch that fails (retriably) while its second is accepted is
-                # lost silently, idempotence notwithstanding (KAFKA-15591, docs/operations.md).
-                producer.flush(30)
             producer.poll(0)
             self._stop.wait(self.period)
+
+    def wait_sent(self, count: int, timeout_s: float) -> None:
+        deadline = time.monotonic() + timeout_s
+        while len(self.sent) < count:
+            assert time.monotonic() < deadline, f"only {len(self.sent)} of {count} starts sent"
+            time.sleep(0.1)
 
     def _delivered(self, error: Any, msg: Any) -> None:
         if error is not None:
             self.failed[msg.key().decode()] = str(error)
-        else:
-            self.acked_partitions.add(msg.partition())
 
     def _read(self) -> None:
         while not self._stop.is_set():
