@@ -5,8 +5,10 @@ statements.py and its parameters. JSON parameters are wrapped in ``J`` so the ru
 send them as jsonb. The runner (apply.py) executes the ops of a batch in order, in one
 transaction, and only for events whose ``events`` row was new (ADR 0005).
 
-An event type this module does not know (the engine may add some) yields no row change: it is
-still kept in the ``events`` history and still advances the workflow's ``last_seq``.
+Every event type has a case, an empty list where the event changes no row (it is still kept in
+the ``events`` history and still advances the workflow's ``last_seq``). A type with no case is
+a programming error, ``UnknownEvent``, caught by tests/unit/test_projection_handlers.py for
+every type in ``EVENT_TYPES``: an event the engine adds can never be dropped silently.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ from orchestrator.domain.definitions_json import task_def_to_json, workflow_def_
 JSON = Any
 _BASE_FIELDS = frozenset(f.name for f in dataclasses.fields(ev.EventBase))
 _LOOP_SUFFIX = re.compile(r"^(.*)__\d+$")
+
+
+class UnknownEvent(TypeError):
+    """An event type with no case here (only a new type nobody wired in can raise it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,8 +261,13 @@ def _task_ops(event: ev.EventBase) -> list[RowOp]:
             return [_task_status(event, event.task_id, "CANCELED", event.reason or None)]
         case ev.TaskSkipped():
             return _skipped(event)
+        case ev.LoopIterationsRemoved():
+            return []  # keepLastN: the read model keeps those iterations' rows as they were
         case _:
-            return []  # unknown event type: history only (see the module docstring)
+            raise UnknownEvent(
+                f"projections/handlers.py has no case for {type(event).__name__}: "
+                "every event type needs one (an empty list if it changes no row)"
+            )
 
 
 def _started(e: ev.WorkflowStarted) -> RowOp:
