@@ -124,9 +124,9 @@ def cmd_up(s: Settings, kafka_only: bool = False) -> int:
             )
         p_pid = -1 if kafka_only else pg_pid(run, state)  # -1: never started nor waited for
         if registry.wanted():
-            reg_port, took = registry.start(s)
+            _, took = registry.start(s)
             if took:
-                log(f"schema registry up on {registry.url_of(reg_port)} in {took:.1f} s")
+                log(f"schema registry up on {registry.url(s)} in {took:.1f} s")
         k_down = [n for n in run.nodes if n not in k_up]
         if not k_down and p_pid:
             log(f"already running (kafka pids {[k_pids[n] for n in k_up]}); nothing changed")
@@ -277,8 +277,7 @@ def env_text(s: Settings, with_postgres: bool = True) -> str:
             f"{s.pg_port}/{postgres.DB_NAME}\n"
         )
     if registry.running(s):
-        reg = registry.url_of(registry.recorded_port(s) or registry.port())
-        text += f"export ORCHESTRATOR_SCHEMA_REGISTRY_URL={reg}\n"
+        text += f"export ORCHESTRATOR_SCHEMA_REGISTRY_URL={registry.url(s)}\n"
     return text + f"export ORCHESTRATOR_API_URL=http://127.0.0.1:{s.api_port}\n"
 
 
@@ -315,8 +314,10 @@ def summary(s: Settings, state: dict[str, object], with_postgres: bool = True) -
             f"  pid {read_pid(postgres.pid_file(s))}  data {pg_data(state)}"
         )
     if registry.running(s):
-        reg = registry.url_of(registry.recorded_port(s) or registry.port())
-        print(f"  registry  {reg}  pid {registry.running(s)}  data {registry.data_file(s)}")
+        print(
+            f"  registry  {registry.url(s)} ({registry.recorded_kind(s)})  "
+            f"pid {registry.running(s)}  data {registry.where(s)}"
+        )
     print(f"  logs      {s.logs_dir}/ (kafka*.log, kafka*.out, postgres.log, registry.log)")
     print(f"  env       {s.env_file}  (source it: . {s.env_file})")
     print(f"  jars      {kafka.libs_dir(s)}")
@@ -371,9 +372,8 @@ def cmd_status(s: Settings) -> int:
     print(f"postgres  {'up  ' if p_up else 'down'}  {p_where if p_pid else ''}".rstrip())
     r_pid = registry.running(run)
     if r_pid or registry.wanted():
-        r_port = registry.recorded_port(run) or registry.port()
-        r_up = bool(r_pid) and registry.answers(r_port)
-        r_where = f"{registry.url_of(r_port)} pid {r_pid}"
+        r_up = bool(r_pid) and registry.answers(registry.url(run))
+        r_where = f"{registry.url(run)} pid {r_pid}"
         print(f"registry  {'up  ' if r_up else 'down'}  {r_where if r_pid else ''}".rstrip())
     return 0 if k_up and p_up else EXIT_NOT_RUNNING
 
