@@ -1,14 +1,22 @@
-"""A schema registry of the tests' own (scripts/registry_server.py), on a free loopback port.
+"""A schema registry of the tests' own, on a free loopback port, with its own data folder:
 
     with RegistryProcess(tmp_path) as registry:
-        registry.url                                  # http://127.0.0.1:<port>
+        registry.url                                  # the base URL a Confluent client is given
         registry.stop(); registry.start()             # an outage, then the same ids again
 
-Each test starts its own, so CI (``make test`` on a clean clone) needs nothing set up.
+Which registry: ``ORCHESTRATOR_TEST_REGISTRY`` = ``apicurio`` (Apicurio Registry, from the build
+the stack keeps in ~/.cache/kafka-orchestrator/, built there first if missing: scripts/stacklib/
+apicurio.py) or ``standin`` (scripts/registry_server.py). Unset: Apicurio when the stack runs
+Apicurio (its ORCHESTRATOR_SCHEMA_REGISTRY_URL, from .stack/env, is a ccompat URL), otherwise
+the stand-in, which needs no build and starts in under a second.
+
+Each test starts its own (a registry holds the subjects and ids of one test), so CI
+(``make test`` on a clean clone) needs nothing set up.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -18,7 +26,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-SERVER = Path(__file__).resolve().parents[1] / "scripts" / "registry_server.py"
+ROOT = Path(__file__).resolve().parents[1]
+SERVER = ROOT / "scripts" / "registry_server.py"
+sys.path.insert(0, str(ROOT / "scripts"))
+
+from stacklib import apicurio  # noqa: E402
+from stacklib.common import load_settings  # noqa: E402
+
+KIND_VAR = "ORCHESTRATOR_TEST_REGISTRY"
+DEADLINE_S = {"standin": 20, "apicurio": 180}  # see scripts/stacklib/registry.py
 
 
 def free_port() -> int:
@@ -27,33 +43,62 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def registry_kind() -> str:
+    raw = os.environ.get(KIND_VAR, "").strip().lower()
+    if not raw:
+        stack_url = os.environ.get("ORCHESTRATOR_SCHEMA_REGISTRY_URL", "")
+        return "apicurio" if apicurio.CCOMPAT_PATH in stack_url else "standin"
+    if raw not in DEADLINE_S:
+        raise pytest.UsageError(f"{KIND_VAR}={raw!r}: expected apicurio or standin")
+    return raw
+
+
 class RegistryProcess:
-    def __init__(self, data_dir: Path) -> None:
-        self.data = data_dir / "registry" / "schemas.json"
+    def __init__(self, data_dir: Path, kind: str | None = None) -> None:
+        self.kind = kind or registry_kind()
+        self.data = data_dir / "registry"
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        root = f"http://127.0.0.1:{self.port}"
+        self.url = root + apicurio.CCOMPAT_PATH if self.kind == "apicurio" else root
         self.proc: subprocess.Popen[bytes] | None = None
         self.started_in_s = 0.0
 
+    def _command(self) -> tuple[list[str], dict[str, str]]:
+        if self.kind == "apicurio":
+            jar = apicurio.ensure_app(load_settings())
+            self.data.mkdir(parents=True, exist_ok=True)
+            return apicurio.command(jar, self.port, self.data)
+        argv = [sys.executable, str(SERVER), "--port", str(self.port)]
+        return [*argv, "--data", str(self.data / "schemas.json")], dict(os.environ)
+
     def start(self) -> None:
+        argv, env = self._command()
         began = time.monotonic()
-        argv = [sys.executable, str(SERVER), "--port", str(self.port), "--data", str(self.data)]
-        self.proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        deadline = began + 20
-        while time.monotonic() < deadline:
+        log = (self.data.parent / f"registry-{self.kind}.log").open("ab")
+        with log:
+            self.proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env)
+        deadline = began + DEADLINE_S[self.kind]
+        while time.monotonic() < deadline and self.proc.poll() is None:
             try:
-                if httpx.get(f"{self.url}/subjects", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/subjects", timeout=2).status_code == 200:
                     self.started_in_s = time.monotonic() - began
                     return
             except httpx.HTTPError:
-                time.sleep(0.05)
+                time.sleep(0.1)
         self.stop()
-        pytest.fail(f"the schema registry did not answer on {self.url} within 20 s")
+        pytest.fail(
+            f"the schema registry ({self.kind}) did not answer on {self.url} within "
+            f"{DEADLINE_S[self.kind]} s (log: {log.name})"
+        )
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
-            self.proc.wait(10)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
         self.proc = None
 
     def __enter__(self) -> RegistryProcess:
