@@ -24,6 +24,9 @@ MVN_TIMEOUT_S = int(os.environ.get("ORCHESTRATOR_STACK_MVN_TIMEOUT", "900"))
 # Dev-sized JVM: C1 only and the serial collector start faster and use less memory than the
 # defaults on a 2-core machine; a registry for one stack or test sees a few requests a second.
 JVM_OPTIONS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xms32m", "-Xmx256m")
+# As Confluent's default: a subject's new version must read what the previous one wrote
+# (Apicurio's default is no check). Our own schemas evolve that way (schemas/README.md).
+CONFIG = ("-Dregistry.rules.global.compatibility=BACKWARD",)
 
 
 def version() -> str:
@@ -128,5 +131,8 @@ def command(jar: Path, port: int, data_dir: Path) -> tuple[list[str], dict[str, 
         "QUARKUS_HTTP_HOST": "127.0.0.1",
         "HTTP_PORT": str(port),
         "REGISTRY_DATASOURCE_URL": f"jdbc:h2:file:{data_dir / 'registry'}",
+        # Never Apicurio's canonical mode: 2.4.2 then stores and serves a schema's canonical
+        # text, its record fields sorted by name: another binary layout (ADR 0013).
+        "ENABLE_CCOMPAT_CANONICAL_HASH_MODE": "false",
     }
-    return [java, *JVM_OPTIONS, "-jar", str(jar)], env
+    return [java, *JVM_OPTIONS, *CONFIG, "-jar", str(jar)], env
