@@ -5,8 +5,8 @@
         registry.stop(); registry.start()             # an outage, then the same ids again
 
 Which registry: ``ORCHESTRATOR_TEST_REGISTRY`` = ``apicurio`` (Apicurio Registry, from the build
-the stack keeps in ~/.cache/kafka-orchestrator/, built there first if missing: scripts/stacklib/
-apicurio.py) or ``standin`` (scripts/registry_server.py). Unset: Apicurio when the stack runs
+the stack keeps in ~/.cache/kafka-orchestrator/: scripts/stacklib/apicurio.py) or ``standin``
+(scripts/registry_server.py). Unset: Apicurio when the stack runs
 Apicurio (its ORCHESTRATOR_SCHEMA_REGISTRY_URL, from .stack/env, is a ccompat URL), otherwise
 the stand-in, which needs no build and starts in under a second.
 
@@ -65,7 +65,12 @@ class RegistryProcess:
 
     def _command(self) -> tuple[list[str], dict[str, str]]:
         if self.kind == "apicurio":
-            jar = apicurio.ensure_app(load_settings())
+            jar = apicurio.runner_jar(load_settings())
+            if not jar.exists():  # the build takes minutes: not within a test's timeout
+                pytest.fail(
+                    f"no Apicurio build at {jar}: `ORCHESTRATOR_STACK_REGISTRY=1 make stack-up` "
+                    "or tests/integration/test_stack_registry.py makes it (once per machine)"
+                )
             self.data.mkdir(parents=True, exist_ok=True)
             return apicurio.command(jar, self.port, self.data)
         argv = [sys.executable, str(SERVER), "--port", str(self.port)]

@@ -27,7 +27,13 @@ from stacklib.common import load_settings  # noqa: E402
 STARTS_WITHIN_S = {"standin": 10, "1": 120}
 
 
-@pytest.fixture(params=["standin", "1"])
+@pytest.fixture(
+    params=[
+        "standin",
+        # Apicurio: the first run on a machine builds it (Maven, up to its timeout), then starts.
+        pytest.param("1", marks=pytest.mark.timeout(apicurio.MVN_TIMEOUT_S + 300)),
+    ]
+)
 def env(
     request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, str]:
