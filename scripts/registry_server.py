@@ -2,9 +2,10 @@
 
     python scripts/registry_server.py --port 18081 --data .stack/registry/schemas.json
 
-A STAND-IN (docs/adr/0013-schema-registry.md): neither Karapace (not on PyPI) nor Apicurio
-Registry (its Quarkus app is on Maven Central, some of its modules are not) can be obtained
-from the package registries this project may use. In production, point
+A STAND-IN (docs/adr/0013-schema-registry.md): the stack runs Apicurio Registry
+(ORCHESTRATOR_STACK_REGISTRY=1, scripts/stacklib/apicurio.py); this one runs with
+ORCHESTRATOR_STACK_REGISTRY=standin and in the tests by default, because it needs no Maven build
+and starts in under a second. In production, point
 ORCHESTRATOR_SCHEMA_REGISTRY_URL at Confluent Schema Registry, Karapace, Apicurio
 (/apis/ccompat/v7) or a managed one. What it implements is what Kafka serializers and
 this project call: register (POST /subjects/S/versions), look up (POST /subjects/S), GET
