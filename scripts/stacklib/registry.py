@@ -42,7 +42,7 @@ APICURIO, STANDIN = "apicurio", "standin"
 KINDS = {"1": APICURIO, "true": APICURIO, "yes": APICURIO, "on": APICURIO}
 KINDS |= {APICURIO: APICURIO, STANDIN: STANDIN}
 OFF = ("", "0", "false", "no", "off")
-# Seconds to answer: the stand-in takes under one; Apicurio (a Quarkus JVM app) 10-40 on a
+# Seconds to answer: the stand-in takes under one; Apicurio (a Quarkus JVM app) 7-40 on a
 # loaded 2-core machine.
 READY_DEADLINE_S = {STANDIN: 30, APICURIO: 180}
 
