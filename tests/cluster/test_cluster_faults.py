@@ -18,6 +18,7 @@ kill until new work was done on every partition), counts.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -234,6 +235,16 @@ def test_processors_on_two_nodes_share_the_partitions_and_survive_a_node_loss(
 ) -> None:
     rt, _ = deployment
     nodes = {name: start_node(rt, name) for name in ("node-a", "node-b")}
+    try:
+        run_two_nodes(rt, nodes)
+    finally:  # the node's shell is what rt.stop_all() stops; its children are in its group
+        for node in nodes.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(node.pid, signal.SIGKILL)
+            node.wait(10)
+
+
+def run_two_nodes(rt: Runtime, nodes: dict[str, subprocess.Popen[bytes]]) -> None:
     assigned = re.compile(rb"holding \[([\d, ]*)\]")
 
     def holdings() -> dict[str, set[int]]:
