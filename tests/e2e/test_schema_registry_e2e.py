@@ -26,7 +26,7 @@ from orchestrator.domain import events as ev
 from orchestrator.kafka.aio import producer_config
 from tests.e2e.test_processor_bad_input import read_dead_letters
 from tests.e2e.test_processor_faults import TASKS, wait_until_ready
-from tests.registry_support import RegistryProcess
+from tests.registry_support import RegistryProcess, apicurio, load_settings
 from tests.runtime_support import EventLog, RawWorker, Runtime, kafka
 
 pytestmark = [pytest.mark.kafka, pytest.mark.e2e, pytest.mark.timeout(240)]
@@ -50,8 +50,12 @@ DEFINITION = {
 
 
 @pytest.fixture
-def registry(tmp_path: Path) -> Iterator[RegistryProcess]:
-    with RegistryProcess(tmp_path) as process:
+def registry(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RegistryProcess]:
+    """The tests' default registry (tests/registry_support.py), or the kind a test asks for."""
+    kind = getattr(request, "param", None)
+    if kind == "apicurio":  # the stack's real registry; built once per machine if missing
+        apicurio.ensure_app(load_settings())
+    with RegistryProcess(tmp_path, kind) as process:
         wire.set_default_registry(process.url)  # this test's own reader and RawWorker
         try:
             yield process
@@ -83,6 +87,17 @@ def stock_serializer(url: str, schema: dict[str, Any]) -> AvroSerializer:
     return AvroSerializer(SchemaRegistryClient({"url": url}), json.dumps(schema))
 
 
+@pytest.mark.parametrize(
+    "registry",
+    [
+        pytest.param(None, id="default"),
+        # What the stack runs with ORCHESTRATOR_STACK_REGISTRY=1: Apicurio Registry (ADR 0013).
+        pytest.param(
+            "apicurio", id="apicurio", marks=pytest.mark.timeout(apicurio.MVN_TIMEOUT_S + 300)
+        ),
+    ],
+    indirect=True,
+)
 def test_a_stock_serializer_starts_workflows_that_complete(
     runtime: Runtime, registry: RegistryProcess
 ) -> None:
