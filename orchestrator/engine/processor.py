@@ -51,7 +51,7 @@ from orchestrator.engine.retention import Retention
 from orchestrator.engine.statecodec import encode_state, stored_marker
 from orchestrator.engine.step import BatchOutput, RetryBatch, process_batch
 from orchestrator.engine.store import StateStore
-from orchestrator.engine.timers import TimerHeap
+from orchestrator.engine.timers import DueTimer, TimerHeap, TimerLoop
 from orchestrator.flow.routing import DispatchRouter
 from orchestrator.health.beacon import processor_beacon
 from orchestrator.kafka.admin import admin_client
@@ -67,7 +67,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-TIMER_TICK_S = 0.02
 EVICT_TICK_S = 1.0
 DEFINITION_WAIT_S = 3.0
 INITIAL_DEFINITIONS_WAIT_S = 30.0
@@ -109,6 +108,7 @@ class Processor:
         self.store = StateStore(settings.database_url, settings.state_store_schema)
         self.retention = Retention(self.cache, self.store, self.topics.state_changelog)
         self.timers = TimerHeap()
+        self.timer_loop = TimerLoop(self.timers, self._fire_timers, now_ms)
         # Gate or task topic per dispatch, domains resolved; gate notices (ADR 0006).
         self.router = DispatchRouter(settings, self.topics, self.registry)
         self.outputs = Outputs(settings, self.topics, self.router, lambda: self.out)
@@ -142,7 +142,7 @@ class Processor:
         self.channel = app.channel(maxsize=64)
         app.agent(self.channel, name="processor", concurrency=1)(self._agent)
         app.task(self._start)
-        app.timer(TIMER_TICK_S)(self._fire_timers)
+        app.task(self.timer_loop.run)  # sleeps until the next deadline (engine/timers.py)
         app.timer(EVICT_TICK_S)(self._evict)
         app.timer(10.0)(self._log_stats)
         app.on_before_shutdown.connect(self._stop_intake)
@@ -361,7 +361,7 @@ class Processor:
         for timer in out.timers:
             entry = self.cache.get(timer.workflow_id)
             if entry is not None:
-                self.timers.push(timer, entry.partition)
+                self.timer_loop.pushed(self.timers.push(timer, entry.partition))
         return entries
 
     async def _write_states(self) -> None:
@@ -425,11 +425,7 @@ class Processor:
 
     # -- timers, retention and recovery ------------------------------------------------------
 
-    async def _fire_timers(self) -> None:
-        now = now_ms()
-        due = self.timers.pop_due(now)
-        if not due:
-            return
+    async def _fire_timers(self, due: list[DueTimer], now: int) -> None:
         futures = []
         for item in due:
             command = item.command(now)
@@ -483,7 +479,7 @@ class Processor:
         out = BatchOutput()
         out.add_effects([effect])
         for timer in out.timers:
-            self.timers.push(timer, partition)
+            self.timer_loop.pushed(self.timers.push(timer, partition))
         out.timers.clear()
         return await self.outputs.produce(out, {}, self.cache)
 
