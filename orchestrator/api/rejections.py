@@ -31,7 +31,7 @@ from orchestrator.codec.wire import Wire
 from orchestrator.codec.wire_infra import Rejection
 from orchestrator.domain import commands as cmd
 from orchestrator.domain.outcome import RejectionCode
-from orchestrator.kafka.clients import new_reader
+from orchestrator.kafka.clients import IDLE_READER_FETCH_WAIT_MS, new_reader
 
 if TYPE_CHECKING:
     from orchestrator.kafka.clients import Kafka
@@ -136,7 +136,7 @@ class RejectionFollower:
                 "group.id": f"orchestrator-api-rejections-{uuid.uuid4().hex[:8]}",
                 "client.id": "orchestrator-api-rejections",
                 "enable.auto.commit": False,
-                "fetch.wait.max.ms": 10,
+                "fetch.wait.max.ms": IDLE_READER_FETCH_WAIT_MS,
             },
         )
         try:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException, TopicPartition
 
-from orchestrator.kafka.clients import new_reader, take
+from orchestrator.kafka.clients import IDLE_READER_FETCH_WAIT_MS, new_reader, take
 from orchestrator.kafka.transient import QuietLog
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ class TopicFollower:
                 "group.id": f"unused-{name}-follower",  # we assign, never commit
                 "enable.auto.commit": False,
                 "enable.partition.eof": True,
-                "fetch.wait.max.ms": 50,
+                "fetch.wait.max.ms": IDLE_READER_FETCH_WAIT_MS,
             },
         )
         # Watermark look-ups get their own client: calls on the consumer that the follower
