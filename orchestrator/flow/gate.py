@@ -57,6 +57,9 @@ from orchestrator.kafka.transient import QuietLog, is_transient, retry_transient
 log = logging.getLogger(__name__)
 
 TICK_S = 0.02  # longest wait for records before deciding again (rate windows open on time)
+# ... while some task is held. Holding none, only a record can change that, and a record ends
+# the wait at once: the gate wakes twice a second (commits, status, beacon), not 50 times.
+IDLE_WAIT_S = 0.5
 COMMIT_EVERY_S = 1.0
 ACK_GRACE_MS = 10_000  # a released task not started by then stops counting as prefetched
 # A hand-out's time is stamped by whoever handed it out (the HTTP bridge, before its answer
@@ -160,7 +163,7 @@ class Gate:
         raise RuntimeError("gate: the presence view did not start")
 
     def step(self) -> None:
-        msgs = take(self.consumer, 2000, TICK_S)
+        msgs = take(self.consumer, 2000, TICK_S if self._holding() else IDLE_WAIT_S)
         for msg in msgs:
             error = msg.error()
             if error is None:
@@ -182,6 +185,10 @@ class Gate:
             self.status.publish(type_counts(ready.values(), self.limits, now), now)
             self._last_commit = time.monotonic()
         self._beat()
+
+    def _holding(self) -> bool:
+        """Some task waits to be released (a rate window may open, a slot free up, in time)."""
+        return any(g.pending for part in self.parts.values() for g in part.types.values())
 
     # -- folding ----------------------------------------------------------------------------
 
