@@ -5,6 +5,8 @@ for, and fails with the delivery error when one cannot be."""
 from __future__ import annotations
 
 import asyncio
+import statistics
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -12,7 +14,7 @@ import pytest
 from confluent_kafka import Consumer
 
 from orchestrator.kafka.admin import delete_topics, ensure_topics
-from orchestrator.kafka.aio import AsyncProducer, DeliveryError, producer_config
+from orchestrator.kafka.aio import POLL_S, AsyncProducer, DeliveryError, producer_config
 from orchestrator.kafka.clients import consumer_config
 from orchestrator.kafka.topics import TopicSpec
 from orchestrator.settings import Settings, load_settings
@@ -76,3 +78,26 @@ def test_send_all_fails_when_a_record_cannot_be_delivered(topic: tuple[str, str]
         producer.close()
 
     asyncio.run(run())
+
+
+def test_a_delivery_settles_at_once_not_on_the_poll_threads_next_turn(
+    topic: tuple[str, str],
+) -> None:
+    """The poll thread waits up to POLL_S when idle; a delivery report must end that wait."""
+    bootstrap, name = topic
+
+    async def run() -> list[float]:
+        producer = AsyncProducer(producer_config(bootstrap), asyncio.get_running_loop())
+        await asyncio.wait_for(producer.send(name, b"k", b"warm-up", 0), 30)
+        took = []
+        for i in range(7):
+            await asyncio.sleep(0.1)  # the poll thread is back in its idle wait
+            started = time.monotonic()
+            await asyncio.wait_for(producer.send(name, b"k", f"v{i}".encode(), 0), 30)
+            took.append(time.monotonic() - started)
+        producer.close()
+        return took
+
+    took = asyncio.run(run())
+    # settled by the poll's timeout instead, the median would be ~POLL_S / 2 or more
+    assert statistics.median(took) < POLL_S / 4, took
