@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import fcntl
 import os
-import re
 import shutil
 import signal
 import subprocess
 from pathlib import Path
 
-from .common import PROJECT_ROOT, Settings, StackError, require_tool
+from .common import PROJECT_ROOT, Settings, StackError, pom_property, require_tool
 
 SOURCE = PROJECT_ROOT / "scripts" / "apicurio"
 POM = SOURCE / "pom.xml"
@@ -30,10 +29,7 @@ CONFIG = ("-Dregistry.rules.global.compatibility=BACKWARD",)
 
 
 def version() -> str:
-    match = re.search(r"<apicurio\.version>([^<]+)</apicurio\.version>", POM.read_text())
-    if match is None:
-        raise StackError(f"no <apicurio.version> property in {POM}")
-    return match.group(1).strip()
+    return pom_property(POM, "apicurio.version")
 
 
 def app_dir(settings: Settings) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -140,6 +141,14 @@ def _brokers(env: dict[str, str], security: str) -> int:
         if port and port.isdigit() and int(port) + PORT_STEP * (int(raw) - 1) > 65535:
             raise StackError(f"port {port} + {PORT_STEP} per further broker is past 65535")
     return int(raw)
+
+
+def pom_property(pom: Path, name: str) -> str:
+    """A <properties> value of one of our fetch-only poms (the version it pins)."""
+    match = re.search(rf"<{re.escape(name)}>([^<]+)</{re.escape(name)}>", pom.read_text())
+    if match is None:
+        raise StackError(f"no <{name}> property in {pom}")
+    return match.group(1).strip()
 
 
 def require_tool(name: str, hint: str) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -12,7 +11,7 @@ import uuid
 from pathlib import Path
 
 from . import kafka_secure
-from .common import PROJECT_ROOT, Settings, StackError, require_tool, tail
+from .common import PROJECT_ROOT, Settings, StackError, pom_property, require_tool, tail
 
 POM = PROJECT_ROOT / "scripts" / "kafka" / "pom.xml"
 STARTED_MARK = "Kafka Server started"  # KafkaRaftServer logs this once the broker serves
@@ -20,10 +19,7 @@ MVN_TIMEOUT_S = int(os.environ.get("ORCHESTRATOR_STACK_MVN_TIMEOUT", "900"))
 
 
 def kafka_version() -> str:
-    match = re.search(r"<kafka\.version>([^<]+)</kafka\.version>", POM.read_text())
-    if match is None:
-        raise StackError(f"no <kafka.version> property in {POM}")
-    return match.group(1).strip()
+    return pom_property(POM, "kafka.version")
 
 
 def _suffix(node: int) -> str:
