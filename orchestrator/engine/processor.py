@@ -361,7 +361,7 @@ class Processor:
         for timer in out.timers:
             entry = self.cache.get(timer.workflow_id)
             if entry is not None:
-                self.timer_loop.pushed(self.timers.push(timer, entry.partition))
+                self.timer_loop.push(timer, entry.partition)
         return entries
 
     async def _write_states(self) -> None:
@@ -479,7 +479,7 @@ class Processor:
         out = BatchOutput()
         out.add_effects([effect])
         for timer in out.timers:
-            self.timer_loop.pushed(self.timers.push(timer, partition))
+            self.timer_loop.push(timer, partition)
         out.timers.clear()
         return await self.outputs.produce(out, {}, self.cache)
 

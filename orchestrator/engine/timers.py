@@ -95,8 +95,8 @@ Fire = Callable[[list[DueTimer], int], Awaitable[None]]
 class TimerLoop:
     """Fires the heap's deadlines on time, waking only when one is due or an earlier one came.
 
-    ``fire(due, now_ms)`` is awaited for each batch of due deadlines. Whoever pushes a deadline
-    to the heap calls ``pushed(earliest)`` with what ``TimerHeap.push`` returned. Deadlines are
+    ``fire(due, now_ms)`` is awaited for each batch of due deadlines. Deadlines are pushed
+    through ``push`` (or to the heap, then ``pushed(earliest)`` with what it returned). They are
     wall-clock ms (they are facts in the state); a sleep is capped at ``max_sleep_s`` so that
     a wall clock stepped forward delays a firing by at most that much.
     """
@@ -114,6 +114,10 @@ class TimerLoop:
         self._max_sleep_s = max_sleep_s
         self._wake = asyncio.Event()
         self.wakeups = 0  # times the loop woke up (tests, diagnostics)
+
+    def push(self, timer: ScheduleTimer, partition: int) -> None:
+        """Add a deadline to the heap, waking the loop if it is the new earliest."""
+        self.pushed(self._heap.push(timer, partition))
 
     def pushed(self, earliest: bool = True) -> None:
         """A deadline was pushed; wake the loop if it is earlier than the one it sleeps for."""

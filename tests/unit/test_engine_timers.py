@@ -74,7 +74,7 @@ async def test_a_deadline_pushed_to_an_idle_loop_fires_on_time() -> None:
     loop = TimerLoop(heap, fired, now_ms)
     async with running(loop):
         due = now_ms() + 100
-        loop.pushed(heap.push(timer(due), 0))
+        loop.push(timer(due), 0)
         await asyncio.wait_for(fired.arrived.wait(), 5)
     [(due_at, at)] = fired.items
     assert due_at == due
