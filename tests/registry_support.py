@@ -30,11 +30,11 @@ ROOT = Path(__file__).resolve().parents[1]
 SERVER = ROOT / "scripts" / "registry_server.py"
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from stacklib import apicurio  # noqa: E402
+from stacklib import apicurio, registry  # noqa: E402
 from stacklib.common import load_settings  # noqa: E402
 
 KIND_VAR = "ORCHESTRATOR_TEST_REGISTRY"
-DEADLINE_S = {"standin": 20, "apicurio": 180}  # see scripts/stacklib/registry.py
+DEADLINE_S = registry.READY_DEADLINE_S  # the stack's: seconds each kind may take to answer
 
 
 def free_port() -> int:
@@ -58,8 +58,7 @@ class RegistryProcess:
         self.kind = kind or registry_kind()
         self.data = data_dir / "registry"
         self.port = free_port()
-        root = f"http://127.0.0.1:{self.port}"
-        self.url = root + apicurio.CCOMPAT_PATH if self.kind == "apicurio" else root
+        self.url = registry.url_of(self.port, self.kind)
         self.proc: subprocess.Popen[bytes] | None = None
         self.started_in_s = 0.0
 
